@@ -1,0 +1,53 @@
+"""What one attempt of a Live API call produced, and what it means for the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from liverecd.streams import Command, StreamKey
+
+
+class Outcome(StrEnum):
+    """The one clear meaning of an API answer (DESIGN.md §5)."""
+
+    OK = "ok"
+    IDEMPOTENT_OK = "idempotent_ok"  # TaskAlreadyStarted on start, StreamNotFound on stop...
+    RETRY = "retry"  # transient: backoff with full jitter, honour x-acs-retry-after
+    RETRY_RESIGNED_ONCE = "retry_resigned_once"  # SignatureNonceUsed: one immediate re-signed try
+    WAIT_FOR_STREAM = "wait_for_stream"  # StreamNotFound on start/restart: not live yet
+    FATAL = "fatal"  # config, signature, key, permission, parameter errors, anything unknown
+
+    @property
+    def succeeded(self) -> bool:
+        return self in (Outcome.OK, Outcome.IDEMPOTENT_OK)
+
+
+class TransportError(StrEnum):
+    """Failures below HTTP: the request may or may not have reached the server."""
+
+    TIMEOUT = "timeout"  # unknown outcome: the server may have acted
+    CONNECT = "connect"  # never reached the server
+    RESET = "reset"  # connection dropped mid-request: unknown outcome
+    BAD_RESPONSE = "bad_response"  # an answer we could not parse
+
+
+@dataclass(frozen=True, slots=True)
+class ApiResult:
+    """One attempt's answer. Never holds credentials."""
+
+    command: Command
+    stream: StreamKey
+    http_status: int | None = None
+    request_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    retry_after: float | None = None  # seconds, from `x-acs-retry-after` (sent in ms)
+    latency: float = 0.0  # seconds from send to answer
+    transport_error: TransportError | None = None
+    nonce: str = ""
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """True when the server may have acted although we saw no answer."""
+        return self.transport_error in (TransportError.TIMEOUT, TransportError.RESET)

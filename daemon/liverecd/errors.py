@@ -1,0 +1,69 @@
+"""The one exception hierarchy of liverecd.
+
+Everything the package raises on purpose derives from `LiverecdError`, so the command line can
+turn any of them into a clean message and an exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding about an input file, printed as `FILE:LINE:COL: message`."""
+
+    file: str
+    line: int | None
+    col: int | None
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.col is not None:
+                where += f":{self.col}"
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}: {prefix}{self.message}"
+
+
+class LiverecdError(Exception):
+    """Root of every error liverecd raises deliberately."""
+
+
+class ConfigError(LiverecdError):
+    """The main config or a schedule file is invalid; carries every problem found."""
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class CredentialsError(LiverecdError):
+    """Credentials are missing or incomplete; the message names the variable or file."""
+
+
+class ApiError(LiverecdError):
+    """The Live API answered with an error that the caller could not absorb."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.code = code
+        self.http_status = http_status
+        self.request_id = request_id
+        super().__init__(message)
+
+
+class StateError(LiverecdError):
+    """The state store could not be read or written."""

@@ -1,0 +1,1 @@
+"""Schedules: the main config, the YAML timetable format, and their expansion into a timeline."""

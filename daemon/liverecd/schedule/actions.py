@@ -1,0 +1,55 @@
+"""What expansion produces: merged recordings and the timed actions that drive them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from liverecd.schedule.model import Finalize, Source
+from liverecd.streams import Command, StreamKey
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """One recording of one stream after merging, padding and the DST rule.
+
+    `window_id` is stable across reloads: it derives from the stream and the padded start
+    instant only, so editing a window's end keeps its id (and moves its stop).
+    `opens_with` is RESTART at a `split: true` boundary, or when the previous recording of the
+    stream (finalize: delayed) is still inside stop's delay; otherwise START.
+    `closes` is False when the next split window takes over with a restart instead of a stop.
+    """
+
+    window_id: str
+    stream: StreamKey
+    start: datetime
+    end: datetime
+    sources: tuple[Source, ...]
+    finalize: Finalize = Finalize.IMMEDIATE
+    delay: timedelta = timedelta(seconds=180)
+    opens_with: Command = Command.START
+    closes: bool = True
+
+    def is_open(self, now: datetime) -> bool:
+        """True when `now` lies in [start, end)."""
+        return self.start <= now < self.end
+
+    @property
+    def source(self) -> Source:
+        """Where the recording's first window is written."""
+        return self.sources[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One command due at one instant (UTC) for one recording."""
+
+    time: datetime
+    command: Command
+    stream: StreamKey
+    window_id: str
+    source: Source
+
+    def sort_key(self) -> tuple[datetime, int, StreamKey, str]:
+        """Time, then command class (start < stop < cancel_delay), then stream."""
+        return (self.time, self.command.rank, self.stream, self.window_id)

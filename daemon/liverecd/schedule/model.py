@@ -1,0 +1,205 @@
+"""Parsed, validated config and schedules: frozen dataclasses that the rest of liverecd trusts.
+
+Durations are `timedelta`; instants are aware UTC `datetime`; every node remembers where in
+which YAML file it came from (`Source`), so later findings can point at the line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from liverecd.errors import Problem
+from liverecd.streams import StreamKey
+
+__all__ = ["StreamKey"]  # re-exported: schedules name streams by it
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Source:
+    """A place in a YAML file (1-based line and column)."""
+
+    file: str
+    line: int
+    col: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+class Finalize(StrEnum):
+    """How a window's recording is closed."""
+
+    IMMEDIATE = "immediate"  # stop, then cancel_delay: the file appears at once
+    DELAYED = "delayed"  # stop only: the file appears after the stream's delay
+
+
+@dataclass(frozen=True, slots=True)
+class CronSpec:
+    """A standard 5-field crontab expression, already expanded to value sets.
+
+    Weekdays use crontab numbering: 0 = Sunday ... 6 = Saturday (7 is folded into 0).
+    `dom_restricted`/`dow_restricted` record whether the field was something other than `*`:
+    when both are restricted a day matches if EITHER matches (crontab's rule).
+    """
+
+    expr: str
+    minutes: frozenset[int]
+    hours: frozenset[int]
+    days_of_month: frozenset[int]
+    months: frozenset[int]
+    days_of_week: frozenset[int]
+    dom_restricted: bool
+    dow_restricted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DateRange:
+    """Inclusive range of local dates (in the file's zone) on which a stream does not record."""
+
+    first: date
+    last: date
+    source: Source
+
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.first <= day <= self.last
+
+
+@dataclass(frozen=True, slots=True)
+class OneOffWindow:
+    """A single window between two instants (already resolved to UTC by the DST rule)."""
+
+    start: datetime
+    end: datetime
+    source: Source
+    pad_before: timedelta | None = None  # None: inherit the stream's
+    pad_after: timedelta | None = None
+    excepts: tuple[DateRange, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CronWindow:
+    """A recurring window: opens at each cron match (local time), lasts `duration` (elapsed)."""
+
+    cron: CronSpec
+    duration: timedelta
+    source: Source
+    pad_before: timedelta | None = None
+    pad_after: timedelta | None = None
+    excepts: tuple[DateRange, ...] = ()
+
+
+Window = OneOffWindow | CronWindow
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """One stream's settings and windows as written in one schedule file."""
+
+    key: StreamKey
+    source: Source
+    timezone: ZoneInfo
+    windows: tuple[Window, ...]
+    finalize: Finalize = Finalize.IMMEDIATE
+    delay: timedelta = timedelta(seconds=180)
+    ingest_domain: str | None = None
+    pad_before: timedelta = timedelta(0)
+    pad_after: timedelta = timedelta(0)
+    split: bool = False
+    enabled: bool = True
+    excepts: tuple[DateRange, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleFile:
+    """One schedule file, validated."""
+
+    path: str
+    timezone: ZoneInfo
+    streams: tuple[Stream, ...]
+    warnings: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """Every schedule file in force. The same stream may appear in several files."""
+
+    files: tuple[ScheduleFile, ...] = ()
+
+    def streams(self) -> tuple[Stream, ...]:
+        """Every stream entry of every file, in file order."""
+        return tuple(s for f in self.files for s in f.streams)
+
+
+# ---------------------------------------------------------------------------------------------
+# Main config (liverecd.yaml)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryConfig:
+    """Backoff for transient failures: full jitter between 0 and min(cap, base * 2**attempt)."""
+
+    base: timedelta = timedelta(milliseconds=200)
+    cap: timedelta = timedelta(seconds=30)
+    max_attempts: int = 8  # per command for starts and restarts; stops retry until they land
+    wait_for_stream_cap: timedelta = timedelta(seconds=10)  # StreamNotFound on start (DESIGN §5)
+    stop_cap: timedelta = timedelta(seconds=30)  # stop / cancel_delay (DESIGN §5)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """How to reach and pace the Live API."""
+
+    endpoint: str = "https://live.aliyuncs.com"
+    region: str = "cn-shanghai"
+    signature: Literal["v3", "v1"] = "v3"
+    qps: float = 50.0
+    timeout: timedelta = timedelta(seconds=10)
+    connect_timeout: timedelta = timedelta(seconds=5)
+    retry: RetryConfig = field(default_factory=RetryConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class LogConfig:
+    format: Literal["json", "console"] = "json"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class StatusConfig:
+    listen: ListenAddress | None = ListenAddress("127.0.0.1", 9325)  # None: no endpoint
+
+
+@dataclass(frozen=True, slots=True)
+class WatchConfig:
+    interval: timedelta = timedelta(seconds=10)  # 0 turns online-list polling off
+    callback_listen: ListenAddress | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The main config file, validated. `path` is absolute; globs are relative to its folder."""
+
+    path: Path
+    api: ApiConfig = field(default_factory=ApiConfig)
+    schedules: tuple[str, ...] = ()
+    state_dir: Path = Path("/var/lib/liverecd")
+    max_lead: timedelta = timedelta(seconds=60)
+    horizon: timedelta = timedelta(hours=48)
+    log: LogConfig = field(default_factory=LogConfig)
+    status: StatusConfig = field(default_factory=StatusConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    source: Source | None = None
