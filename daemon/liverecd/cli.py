@@ -14,7 +14,7 @@ from liverecd.errors import LiverecdError
 
 # name -> (module exposing add_arguments(parser) and run(args) -> int, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("liverecd.engine.service", "run the daemon"),
+    "run": ("liverecd.ops.service", "run the daemon"),
     "check": ("liverecd.schedule.commands", "validate the config and every schedule"),
     "plan": ("liverecd.schedule.commands", "print the commands the daemon would send"),
     "fire": ("liverecd.api.fire", "send one command now through the client, limiter and retries"),

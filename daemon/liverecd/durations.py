@@ -22,7 +22,8 @@ def parse_duration(value: object) -> timedelta:
             raise ValueError(f"expected a finite duration, got {value!r}")
         return timedelta(seconds=float(value))
     if not isinstance(value, str):
-        raise ValueError(f"expected a duration such as 90s, 15m or 1h30m, got {type(value).__name__}")
+        kind = type(value).__name__
+        raise ValueError(f"expected a duration such as 90s, 15m or 1h30m, got {kind}")
     text = value.strip().replace(" ", "")
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
         return timedelta(seconds=float(text))

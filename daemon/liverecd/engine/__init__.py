@@ -1,0 +1,1 @@
+"""The engine: dispatcher, APScheduler glue, reconcile, reload, state."""

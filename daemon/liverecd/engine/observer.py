@@ -1,0 +1,70 @@
+"""How the engine reports what it does to metrics without importing them (imports flow down).
+
+`ops.metrics` implements `EngineObserver`; tests and the plain CLI use `NullObserver`.
+All durations are seconds.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from liverecd.api.result import Outcome
+from liverecd.streams import Command
+
+
+class EngineObserver(Protocol):
+    def command_attempt(
+        self, command: Command, outcome: Outcome, latency: float, lateness: float | None
+    ) -> None:
+        """One attempt answered (or failed on the wire). `lateness` is set on first attempts."""
+
+    def retry_scheduled(self, command: Command, outcome: Outcome) -> None:
+        """A retry of `command` was queued after `outcome`."""
+
+    def throttled(self) -> None:
+        """The API answered Throttling* (or 429)."""
+
+    def queue_changed(self, depth: int) -> None:
+        """The dispatcher queue now holds `depth` commands."""
+
+    def limiter_waited(self, seconds: float) -> None:
+        """A command waited this long for a limiter slot."""
+
+    def windows_changed(self, total: int, open_now: int, recording: int) -> None:
+        """Timeline size, windows open now, recordings the daemon believes are running."""
+
+    def reloaded(self, ok: bool, timestamp: float) -> None:
+        """A reload finished; `ok` False when any file kept its last good version."""
+
+    def loop_heartbeat(self, timestamp: float) -> None:
+        """The event loop is alive (used by /healthz and the watchdog)."""
+
+
+class NullObserver:
+    """Observes nothing."""
+
+    def command_attempt(
+        self, command: Command, outcome: Outcome, latency: float, lateness: float | None
+    ) -> None:
+        return None
+
+    def retry_scheduled(self, command: Command, outcome: Outcome) -> None:
+        return None
+
+    def throttled(self) -> None:
+        return None
+
+    def queue_changed(self, depth: int) -> None:
+        return None
+
+    def limiter_waited(self, seconds: float) -> None:
+        return None
+
+    def windows_changed(self, total: int, open_now: int, recording: int) -> None:
+        return None
+
+    def reloaded(self, ok: bool, timestamp: float) -> None:
+        return None
+
+    def loop_heartbeat(self, timestamp: float) -> None:
+        return None
