@@ -1,0 +1,263 @@
+"""The Live API client: one signed attempt per call, answered as a typed result, never raised.
+
+It sends what the official SDK sends (POST `/`, parameters in the query, empty body; V3 headers
+by default, V1 query signing on request), with a fresh nonce and timestamp on every call and a
+per-attempt timeout. Retrying and pacing belong to the runner and the limiter, not here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, Self
+
+import aiohttp
+import structlog
+from yarl import URL
+
+from liverecd.api import answer
+from liverecd.api.answer import Answer
+from liverecd.api.credentials import Credentials
+from liverecd.api.online import OnlineListResult, online_list_result
+from liverecd.api.result import ApiResult, TransportError
+from liverecd.api.signing import SignedRequest, percent_encode, sign_v1_request, sign_v3_request
+from liverecd.clock import Clock, SystemClock
+from liverecd.errors import ConfigError, Problem
+from liverecd.schedule.model import ApiConfig
+from liverecd.streams import Command, StreamKey
+
+log = structlog.get_logger(__name__)
+
+ACTION_RECORD = "RealTimeRecordCommand"
+ACTION_ONLINE = "DescribeLiveStreamsOnlineList"
+USER_AGENT = "liverecd"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_endpoint(endpoint: str) -> URL:
+    """The endpoint as a URL; `http://` only for loopback hosts. Raises ConfigError."""
+    url = URL(endpoint)
+    host = url.host or ""
+    if url.scheme == "https" and host:
+        return url
+    if url.scheme == "http" and host and _is_loopback(host):
+        return url
+    raise ConfigError(
+        [
+            Problem(
+                "api.endpoint",
+                None,
+                None,
+                f"{endpoint!r}: use https:// (http:// only for "
+                "loopback hosts: 127.0.0.0/8, ::1, localhost)",
+            )
+        ]
+    )
+
+
+def _host_header(url: URL) -> str:
+    host = url.raw_host or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if url.explicit_port is not None and not url.is_default_port():
+        host = f"{host}:{url.explicit_port}"
+    return host
+
+
+def _transport_error(exc: BaseException) -> TransportError:
+    if isinstance(exc, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
+        return TransportError.CONNECT  # never reached the server: safe to repeat anything
+    if isinstance(exc, TimeoutError):
+        return TransportError.TIMEOUT
+    return TransportError.RESET
+
+
+class LiveClient:
+    """Signed calls to the Live API over one pooled `aiohttp.ClientSession`."""
+
+    def __init__(
+        self,
+        config: ApiConfig,
+        credentials: Credentials,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self._config = config
+        self._credentials = credentials
+        self._base = validate_endpoint(config.endpoint)
+        self._host = _host_header(self._base)
+        self._clock: Clock = clock or SystemClock()
+        self._session = session
+        self._owns_session = session is None
+        self._timeout = aiohttp.ClientTimeout(
+            total=config.timeout.total_seconds(), connect=config.connect_timeout.total_seconds()
+        )
+
+    @property
+    def access_key_id(self) -> str:
+        """The key whose quota these calls use (the limiter's key)."""
+        return self._credentials.access_key_id
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session if this client created it; an injected one is the caller's."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # Created lazily: a ClientSession must be born inside the running loop.
+            connector = aiohttp.TCPConnector(limit=100, ttl_dns_cache=300)
+            self._session = aiohttp.ClientSession(
+                connector=connector, headers={"User-Agent": USER_AGENT}
+            )
+        return self._session
+
+    async def real_time_record_command(self, command: Command, stream: StreamKey) -> ApiResult:
+        """One attempt of RealTimeRecordCommand. Never raises for API or transport failures."""
+        params = {
+            "AppName": stream.app,
+            "Command": command.value,
+            "DomainName": stream.domain,
+            "RegionId": self._config.region,
+            "StreamName": stream.stream,
+        }
+        got = await self._call(ACTION_RECORD, params)
+        return ApiResult(
+            command=command,
+            stream=stream,
+            http_status=got.http_status,
+            request_id=got.request_id,
+            code=got.code,
+            message=got.message,
+            retry_after=got.retry_after,
+            latency=got.latency,
+            transport_error=got.transport_error,
+            nonce=got.nonce,
+        )
+
+    async def describe_live_streams_online_list(
+        self, domain: str, *, app: str | None = None, page_num: int = 1, page_size: int = 3000
+    ) -> OnlineListResult:
+        """One page of the streams live on `domain` (optionally one app). Never raises."""
+        params = {
+            "DomainName": domain,
+            "OnlyStream": "yes",
+            "PageNum": str(page_num),
+            "PageSize": str(page_size),
+            "RegionId": self._config.region,
+        }
+        if app is not None:
+            params["AppName"] = app
+        page = online_list_result(await self._call(ACTION_ONLINE, params), page_num, domain)
+        if app is None:
+            return page
+        # The API matches AppName fuzzily by default (`live` also finds `live2`): keep exact ones.
+        return replace(page, streams=tuple(s for s in page.streams if s.app == app))
+
+    def _sign(self, action: str, params: Mapping[str, str]) -> SignedRequest:
+        creds = self._credentials
+        token = creds.security_token.reveal() if creds.security_token else None
+        common: dict[str, Any] = {
+            "action": action,
+            "params": params,
+            "access_key_id": creds.access_key_id,
+            "secret": creds.secret.reveal(),
+            "security_token": token,
+            "timestamp": self._clock.wall(),
+        }
+        if self._config.signature == "v1":
+            return sign_v1_request(**common)
+        return sign_v3_request(host=self._host, **common)
+
+    async def _call(self, action: str, params: Mapping[str, str]) -> Answer:
+        signed = self._sign(action, params)
+        query = "&".join(
+            f"{percent_encode(k)}={percent_encode(v)}" for k, v in signed.query.items()
+        )
+        url = self._base.with_path("/").with_query(None)
+        url = URL(f"{url}?{query}", encoded=True)
+        started = self._clock.monotonic()
+        try:
+            async with self._get_session().request(
+                signed.method,
+                url,
+                headers=signed.headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+                # aiohttp would add an unsigned Content-Type to the empty POST; the API
+                # demands that a Content-Type, when present, be signed. The SDK sends none.
+                skip_auto_headers=("Content-Type",),
+            ) as resp:
+                body = await resp.read()
+                status, retry_header = resp.status, resp.headers.get("x-acs-retry-after")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return Answer(
+                latency=self._clock.monotonic() - started,
+                transport_error=_transport_error(exc),
+                nonce=signed.nonce,
+            )
+        return self._answer(signed, status, retry_header, body, self._clock.monotonic() - started)
+
+    def _answer(
+        self,
+        signed: SignedRequest,
+        status: int,
+        retry_header: str | None,
+        body: bytes,
+        latency: float,
+    ) -> Answer:
+        data = answer.parse_body(body)
+        code = answer.field(data, "Code")
+        message = answer.redact(answer.field(data, "Message"), self._secrets())
+        if code == "SignatureDoesNotMatch":
+            theirs = answer.server_string_to_sign(message)
+            ours = answer.redact(signed.string_to_sign, self._secrets())
+            log.error(
+                "signature_mismatch",
+                access_key_id=self._credentials.access_key_id,
+                signature=self._config.signature,
+                server_string_to_sign=theirs,
+                our_string_to_sign=ours,
+                # Same strings: the secret is wrong. Different: an encoding bug (ours or theirs).
+                strings_match=theirs == ours if theirs is not None else None,
+                request_id=answer.field(data, "RequestId"),
+            )
+        return Answer(
+            http_status=status,
+            request_id=answer.field(data, "RequestId"),
+            code=code,
+            message=message,
+            retry_after=answer.retry_after_seconds(retry_header),
+            latency=latency,
+            transport_error=TransportError.BAD_RESPONSE if data is None else None,
+            nonce=signed.nonce,
+            body=data,
+        )
+
+    def _secrets(self) -> tuple[str, ...]:
+        creds = self._credentials
+        token = creds.security_token.reveal() if creds.security_token else ""
+        return (creds.secret.reveal(), token)

@@ -1,0 +1,96 @@
+"""When to try a command again: exponential backoff with full jitter, per DESIGN.md §5.
+
+Pure and frozen: the policy says how long to wait, the caller owns the clock and the deadline.
+Stops and cancel_delays never exhaust (a recording nobody stops costs money); starts give up
+after `max_attempts` transient failures; a `restart` whose outcome is unknown is not repeated,
+since a duplicate restart closes one more file.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from liverecd.api.result import Outcome
+from liverecd.schedule.model import RetryConfig
+from liverecd.streams import Command
+
+_MAX_EXPONENT = 60  # 2**60 * any sane base is far past every cap; avoids float overflow
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """Backoff parameters, in seconds."""
+
+    base: float = 0.2
+    cap: float = 30.0
+    max_attempts: int = 8
+    wait_for_stream_cap: float = 10.0
+    stop_cap: float = 30.0
+
+    @classmethod
+    def from_config(cls, config: RetryConfig) -> RetryPolicy:
+        """The policy that `api.retry` in the main config describes."""
+        return cls(
+            base=config.base.total_seconds(),
+            cap=config.cap.total_seconds(),
+            max_attempts=config.max_attempts,
+            wait_for_stream_cap=config.wait_for_stream_cap.total_seconds(),
+            stop_cap=config.stop_cap.total_seconds(),
+        )
+
+    def backoff(self, attempt: int, cap: float, rng: random.Random) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]. `attempt` counts from 0."""
+        ceiling = min(cap, self.base * 2 ** min(max(attempt, 0), _MAX_EXPONENT))
+        return rng.uniform(0.0, ceiling)
+
+    def next_delay(
+        self,
+        command: Command,
+        outcome: Outcome,
+        attempt: int,
+        retry_after: float | None,
+        rng: random.Random,
+        *,
+        outcome_unknown: bool = False,
+    ) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up (or nothing to retry).
+
+        `attempt` is the 1-based count of attempts so far that ended in `outcome`'s class (the
+        caller counts each class separately, so waiting for a stream does not use up the
+        attempts meant for transient errors). `retry_after` (the server's `x-acs-retry-after`)
+        is a floor. Deadlines are the caller's: see `fits_deadline`.
+        """
+        delay = self._delay(command, outcome, attempt, rng, outcome_unknown=outcome_unknown)
+        if delay is None:
+            return None
+        return max(delay, retry_after) if retry_after is not None else delay
+
+    def _delay(
+        self,
+        command: Command,
+        outcome: Outcome,
+        attempt: int,
+        rng: random.Random,
+        *,
+        outcome_unknown: bool,
+    ) -> float | None:
+        if outcome is Outcome.RETRY_RESIGNED_ONCE:
+            return 0.0 if attempt <= 1 else None  # a second SignatureNonceUsed is not chance
+        if outcome is Outcome.WAIT_FOR_STREAM:
+            return self.backoff(attempt - 1, self.wait_for_stream_cap, rng)
+        if outcome is not Outcome.RETRY:
+            return None  # success or FATAL
+        if command is Command.RESTART and outcome_unknown:
+            return None
+        if command in (Command.STOP, Command.CANCEL_DELAY):
+            return self.backoff(attempt - 1, self.stop_cap, rng)
+        if attempt >= self.max_attempts:
+            return None
+        return self.backoff(attempt - 1, self.cap, rng)
+
+
+def fits_deadline(now: float, delay: float, deadline: float | None) -> bool:
+    """True when an attempt `delay` seconds after `now` still starts by `deadline` (monotonic;
+    None means no deadline)."""
+    return deadline is None or now + delay <= deadline
