@@ -1,0 +1,309 @@
+"""Expansion: a Schedule and a UTC range in, merged recordings and ordered actions out.
+
+Pure: no clock reads; the caller passes the range. Per stream key (which several files or
+stream entries may share) every window is padded, then windows that overlap or touch merge into
+one `Recording` (DESIGN.md §5). With `split: true`, touching windows stay apart and the later one
+opens with `restart` (the earlier one does not close). With `finalize: delayed`, a recording that
+opens less than `delay` after the previous one closed opens with `restart`.
+
+Results do not depend on the queried range: a recording is the whole chain of windows it merges,
+found by looking back and ahead as far as the chain goes, so `expand([a, c))` equals
+`expand([a, b)) + expand([b, c))`. The one exception is a chain of touching windows that runs
+for more than `MAX_CHAIN` beyond the range (a stream recorded around the clock): it is followed
+that far only, and its id then says `continuous` so that reloads keep recognising it.
+
+Window ids read `NAME@START#HASH`: the stream name, the padded start instant in ISO 8601 UTC
+(`news@2026-11-25T12:00:00Z#1a2b3c4d`), and 8 hex digits of a BLAKE2s hash of the full
+DOMAIN/APP/STREAM key. They depend on nothing else, so editing a window's end keeps its id and
+moves its stop; a chain cut by `MAX_CHAIN` reads `NAME@continuous#HASH`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo
+
+from liverecd.schedule.actions import Action, Recording
+from liverecd.schedule.model import (
+    CronSpec,
+    CronWindow,
+    DateRange,
+    Finalize,
+    Schedule,
+    Source,
+    Stream,
+)
+from liverecd.schedule.occurrences import FiringTable
+from liverecd.streams import Command, StreamKey
+
+MAX_CHAIN = timedelta(days=31)  # how far a chain of touching windows is followed
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
+
+Interval = tuple[datetime, datetime, Source]  # padded start, padded end, window
+
+
+@dataclass(frozen=True, slots=True)
+class _Cron:
+    firings: FiringTable
+    duration: timedelta
+    before: timedelta
+    after: timedelta
+    excepts: tuple[DateRange, ...]
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """Everything one stream key contributes, across files and stream entries."""
+
+    key: StreamKey
+    tz: ZoneInfo
+    finalize: Finalize
+    delay: timedelta
+    split: bool
+    crons: tuple[_Cron, ...]
+    oneoffs: tuple[Interval, ...]
+    longest: timedelta  # longest padded recurring window
+    reach: timedelta  # longest padded one-off: how far back a known window may begin
+    key_hash: str
+
+    @property
+    def lookback(self) -> timedelta:
+        """How long before a recording its predecessor still matters (delayed restarts)."""
+        return self.delay if self.finalize is Finalize.DELAYED else timedelta(0)
+
+
+@dataclass(slots=True)
+class _Comp:
+    """A merged chain of intervals, while merging."""
+
+    start: datetime
+    end: datetime
+    sources: list[Source]
+    handover_in: bool = False  # a split predecessor hands over with a restart
+    closes: bool = True
+
+
+class Timeline:
+    """A schedule prepared for repeated expansion. Build one per Schedule and query it."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        self._groups = _build_groups(schedule)
+        self._zones = {g.key: g.tz for g in self._groups}
+
+    def zone(self, key: StreamKey) -> ZoneInfo:
+        """The zone of the file that first names `key` (for showing local times)."""
+        return self._zones.get(key, ZoneInfo("UTC"))
+
+    @property
+    def stream_count(self) -> int:
+        """How many distinct enabled stream keys the schedule names."""
+        return len(self._groups)
+
+    def recordings(self, start: datetime, end: datetime) -> list[Recording]:
+        """Every recording that overlaps [start, end), by stream then start."""
+        return [r for r in self.touching(start, end) if r.end > start]
+
+    def expand(self, start: datetime, end: datetime) -> list[Action]:
+        """Every action due in [start, end), sorted by `Action.sort_key`."""
+        return actions_in(self.touching(start, end), start, end)
+
+    def open_at(self, instant: datetime) -> list[Recording]:
+        """The recordings open at `instant` (start <= instant < end)."""
+        return [r for r in self.recordings(instant, instant + _DAY) if r.start <= instant]
+
+    def touching(self, start: datetime, end: datetime) -> list[Recording]:
+        """Every recording with an action that can fall in [start, end): end >= start and
+        start < end (so one that stops exactly at `start` is included)."""
+        out: list[Recording] = []
+        for group in self._groups:
+            out.extend(_group_recordings(group, start, end))
+        return out
+
+
+def recordings(schedule: Schedule, start: datetime, end: datetime) -> list[Recording]:
+    """Every merged recording that overlaps [start, end) (aware datetimes)."""
+    return Timeline(schedule).recordings(start, end)
+
+
+def expand(schedule: Schedule, start: datetime, end: datetime) -> list[Action]:
+    """Every action whose time falls in [start, end), sorted by `Action.sort_key`."""
+    return Timeline(schedule).expand(start, end)
+
+
+def actions_in(recs: list[Recording], start: datetime, end: datetime) -> list[Action]:
+    """The actions of `recs` due in [start, end), sorted: open (`start` or `restart`), then at
+    close `stop` and, for immediate finalize, `cancel_delay` at the same instant."""
+    out: list[Action] = []
+    for r in recs:
+        if start <= r.start < end:
+            out.append(Action(r.start, r.opens_with, r.stream, r.window_id, r.source))
+        if r.closes and start <= r.end < end:
+            out.append(Action(r.end, Command.STOP, r.stream, r.window_id, r.source))
+            if r.finalize is Finalize.IMMEDIATE:
+                out.append(Action(r.end, Command.CANCEL_DELAY, r.stream, r.window_id, r.source))
+    out.sort(key=Action.sort_key)
+    return out
+
+
+def window_id(key: StreamKey, start: datetime | None, key_hash: str | None = None) -> str:
+    """The id of `key`'s recording opening at `start` (None: a chain cut by MAX_CHAIN)."""
+    when = "continuous" if start is None else iso_utc(start)
+    return f"{key.stream}@{when}#{key_hash or _key_hash(str(key))}"
+
+
+@lru_cache(maxsize=1 << 14)  # windows cluster on a few instants; ids and plans repeat them
+def iso_utc(instant: datetime) -> str:
+    """`2026-11-25T12:00:00Z`: an instant in ISO 8601 UTC (fractions only when present)."""
+    if instant.tzinfo is not UTC:
+        instant = instant.astimezone(UTC)
+    return instant.isoformat()[:-6] + "Z"  # drop "+00:00"
+
+
+def _key_hash(text: str) -> str:
+    return hashlib.blake2s(text.encode(), digest_size=4).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Grouping
+
+
+def _build_groups(schedule: Schedule) -> list[_Group]:
+    entries: dict[StreamKey, list[Stream]] = {}
+    for stream in schedule.streams():
+        if stream.enabled:
+            entries.setdefault(stream.key, []).append(stream)
+    tables: dict[tuple[CronSpec, ZoneInfo], FiringTable] = {}  # shared by every window alike
+    return [_group(key, streams, tables) for key, streams in entries.items()]
+
+
+def _group(
+    key: StreamKey, streams: list[Stream], tables: dict[tuple[CronSpec, ZoneInfo], FiringTable]
+) -> _Group:
+    # The loader makes a stream's settings agree across entries; the first entry speaks.
+    first = streams[0]
+    crons: list[_Cron] = []
+    oneoffs: list[Interval] = []
+    for s in streams:
+        for w in s.windows:
+            before = s.pad_before if w.pad_before is None else w.pad_before
+            after = s.pad_after if w.pad_after is None else w.pad_after
+            if isinstance(w, CronWindow):
+                excepts = s.excepts + w.excepts
+                table = tables.get((w.cron, s.timezone))
+                if table is None:
+                    table = tables[w.cron, s.timezone] = FiringTable(w.cron, s.timezone)
+                crons.append(_Cron(table, w.duration, before, after, excepts, w.source))
+            else:
+                oneoffs.append((w.start - before, w.end + after, w.source))
+    oneoffs.sort(key=lambda iv: (iv[0], iv[1]))
+    longest = max((c.before + c.duration + c.after for c in crons), default=timedelta(0))
+    reach = max((end - start for start, end, _ in oneoffs), default=timedelta(0))
+    return _Group(
+        key=key,
+        tz=first.timezone,
+        finalize=first.finalize,
+        delay=first.delay,
+        split=first.split,
+        crons=tuple(crons),
+        oneoffs=tuple(oneoffs),
+        longest=longest,
+        reach=reach,
+        key_hash=_key_hash(str(key)),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# One stream key: intervals, merging, recordings
+
+
+def _intervals(group: _Group, lo: datetime, hi: datetime) -> list[Interval]:
+    """Every padded interval with end >= lo and start < hi."""
+    out = [iv for iv in group.oneoffs if iv[1] >= lo and iv[0] < hi]
+    for c in group.crons:
+        out.extend(_cron_intervals(c, lo, hi))
+    out.sort(key=lambda iv: (iv[0], iv[1]))
+    return out
+
+
+def _cron_intervals(c: _Cron, lo: datetime, hi: datetime) -> list[Interval]:
+    # Firing t gives [t - before, t + duration + after): keep t in [lo - duration - after,
+    # hi + before).
+    t_lo = lo - c.duration - c.after
+    t_hi = hi + c.before
+    firings = c.firings.between(t_lo, t_hi)
+    if c.excepts:
+        firings = [o for o in firings if not any(o.local.date() in r for r in c.excepts)]
+    before, tail, source = c.before, c.duration + c.after, c.source
+    return [(o.at - before, o.at + tail, source) for o in firings]
+
+
+def _merge(intervals: list[Interval], split: bool) -> list[_Comp]:
+    comps: list[_Comp] = []
+    for start, end, source in intervals:
+        cur = comps[-1] if comps else None
+        if cur is not None and (start < cur.end or (start == cur.end and not split)):
+            if end > cur.end:
+                cur.end = end
+            if source not in cur.sources:
+                cur.sources.append(source)
+            continue
+        handover = cur is not None and start == cur.end
+        if cur is not None and handover:
+            cur.closes = False
+        comps.append(_Comp(start, end, [source], handover_in=handover))
+    return comps
+
+
+def _group_recordings(group: _Group, a: datetime, c: datetime) -> list[Recording]:
+    """`group`'s recordings with end >= a and start < c, each complete (see module doc)."""
+    # Usually one round: the first fetch reaches one longest window past each end.
+    lo, hi = a - group.lookback - group.longest, c + group.longest
+    # Only a chain of touching windows is cut: a single window, however long, is followed.
+    limit = MAX_CHAIN + group.reach
+    lo_cap, hi_cap = min(lo, a - group.lookback - limit), max(hi, c + limit)
+    step = max(group.longest, _HOUR)
+    while True:
+        comps = _merge(_intervals(group, lo, hi), group.split)
+        wanted = [i for i, k in enumerate(comps) if k.end >= a and k.start < c]
+        if not wanted:
+            break
+        # Complete when no interval outside [lo, hi) can touch a wanted recording or be the
+        # predecessor that decides a delayed restart; otherwise widen and fetch again.
+        first, last = comps[wanted[0]], comps[wanted[-1]]
+        new_lo = (
+            lo
+            if first.start - group.lookback >= lo
+            else max(lo_cap, min(first.start - group.lookback, lo - step))
+        )
+        new_hi = hi if last.end < hi else min(hi_cap, max(last.end + step, hi + step))
+        if (new_lo, new_hi) == (lo, hi):
+            break
+        lo, hi, step = new_lo, new_hi, step * 2
+    left_cut = bool(wanted) and comps[wanted[0]].start - group.lookback < lo
+    return [_recording(group, comps, i, left_cut and i == wanted[0]) for i in wanted]
+
+
+def _recording(group: _Group, comps: list[_Comp], i: int, cut: bool) -> Recording:
+    comp = comps[i]
+    opens = Command.RESTART if comp.handover_in else Command.START
+    if opens is Command.START and group.finalize is Finalize.DELAYED and i > 0 and not cut:
+        prev = comps[i - 1]
+        if prev.closes and comp.start - prev.end < group.delay:
+            # stop's delay still holds the previous task: start would be TaskAlreadyStarted.
+            opens = Command.RESTART
+    return Recording(
+        window_id=window_id(group.key, None if cut else comp.start, group.key_hash),
+        stream=group.key,
+        start=comp.start,
+        end=comp.end,
+        sources=tuple(comp.sources),
+        finalize=group.finalize,
+        delay=group.delay,
+        opens_with=opens,
+        closes=comp.closes,
+    )
