@@ -122,6 +122,8 @@ class ScheduleFile:
     timezone: ZoneInfo
     streams: tuple[Stream, ...]
     warnings: tuple[Problem, ...] = ()
+    # Hash of the bytes it was read from: a reload skips files whose bytes did not change.
+    digest: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,3 +205,5 @@ class Config:
     status: StatusConfig = field(default_factory=StatusConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
     source: Source | None = None
+    # Where each entry of `schedules` is written, in the same order (for "matches no file").
+    schedule_sources: tuple[Source, ...] = ()

@@ -1,0 +1,214 @@
+"""The main config file (`liverecd.yaml`, DESIGN.md §3) into a validated `Config`.
+
+Every section is optional except `schedules`; missing keys take the defaults of `model.py`.
+Project extensions beyond DESIGN.md §3: `api.connect_timeout`, `api.retry`, `horizon`, and
+`off` (or null) for `status.listen` / `watch.callback_listen`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from liverecd.errors import ConfigError
+from liverecd.schedule.fields import Reader, display_path, join, kind_of
+from liverecd.schedule.model import (
+    ApiConfig,
+    Config,
+    ListenAddress,
+    LogConfig,
+    RetryConfig,
+    Source,
+    StatusConfig,
+    WatchConfig,
+)
+from liverecd.schedule.yamlload import YNode, YScalar, load_yaml
+
+_Field = Callable[[Reader, YNode, str], Any]
+_OFF = object()  # a listen address turned off: distinct from None, which means "invalid"
+
+
+def load_config(path: str | Path, *, display_base: Path | None = None) -> Config:
+    """Read and validate the main config; raise ConfigError listing every problem."""
+    absolute = Path(path).absolute()
+    display = display_path(absolute, display_base)
+    doc = load_yaml(absolute, display)
+    reader = Reader(display)
+    reader.extend(doc.problems)
+    root = reader.mapping(doc.root, "", _TOP_FIELDS)
+    values: dict[str, Any] = {}
+    if root is not None:
+        if "schedules" not in root.entries:
+            reader.report(root, "", "missing required key 'schedules' (a list of globs)")
+        values = _read_fields(reader, root.entries, "", _TOP_FIELDS)
+    if reader.failed:
+        raise ConfigError(sorted(reader.problems, key=lambda p: (p.line or 0, p.col or 0)))
+    globs: tuple[tuple[str, Source], ...] = values.pop("schedules", ())
+    state_dir: Path = values.pop("state_dir", Path("/var/lib/liverecd"))
+    return Config(
+        path=absolute,
+        schedules=tuple(g for g, _ in globs),
+        schedule_sources=tuple(s for _, s in globs),
+        state_dir=state_dir if state_dir.is_absolute() else absolute.parent / state_dir,
+        source=Source(display, 1, 1),
+        **values,
+    )
+
+
+def _read_fields(
+    reader: Reader, entries: Mapping[str, YNode], path: str, fields: Mapping[str, _Field]
+) -> dict[str, Any]:
+    """Read each known key present; invalid values are left out (the problem is recorded)."""
+    values: dict[str, Any] = {}
+    for key, node in entries.items():
+        read = fields.get(key)
+        if read is None:
+            continue  # already reported as unknown
+        value = read(reader, node, join(path, key))
+        if value is not None:
+            values[key] = None if value is _OFF else value
+    return values
+
+
+def _section(cls: Callable[..., Any], fields: Mapping[str, _Field]) -> _Field:
+    def read(reader: Reader, node: YNode, path: str) -> Any:
+        mapping = reader.mapping(node, path, fields)
+        if mapping is None:
+            return None
+        return cls(**_read_fields(reader, mapping.entries, path, fields))
+
+    return read
+
+
+def _duration(**bounds: Any) -> _Field:
+    return lambda r, node, path: r.duration(node, path, **bounds)
+
+
+def _choice(*choices: str) -> _Field:
+    return lambda r, node, path: r.choice(node, path, choices)
+
+
+def _endpoint(reader: Reader, node: YNode, path: str) -> str | None:
+    text = reader.string(node, path)
+    if text is None:
+        return None
+    try:
+        parts = urlsplit(text.strip())
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        reader.report(node, path, "is not a valid URL")
+        return None
+    if parts.username or parts.password:
+        reader.report(node, path, "credentials never go in the endpoint URL")
+        return None
+    problem = None
+    if parts.scheme not in ("http", "https") or not host:
+        problem = "expected a URL such as https://live.aliyuncs.com"
+    elif parts.scheme == "http" and not _is_loopback(host):
+        problem = "http:// is allowed for loopback hosts only; use https://"
+    elif parts.query or parts.fragment:
+        problem = "must not have a query or fragment"
+    if problem:
+        reader.report(node, path, problem)
+        return None
+    return text.strip().rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _listen(reader: Reader, node: YNode, path: str) -> object:
+    if isinstance(node, YScalar) and (
+        node.value is None or node.value is False or node.value == "off"
+    ):
+        return _OFF
+    text = reader.string(node, path)
+    if text is None:
+        return None
+    host, sep, port = text.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        host = ""  # an IPv6 address needs brackets: [::1]:9325
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        reader.report(
+            node,
+            path,
+            f"expected HOST:PORT such as 127.0.0.1:9325 or [::1]:9325, or off; got {text!r}",
+        )
+        return None
+    return ListenAddress(host, int(port))
+
+
+def _schedules(reader: Reader, node: YNode, path: str) -> tuple[tuple[str, Source], ...] | None:
+    items: tuple[YNode, ...] | None = (node,)
+    if not (isinstance(node, YScalar) and isinstance(node.value, str)):
+        items = reader.sequence(node, path)
+    if items is None:
+        return None
+    globs = []
+    for i, item in enumerate(items):
+        text = reader.string(item, join(path, i))
+        if text is not None:
+            globs.append((text.strip(), Source(reader.file, item.line, item.col)))
+    return tuple(globs)
+
+
+def _state_dir(reader: Reader, node: YNode, path: str) -> Path | None:
+    text = reader.string(node, path)
+    return None if text is None else Path(text.strip()).expanduser()
+
+
+def _region(reader: Reader, node: YNode, path: str) -> str | None:
+    text = reader.string(node, path)
+    if text is not None and not text.replace("-", "").isalnum():
+        reader.report(node, path, f"expected a region id such as cn-shanghai, got {kind_of(node)}")
+        return None
+    return text
+
+
+_RETRY_FIELDS: dict[str, _Field] = {
+    "base": _duration(positive=True),
+    "cap": _duration(positive=True),
+    "max_attempts": lambda r, node, path: _int(r.number(node, path, positive=True, integer=True)),
+    "wait_for_stream_cap": _duration(positive=True),
+    "stop_cap": _duration(positive=True),
+}
+_API_FIELDS: dict[str, _Field] = {
+    "endpoint": _endpoint,
+    "region": _region,
+    "signature": _choice("v3", "v1"),
+    "qps": lambda r, node, path: r.number(node, path, positive=True),
+    "timeout": _duration(positive=True),
+    "connect_timeout": _duration(positive=True),
+    "retry": _section(RetryConfig, _RETRY_FIELDS),
+}
+_LOG_FIELDS: dict[str, _Field] = {
+    "format": _choice("json", "console"),
+    "level": _choice("debug", "info", "warning", "error"),
+}
+_TOP_FIELDS: dict[str, _Field] = {
+    "api": _section(ApiConfig, _API_FIELDS),
+    "schedules": _schedules,
+    "state_dir": _state_dir,
+    "max_lead": _duration(maximum=timedelta(hours=1)),
+    "horizon": _duration(minimum=timedelta(hours=1)),
+    "log": _section(LogConfig, _LOG_FIELDS),
+    "status": _section(StatusConfig, {"listen": _listen}),
+    "watch": _section(WatchConfig, {"interval": _duration(), "callback_listen": _listen}),
+}
+
+
+def _int(value: float | None) -> int | None:
+    return None if value is None else int(value)

@@ -1,0 +1,195 @@
+"""Safe YAML with line and column marks, read the YAML 1.2 way.
+
+PyYAML composes the file into nodes (its C parser when available); we build the values ourselves
+so that every value keeps its 1-based line and column, duplicate keys and unknown tags are
+caught, and YAML 1.1's surprises cannot change a value's meaning silently: only `true`/`false`
+are booleans, `10:30` and `2026-12-25` stay strings, `yes`/`no`/`on`/`off` stay strings.
+
+Whole-file failures (too large, binary, not UTF-8, YAML syntax, empty) raise `ConfigError`;
+findings inside a readable document (duplicate keys, tags) are returned as problems so that the
+caller can report them together with its own.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+from liverecd.errors import ConfigError, Problem
+from liverecd.schedule.yamlbuild import CORE, PLAIN_TAG, STR_TAG, build_document
+from liverecd.schedule.ynodes import YMap, YNode, YScalar, YSeq, resolve_plain, to_python
+
+__all__ = [
+    "MAX_BYTES",
+    "YMap",
+    "YNode",
+    "YScalar",
+    "YSeq",
+    "YamlDoc",
+    "file_digest",
+    "gc_paused",
+    "load_yaml",
+    "resolve_plain",
+    "to_python",
+]
+
+MAX_BYTES = 10 * 1024 * 1024
+
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """Composes only; our resolver marks plain scalars instead of applying YAML 1.1 rules."""
+
+    def resolve(self, kind: type[Node], value: object, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            return PLAIN_TAG if implicit[0] else STR_TAG
+        return CORE + ("map" if kind is MappingNode else "seq")
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDoc:
+    """A parsed document: its root and the non-fatal problems found while building it."""
+
+    root: YNode
+    problems: tuple[Problem, ...]
+    digest: str  # of the file's bytes, see `file_digest`
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large acyclic trees.
+
+    Loading allocates hundreds of thousands of small objects and no cycles; each collection
+    would walk every object built so far, which more than doubles the load time at scale.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def load_yaml(path: Path, display: str) -> YamlDoc:
+    """Read `path` and build its single document; raise ConfigError for whole-file failures."""
+    data = _read_bounded(path, display)
+    text = _decode(data, display)
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError([_syntax_problem(exc, display, text)]) from None
+    except yaml.YAMLError as exc:  # ReaderError: a control character the decoder let through
+        raise ConfigError([Problem(display, None, None, _reader_message(exc, text))]) from None
+    except RecursionError:  # the pure-Python composer on deep nesting
+        raise ConfigError([Problem(display, None, None, "nesting is too deep")]) from None
+    if node is None or (isinstance(node, ScalarNode) and node.tag == PLAIN_TAG and not node.value):
+        raise ConfigError([Problem(display, None, None, "empty file (a truncated save?)")])
+    # Without an `&` there is no anchor, hence no alias: the build may skip alias bookkeeping.
+    with gc_paused():
+        root, problems = build_document(node, display, has_anchors="&" in text)
+    return YamlDoc(root, tuple(problems), _digest(data))
+
+
+def file_digest(path: Path) -> str | None:
+    """The digest `load_yaml` would record for `path` now, or None if it cannot be read."""
+    try:
+        return _digest(_read_bounded(path, str(path)))
+    except ConfigError:
+        return None
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def _read_bounded(path: Path, display: str) -> bytes:
+    def fail(message: str) -> ConfigError:
+        return ConfigError([Problem(display, None, None, message)])
+
+    try:
+        if path.is_dir():
+            raise fail("is a directory, not a YAML file")
+        # Read one byte past the limit instead of trusting stat: a FIFO or a growing file
+        # must not make us read without bound.
+        with path.open("rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise fail("file not found") from None
+    except OSError as exc:
+        raise fail(f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise fail("file is larger than 10 MB")
+    return data
+
+
+def _decode(data: bytes, display: str) -> str:
+    def fail(message: str) -> ConfigError:
+        return ConfigError([Problem(display, None, None, message)])
+
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise fail("file is UTF-16 text; save it as UTF-8")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        raise fail(f"binary file (NUL byte at byte offset {nul}), not YAML text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        bad = data[exc.start : exc.start + 1].hex()
+        raise fail(
+            f"not UTF-8 text: invalid byte 0x{bad} at line {line} (byte offset {exc.start}); "
+            "save the file as UTF-8"
+        ) from None
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, display: str, text: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    if "alias" in (exc.context or "") and exc.context_mark is not None:
+        mark = exc.context_mark  # point at the `*` itself, not at the character after it
+    context, problem = exc.context or "", exc.problem or ""
+    glue = ", " if problem.startswith("but ") else ": "
+    message = glue.join(p for p in (context, problem) if p) or "invalid YAML"
+    message = f"YAML syntax error: {message}"
+    if mark is None:
+        return Problem(display, None, None, message)
+    hint = _syntax_hint(exc, text, mark.index)
+    return Problem(display, mark.line + 1, mark.column + 1, message + hint)
+
+
+def _syntax_hint(exc: yaml.MarkedYAMLError, text: str, index: int) -> str:
+    char = text[index] if 0 <= index < len(text) else ""
+    context = exc.context or ""
+    problem = exc.problem or ""
+    if "alias" in context:
+        return ' (a value starting with * must be quoted, e.g. cron: "*/15 * * * *")'
+    if "cannot start any token" in problem and char == "\t":
+        return " (indent with spaces, not tabs)"
+    if "cannot start any token" in problem and char in "@`":
+        return f" (a value starting with {char} must be quoted)"
+    if "mapping values are not allowed" in problem:
+        return ' (quote a value that contains ": ")'
+    return ""
+
+
+def _reader_message(exc: yaml.YAMLError, text: str) -> str:
+    position = getattr(exc, "position", None)
+    character = getattr(exc, "character", None)
+    where = ""
+    if isinstance(position, int):
+        where = f" at line {text.count(chr(10), 0, position) + 1}"
+    code = f" #x{character:04x}" if isinstance(character, int) else ""
+    return f"unacceptable character{code}{where}: control characters are not allowed in YAML"
