@@ -1,0 +1,303 @@
+"""`liverecd demo`: the Live API emulator, the daemon and a sample timetable, in one process.
+
+The README's first command: nothing to configure, about 30 s. The bundled templates get times a
+few seconds from now and are written to a temporary folder (`demo_files`); the emulator listens
+on 127.0.0.1 with made-up keys; the daemon runs through the same `serve()` as `liverecd run`,
+its log on the console. The world around it is scripted on the emulator: `sports` goes live
+late, `concert` is already being recorded (started by hand, with another key, as from the
+console). Once every stream is idle after the last window, the summary compares what the
+emulator recorded with the timetable (`demo_report`). Exit 0 when every window was recorded as
+expected, 1 otherwise, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import structlog
+from structlog.typing import EventDict, WrappedLogger
+
+from liverecd.api.client import LiveClient
+from liverecd.api.credentials import Credentials, Secret
+from liverecd.emulator import Emulator, EmulatorConfig, RequestRecord, StreamState
+from liverecd.engine.daemon import Daemon
+from liverecd.errors import LiverecdError
+from liverecd.ops import logs, service
+from liverecd.ops.demo_files import (
+    BASE_SECONDS,
+    CONFIG_FILE,
+    SCHEDULE_FILE,
+    load_timeline,
+    template,
+    template_zone,
+    workdir,
+    write_files,
+)
+from liverecd.ops.demo_report import (
+    Happening,
+    StreamReport,
+    plan_lines,
+    stream_report,
+    summary_table,
+)
+from liverecd.schedule.actions import Recording
+from liverecd.schedule.model import ApiConfig, Config, LogConfig
+from liverecd.streams import Command, StreamKey
+
+log = structlog.get_logger(__name__)
+
+MIN_SECONDS = 10.0  # shorter, and the first window would open before the daemon is up
+STOP_DELAY = 3.0  # the emulator's stop delay, in template seconds (the platform's: 180 s)
+LATE = {"sports": 10.0}  # streams that go live only then (template seconds)
+BY_HAND = ("concert",)  # streams someone started recording before the demo began
+DAEMON_KEY_ID = "LTAI5tDEMOliverecdKey01"  # made-up AccessKey ids; secrets are drawn per run
+CONSOLE_KEY_ID = "LTAI5tDEMOconsoleKey001"
+SHUTDOWN_TIMEOUT = 15.0
+START_MARGIN = 0.5  # seconds between the emulator being up and the timetable's zero
+HIDDEN = frozenset({"request_id", "window"})  # long ids that make a console line wrap
+POLL = 0.1  # seconds between looks at the emulator's stream states at the end
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """Options of `liverecd demo`."""
+    parser.add_argument(
+        "--duration", type=_duration_arg, default=BASE_SECONDS, metavar="SECONDS",
+        help="how long the demo runs; the sample timetable is scaled to fit (default: 30)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the folder with the demo's config and schedule"
+    )
+
+
+def _duration_arg(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (MIN_SECONDS <= seconds <= 3600):
+        raise argparse.ArgumentTypeError(f"{text!r}: give seconds from {MIN_SECONDS:g} to 3600")
+    return seconds
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; 0 when every window was recorded as expected, 1 if not, 130 on Ctrl-C."""
+    return asyncio.run(run_demo(args.duration, keep=args.keep)).exit_code
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOutcome:
+    """What a demo run ended with: its exit code, the summary's rows, and every
+    RealTimeRecordCommand request the daemon sent (from the emulator's records)."""
+
+    exit_code: int
+    reports: tuple[StreamReport, ...]
+    requests: tuple[RequestRecord, ...]
+    interrupted: bool
+
+
+# -- the world around the daemon --------------------------------------------------------------
+
+
+class World:
+    """The streams' side of the story, played on the emulator: who goes live when, and what
+    was already recording. `live_at` tells when each late stream actually went live."""
+
+    def __init__(self, emulator: Emulator, keys: Mapping[str, StreamKey], t0: datetime,
+                 scale: float) -> None:  # fmt: skip
+        self.emulator = emulator
+        self._keys = keys
+        self._late = {keys[n]: t0 + timedelta(seconds=s * scale) for n, s in LATE.items()}
+        self._t0 = t0
+        self.live_at: dict[StreamKey, datetime] = {}
+
+    def happenings(self) -> list[Happening]:
+        """What the world will do, for the plan."""
+        out = [Happening(self._t0, "(recording started by hand)", self._keys[n]) for n in BY_HAND]
+        out += [Happening(at, "(stream goes live)", key) for key, at in self._late.items()]
+        return out
+
+    async def prepare(self, api: ApiConfig, console: Credentials) -> None:
+        """Take the late streams offline; at the timetable's zero, start the by-hand recordings
+        through the API with the console's key, as a person in the Alibaba Cloud console would."""
+        for key in self._late:
+            self.emulator.set_online(key, False)
+        await _sleep_until(self._t0)
+        async with LiveClient(api, console) as client:
+            for name in BY_HAND:
+                result = await client.real_time_record_command(Command.START, self._keys[name])
+                if result.http_status != 200:
+                    raise LiverecdError(f"demo: could not start {name} by hand: {result.code}")
+                log.info("demo_started_by_hand", stream=str(self._keys[name]))
+
+    async def play(self) -> None:
+        """Bring each late stream live at its time."""
+        for key, at in sorted(self._late.items(), key=lambda item: item[1]):
+            await _sleep_until(at)
+            self.emulator.set_online(key, True)
+            self.live_at[key] = _now()
+            log.info("demo_stream_live", stream=str(key))
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+async def run_demo(duration: float = BASE_SECONDS, *, keep: bool = False) -> DemoOutcome:
+    """Run the whole demo, printing the plan, the daemon's log and the summary to stdout."""
+    zone = template_zone(template(SCHEDULE_FILE))
+    _configure_logs(zone)
+    scale = duration / BASE_SECONDS
+    accounts = {DAEMON_KEY_ID: secrets.token_hex(16), CONSOLE_KEY_ID: secrets.token_hex(16)}
+    for secret in accounts.values():
+        logs.register_secret(secret)
+    emulator_config = EmulatorConfig(accounts=accounts, stop_delay=STOP_DELAY * scale)
+    with workdir(keep) as folder:
+        async with Emulator(emulator_config) as emulator:
+            # Whole seconds, so the default demo's schedule reads 20:00:03, not 20:00:03.417.
+            t0 = datetime.fromtimestamp(math.ceil(_now().timestamp() + START_MARGIN), UTC)
+            end = t0 + timedelta(seconds=duration)
+            config = write_files(folder, t0=t0, scale=scale, endpoint=emulator.url)
+            timeline = load_timeline(config)
+            recs = timeline.recordings(t0, end)
+            world = World(emulator, {r.stream.stream: r.stream for r in recs}, t0, scale)
+            plan = plan_lines(timeline.expand(t0, end), world.happenings(), t0, zone)
+            print(_header(emulator.url, folder, zone, plan, duration, keep), flush=True)
+            await world.prepare(config.api, _credentials(CONSOLE_KEY_ID, accounts))
+            daemon_credentials = _credentials(DAEMON_KEY_ID, accounts)
+            interrupted = await _run_daemon(config, daemon_credentials, world, recs, end)
+            requests = tuple(r for r in emulator.requests
+                             if r.access_key_id == DAEMON_KEY_ID and r.command)  # fmt: skip
+            reports = _summary(world, recs, requests, zone, config)
+        if keep:
+            print(f"The demo's files are in {folder}")
+    code = 130 if interrupted else 0 if all(r.ok for r in reports) else 1
+    return DemoOutcome(code, reports, requests, interrupted)
+
+
+def _credentials(key_id: str, accounts: Mapping[str, str]) -> Credentials:
+    return Credentials(key_id, Secret(accounts[key_id]))
+
+
+async def _run_daemon(
+    config: Config, credentials: Credentials, world: World, recs: Sequence[Recording],
+    end: datetime,
+) -> bool:  # fmt: skip
+    """Serve until every stream is idle after the last window (or `end`); True when the daemon
+    stopped before that (Ctrl-C, SIGTERM)."""
+    ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
+    serving = asyncio.create_task(service.serve(config, credentials, on_ready=ready.set_result))
+    playing = asyncio.create_task(world.play())
+    last_close = max(r.end for r in recs)
+    keys = {r.stream for r in recs}
+    settling = asyncio.create_task(_settled(world.emulator, keys, last_close, end))
+    try:
+        await asyncio.wait({serving, settling}, return_when=asyncio.FIRST_COMPLETED)
+        interrupted = serving.done()
+        if not serving.done():
+            if ready.done():
+                ready.result().request_stop()
+            else:
+                serving.cancel()  # never got ready: nothing to drain
+            await asyncio.wait({serving}, timeout=SHUTDOWN_TIMEOUT)
+        if not serving.cancelled():
+            serving.result()  # raises what stopped it
+        return interrupted
+    finally:
+        for task in (serving, playing, settling):
+            task.cancel()
+        await asyncio.gather(serving, playing, settling, return_exceptions=True)
+
+
+async def _settled(
+    emulator: Emulator, keys: set[StreamKey], after: datetime, end: datetime
+) -> None:
+    """Return once every stream is idle (stopped, file closed) after `after`, or at `end`."""
+    await _sleep_until(after)
+    # The emulator has no change notification to wait on; a few seconds of polling at most.
+    while _now() < end and any(emulator.state(k) is not StreamState.IDLE for k in keys):  # noqa: ASYNC110
+        await asyncio.sleep(POLL)
+
+
+def _summary(
+    world: World, recs: Sequence[Recording], requests: Sequence[RequestRecord], zone: ZoneInfo,
+    config: Config,
+) -> tuple[StreamReport, ...]:  # fmt: skip
+    allowance = config.api.retry.wait_for_stream_cap.total_seconds()
+    now = _now()
+    reports = tuple(
+        stream_report(
+            [r for r in recs if r.stream == key],
+            world.emulator.recordings(key),
+            requests,
+            live_at=world.live_at.get(key),
+            late_allowance=allowance,
+            now=now,
+        )
+        for key in dict.fromkeys(r.stream for r in recs)
+    )
+    failed = [r.key.stream for r in reports if not r.ok]
+    verdict = (
+        f"Every window was recorded as scheduled ({len(reports)} streams)."
+        if not failed
+        else f"Not recorded as scheduled: {', '.join(failed)}."
+    )
+    print(f"\nSummary (times in {zone.key}):\n{summary_table(reports, zone)}\n\n{verdict}")
+    return reports
+
+
+def _header(
+    url: str, folder: Path, zone: ZoneInfo, plan: list[str], duration: float, keep: bool
+) -> str:
+    kept = "" if keep else "   (removed at the end; --keep keeps it)"
+    return "\n".join([
+        f"liverecd demo: the daemon and a Live API emulator, in this process, "
+        f"for about {duration:g} s.",
+        "",
+        f"  emulator  {url}   (AccessKey {DAEMON_KEY_ID}, made up)",
+        f"  config    {folder / CONFIG_FILE}",
+        f"  schedule  {folder / SCHEDULE_FILE}{kept}",
+        "",
+        f"The plan (times in {zone.key}):",
+        *plan,
+        "",
+        "The daemon's log follows, as `liverecd run` writes it (JSON under systemd; request and",
+        "window ids left out here). Ctrl-C ends the demo early.",
+        "",
+    ])  # fmt: skip
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _configure_logs(zone: ZoneInfo) -> None:
+    """The daemon's events on the console, without the emulator's own lines (the daemon's are
+    the story), empty and HIDDEN fields left out, times of day in the schedule's zone as in
+    the plan."""
+    logs.configure(LogConfig(format="console"))
+    *processors, renderer = structlog.get_config()["processors"]
+
+    def present(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+        if str(event_dict.get("event", "")).startswith("emulator_"):
+            raise structlog.DropEvent
+        stamp = event_dict.get("timestamp")
+        if isinstance(stamp, str):
+            local = datetime.fromisoformat(stamp).astimezone(zone)
+            event_dict["timestamp"] = local.isoformat(timespec="milliseconds")[11:23]
+        return {k: v for k, v in event_dict.items() if v is not None and k not in HIDDEN}
+
+    structlog.configure(processors=[*processors, present, renderer])
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _sleep_until(when: datetime) -> None:
+    await asyncio.sleep(max(0.0, (when - _now()).total_seconds()))
