@@ -159,9 +159,16 @@ class LiveClient:
         )
 
     async def describe_live_streams_online_list(
-        self, domain: str, *, app: str | None = None, page_num: int = 1, page_size: int = 3000
+        self,
+        domain: str,
+        *,
+        app: str | None = None,
+        page_num: int = 1,
+        page_size: int = 3000,
+        stream: str | None = None,
     ) -> OnlineListResult:
-        """One page of the streams live on `domain` (optionally one app). Never raises."""
+        """One page of the streams live on `domain` (optionally one app, or with `app` and
+        `stream` one exact stream: `QueryType=strict`). Never raises."""
         params = {
             "DomainName": domain,
             "OnlyStream": "yes",
@@ -171,11 +178,19 @@ class LiveClient:
         }
         if app is not None:
             params["AppName"] = app
+        if stream is not None:
+            params["StreamName"] = stream
+            params["QueryType"] = "strict"  # fuzzy (the default) finds cam10 for cam1
         page = online_list_result(await self._call(ACTION_ONLINE, params), page_num, domain)
-        if app is None:
+        if app is None and stream is None:
             return page
         # The API matches AppName fuzzily by default (`live` also finds `live2`): keep exact ones.
-        return replace(page, streams=tuple(s for s in page.streams if s.app == app))
+        kept = tuple(
+            s
+            for s in page.streams
+            if (app is None or s.app == app) and (stream is None or s.stream == stream)
+        )
+        return replace(page, streams=kept)
 
     def _sign(self, action: str, params: Mapping[str, str]) -> SignedRequest:
         creds = self._credentials
