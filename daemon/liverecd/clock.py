@@ -89,8 +89,14 @@ class FakeClock:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self._mono + seconds, next(self._seq), fut))
-        if self.autojump:
-            await asyncio.sleep(0)
-            if not fut.done():
-                self.advance(max(0.0, self._sleepers[0][0] - self._mono))
-        await fut
+        try:
+            if self.autojump:
+                await asyncio.sleep(0)
+                # A cancelled sleeper leaves its entry behind: jumping to it would wake nobody.
+                while self._sleepers and self._sleepers[0][2].done():
+                    heapq.heappop(self._sleepers)
+                if not fut.done():
+                    self.advance(max(0.0, self._sleepers[0][0] - self._mono))
+            await fut
+        finally:
+            fut.cancel()  # no-op once woken; marks the entry stale when the sleeper is cancelled

@@ -40,10 +40,6 @@ T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DURATION = 10  # the shortest demo: a third of the real one's timetable
 STREAMS = ("news", "sports", "concert", "talk")
-SPLIT_BUG = (
-    "the engine sends `start`, not `restart`, at a split boundary: opening_command sees the "
-    "window's own OPENING row (written by open_due) as running (reported to the lead)"
-)
 
 
 def key(name: str) -> StreamKey:
@@ -239,7 +235,6 @@ def test_a_recording_already_running_counts_as_started(
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=SPLIT_BUG)
 def test_split_windows_give_one_file_each_and_the_demo_exits_0(
     run: tuple[demo.DemoOutcome, str],
 ) -> None:

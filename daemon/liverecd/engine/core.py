@@ -1,0 +1,251 @@
+"""The engine proper: the timeline in force, the alarms that wake it, the state it keeps and the
+dispatcher it feeds. Lifecycle (loading, reload triggers, shutdown) is `daemon.py`'s.
+
+Every decision that is not I/O lives in pure functions (`reconcile`, `transitions`); this class
+applies them: intents are written (durably) before an opening command may leave, outcomes move
+the rows on, alarms are kept in step with the timeline by window id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Coroutine, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+
+from liverecd.api.retry import RetryPolicy
+from liverecd.clock import Clock
+from liverecd.engine.arming import OpenWindow
+from liverecd.engine.book import StateBook
+from liverecd.engine.dispatch import Dispatcher, Sender
+from liverecd.engine.observer import EngineObserver
+from liverecd.engine.orders import Order, Settled
+from liverecd.engine.reconcile import ReconcilePlan, opening_row, reconcile, resolve_opening
+from liverecd.engine.scheduler import ARM_AHEAD, Alarms
+from liverecd.engine.state import StateStore
+from liverecd.engine.timing import Pacer
+from liverecd.engine.transitions import after_settled, stop_targets
+from liverecd.errors import StateError
+from liverecd.schedule.actions import Recording
+from liverecd.schedule.model import Config
+from liverecd.streams import Command, StreamKey
+
+log = structlog.get_logger(__name__)
+
+STOP = "stop"
+OPENS = (Command.START, Command.RESTART)
+
+
+class Engine:
+    """Timeline + state + alarms + dispatcher. Create on the event loop."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        sender: Sender,
+        pacer: Pacer,
+        store: StateStore,
+        clock: Clock,
+        observer: EngineObserver,
+        policy: RetryPolicy,
+        on_change: Callable[[], None],
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.book = StateBook(store)
+        self.timeline: dict[str, Recording] = {}
+        self.last_error: str | None = None
+        self._on_change = on_change
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._max_lead = config.max_lead
+        self.alarms = Alarms(self._alarm, clock)
+        self.dispatcher = Dispatcher(
+            sender, pacer, policy, clock,
+            max_lead=config.max_lead.total_seconds(), on_settled=self._settled,
+            resolve=self._resolve, observer=observer, on_clock_jump=self._clock_jumped,
+        )  # fmt: skip
+        self.clock_jumps = 0
+        self.on_clock_jump: Callable[[], None] | None = None  # the daemon re-expands the timeline
+        self.settle_listeners: list[Callable[[Settled], None]] = []  # e.g. the watch's notes
+
+    # -- applying plans -----------------------------------------------------------------------
+
+    async def apply(self, plan: ReconcilePlan) -> None:
+        """Write the plan's rows (durably, before anything is sent), then submit its orders."""
+        if plan.deletes:
+            self.book.delete(*plan.deletes)
+        if plan.puts:
+            # A failed write is logged by the book; sending matters more than remembering.
+            with contextlib.suppress(StateError):
+                await self.book.put(*plan.puts)
+        for order in plan.orders:
+            self.dispatcher.submit(order)
+        self._on_change()
+
+    def reconcile(self, previous: Mapping[str, Recording] | None) -> ReconcilePlan:
+        """The commands owed now (`previous`: the timeline before a reload; None at start-up)."""
+        return reconcile(self.timeline, self.book.rows(), self.clock.wall(), previous=previous)
+
+    # -- keeping alarms in step with the timeline ---------------------------------------------
+
+    def replace_timeline(self, new: dict[str, Recording]) -> dict[str, int]:
+        """Switch to `new`, re-arming by window id: unchanged windows are not touched, removed
+        ones lose their alarms and unsent opening commands, a moved end moves the stop."""
+        old, now = self.timeline, self.clock.wall()
+        self.timeline = new
+        removed = old.keys() - new.keys()
+        added = new.keys() - old.keys()
+        changed = {k for k in old.keys() & new.keys() if old[k] != new[k]}
+        for wid in removed:
+            for kind in (*OPENS, STOP):
+                self.alarms.cancel(str(kind), wid)
+            self.dispatcher.cancel(wid, set(OPENS))
+        for wid in changed:
+            before, after = old[wid], new[wid]
+            if (before.end, before.closes) != (after.end, after.closes):
+                self.alarms.cancel(STOP, wid)
+                self.dispatcher.cancel(wid, {Command.STOP})
+                self.dispatcher.update_deadline(wid, after.end)
+            if before.opens_with != after.opens_with:
+                self.alarms.cancel(str(before.opens_with), wid)
+            self.arm(after, now)
+        for wid in added:
+            self.arm(new[wid], now)
+        self._on_change()
+        return {"added": len(added), "removed": len(removed), "changed": len(changed),
+                "unchanged": len(new) - len(added) - len(changed)}  # fmt: skip
+
+    def arm(self, rec: Recording, now: datetime) -> None:
+        """Arm `rec`'s alarms; act at once on those whose time has passed."""
+        if rec.start > now:
+            lead = self._max_lead if rec.opens_with is Command.START else timedelta(0)
+            if not self.alarms.set(
+                str(rec.opens_with), rec.window_id, rec.start - lead - ARM_AHEAD
+            ):
+                self.spawn(self.open_due(rec))
+        if rec.closes and not self.alarms.set(STOP, rec.window_id, rec.end - ARM_AHEAD):
+            self.close_due(rec)
+
+    async def _alarm(self, kind: str, window_id: str) -> None:
+        rec = self.timeline.get(window_id)
+        if rec is None:
+            return
+        if kind == STOP:
+            self.close_due(rec)
+        else:
+            await self.open_due(rec)
+
+    async def open_due(self, rec: Recording) -> None:
+        """Hand `rec`'s opening command to the dispatcher, its intent durable first."""
+        now = self.clock.wall()
+        if rec.end <= now or any(self.dispatcher.pending(rec.window_id, c) for c in OPENS):
+            return
+        own = self.book.get(rec.window_id)
+        command = rec.opens_with  # the resolver has the last word when it leaves
+        if own is None or not own.phase.running:
+            with contextlib.suppress(StateError):  # logged by the book
+                await self.book.put(opening_row(rec, command, now))
+        self.dispatcher.submit(
+            Order(command=command, stream=rec.stream, window_id=rec.window_id, due=rec.start,
+                  deadline=rec.end, early=command is Command.START)
+        )  # fmt: skip
+
+    def close_due(self, rec: Recording) -> None:
+        """Queue `rec`'s stop at its end, when something of its stream is running."""
+        if not rec.closes:
+            return
+        rows = self.book.of_stream(rec.stream)
+        if stop_targets(rec.window_id, rows, self.timeline, rec.end):
+            self.dispatcher.submit(
+                Order(command=Command.STOP, stream=rec.stream, window_id=rec.window_id,
+                      due=rec.end)
+            )  # fmt: skip
+
+    def rearm(self, stream: StreamKey, window_id: str) -> bool:
+        """The watch saw `stream` live in a session our last start did not cover: start the
+        open window again (or hurry a start already waiting for the stream). True when a
+        command was queued or hurried."""
+        rec = self.timeline.get(window_id)
+        if rec is None or not rec.is_open(self.clock.wall()):
+            return False
+        if self.dispatcher.expedite(window_id):
+            return True
+        if any(self.dispatcher.pending(window_id, c) for c in OPENS):
+            return False
+        return self.dispatcher.submit(
+            Order(command=Command.START, stream=stream, window_id=window_id,
+                  due=self.clock.wall(), deadline=rec.end, reassert=True)
+        )  # fmt: skip
+
+    def watched(self) -> dict[StreamKey, OpenWindow]:
+        """Open windows the daemon opened or is opening, for the watch."""
+        now = self.clock.wall()
+        out: dict[StreamKey, OpenWindow] = {}
+        for rec in self.timeline.values():
+            if rec.is_open(now):
+                row = self.book.get(rec.window_id)
+                if row is not None and row.phase.running:
+                    out[rec.stream] = OpenWindow(rec.window_id, rec.start, rec.end)
+        return out
+
+    # -- dispatcher callbacks -----------------------------------------------------------------
+
+    def _resolve(self, order: Order) -> Command | None:
+        now = self.clock.wall()
+        rows = self.book.of_stream(order.stream)
+        if order.opens:
+            rec = self.timeline.get(order.window_id)
+            if rec is None:
+                return None
+            return (
+                order.command if order.reassert else resolve_opening(order.command, rec, rows, now)
+            )
+        if order.command is Command.STOP:
+            return Command.STOP if stop_targets(order.window_id, rows, self.timeline, now) else None
+        return order.command
+
+    def _settled(self, settled: Settled) -> None:
+        now = self.clock.wall()
+        rows = self.book.of_stream(settled.order.stream)
+        t = after_settled(settled, rows, self.timeline, now)
+        if t.puts:
+            self.book.put(*t.puts)
+        if t.deletes:
+            self.book.delete(*t.deletes)
+        for order in t.orders:
+            self.dispatcher.submit(order)
+        for listener in self.settle_listeners:
+            listener(settled)
+        if settled.reason in ("fatal", "retries_exhausted"):
+            result = settled.result
+            cause = (result.code or result.transport_error) if result else None
+            self.last_error = (
+                f"{settled.command} {settled.order.stream}: {settled.reason} ({cause})"
+            )
+        self._on_change()
+
+    def _clock_jumped(self, jump: float) -> None:
+        self.clock_jumps += 1
+        self.alarms.wakeup()
+        if self.on_clock_jump is not None:
+            self.on_clock_jump()
+        self._on_change()
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run `coro` in the background; cancelled by `cancel_tasks`."""
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def cancel_tasks(self) -> None:
+        """Cancel background hand-overs (shutdown)."""
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks))

@@ -1,0 +1,354 @@
+"""The dispatcher: a priority queue in front of the account's limiter, and the retry loop.
+
+Orders come in with a wall-clock due time; the dispatcher converts it to monotonic time once
+(pacing must not jump with the wall clock) and sends each order when (a) it is released (starts
+may leave early, see `release.py`; everything else at its due time), (b) it heads its stream's
+lane (one stream's commands go out one at a time, in due order: a start released early for the
+next window never overtakes the previous window's stop), and (c) the limiter has a slot. Among
+sendable orders the priority is (waiting-for-stream, due, class, retry, arrival): first
+attempts before retries at the same due time, start before stop before cancel_delay, and retries
+of a start whose stream is not live yet only take slots nobody else wants.
+
+One timer (a `Clock.sleep` to the next release or limiter slot), no polling: with nothing
+pending the dispatcher does not wake up at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+import structlog
+
+from liverecd.api.outcome import classify, is_throttle
+from liverecd.api.result import ApiResult, Outcome, TransportError
+from liverecd.api.retry import RetryPolicy
+from liverecd.clock import Clock
+from liverecd.engine.answers import decide, log_attempt
+from liverecd.engine.observer import EngineObserver, NullObserver
+from liverecd.engine.orders import Order, Settled
+from liverecd.engine.queue import Item, OrderQueue
+from liverecd.engine.timing import Pacer, Wakeup, WallMono, spacing_of
+from liverecd.streams import Command, StreamKey
+
+log = structlog.get_logger(__name__)
+
+Sender = Callable[[Command, StreamKey], Awaitable[ApiResult]]
+Resolver = Callable[[Order], Command | None]
+SettledHandler = Callable[[Settled], None]
+
+# While orders are queued, wake at least this often to compare wall and monotonic time: a
+# stepped wall clock moves every due time, and nothing else would tell a sleeping timer.
+CLOCK_CHECK = 30.0
+MAX_IN_FLIGHT = 64
+# A start released early aims to *land* by its instant: it leaves sooner by twice the moving
+# average of answered round trips plus a little, within max_lead and never more than
+# MAX_LAND_AHEAD.
+MAX_LAND_AHEAD = 1.0
+LAND_MARGIN = 0.02
+# 2,000 back-to-back sends drifted 15-30 ms in bench/burst.py (timer wake-ups about 10 us late
+# on average); 0.2 % of the send interval absorbs three times that.
+CHAIN_HEADROOM = 0.002
+LATENCY_WEIGHT = 0.2
+
+
+class Dispatcher:
+    """Sends orders through `sender`, paced by `pacer`, retried per `policy`.
+
+    `on_settled` hears how every order ended (called on the loop, synchronously, so it may
+    submit follow-ups such as a cancel_delay before anything else is sent). `resolve` is asked,
+    just before an order's first attempt, which command to send (None: nothing to send).
+    """
+
+    def __init__(
+        self,
+        sender: Sender,
+        pacer: Pacer,
+        policy: RetryPolicy,
+        clock: Clock,
+        *,
+        max_lead: float,
+        on_settled: SettledHandler,
+        resolve: Resolver | None = None,
+        observer: EngineObserver | None = None,
+        on_clock_jump: Callable[[float], None] | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sender = sender
+        self._pacer = pacer
+        self._policy = policy
+        self._clock = clock
+        self._max_lead = max_lead
+        self._on_settled = on_settled
+        self._resolve = resolve
+        self._observer: EngineObserver = observer or NullObserver()
+        self._on_clock_jump = on_clock_jump
+        self._max_in_flight = max_in_flight
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._queue = OrderQueue()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._plan_spacing = 0.0
+        self._plan_ahead = 0.0
+        self._latency = 0.05  # seconds, until answers say otherwise
+        self._time = WallMono(clock)
+        self._wake = Wakeup(clock, "dispatch-timer")
+        self._closing = False
+        self._stopped = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # -- public -----------------------------------------------------------------------------
+
+    def submit(self, order: Order) -> bool:
+        """Queue `order`; False when the same window and command is already queued."""
+        if order.key in self._queue.items or self._closing:
+            return False
+        self.check_clock()
+        self._queue.add(
+            order, self._time.mono(order.due), self._time.mono(order.chain_due or order.due),
+            self._time.mono_or_none(order.deadline),
+        )  # fmt: skip
+        self._idle.clear()
+        self._observer.queue_changed(len(self._queue))
+        self._wake.poke()
+        return True
+
+    def cancel(self, window_id: str, commands: set[Command] | None = None) -> int:
+        """Withdraw the window's queued orders (all, or those `commands`); an attempt in flight
+        finishes and is not retried. Each withdrawn order is reported as `cancelled`."""
+        hits = [
+            it
+            for (wid, cmd), it in list(self._queue.items.items())
+            if wid == window_id and (commands is None or cmd in commands)
+        ]
+        for it in hits:
+            if it.in_flight:
+                it.cancel_requested = True
+            else:
+                self._settle(it, "cancelled")
+        return len(hits)
+
+    def update_deadline(self, window_id: str, deadline: datetime | None) -> None:
+        """A window's end moved: its queued opening commands retry until the new end."""
+        for (wid, _), it in self._queue.items.items():
+            if wid == window_id and it.order.opens:
+                it.deadline = self._time.mono_or_none(deadline)
+
+    def expedite(self, window_id: str) -> bool:
+        """A stream just came up: a queued opening command waiting for it goes at once (still
+        paced and in its lane). True when there was one to hurry."""
+        now = self._clock.monotonic()
+        hurried = False
+        for cmd in (Command.START, Command.RESTART):
+            it = self._queue.items.get((window_id, cmd))
+            if it is not None and it.waiting and not it.in_flight and it.not_before > now:
+                it.not_before = now
+                hurried = True
+                self._queue.activate(it.order.stream)
+        if hurried:
+            self._wake.poke()
+        return hurried
+
+    def pending(self, window_id: str, command: Command) -> bool:
+        """True while that order is queued or in flight."""
+        return (window_id, command) in self._queue.items
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+    def next_due(self) -> tuple[datetime, Order] | None:
+        """The earliest due order still queued, with its wall-clock due time."""
+        if not self._queue:
+            return None
+        it = min(self._queue, key=lambda i: i.due)
+        return it.order.due, it.order
+
+    async def wait_idle(self) -> None:
+        """Until nothing is queued or in flight."""
+        await self._idle.wait()
+
+    async def run(self) -> None:
+        """Dispatch until `drain` finishes. Attempts run as tasks of one TaskGroup."""
+        try:
+            async with asyncio.TaskGroup() as tg:
+                while not self._stopped:
+                    self._step(tg)
+                    await self._wake.wait()
+                for task in self._tasks:
+                    task.cancel()
+        finally:
+            self._wake.cancel()
+
+    async def drain(self, grace: float) -> None:
+        """Stop sending; give attempts in flight up to `grace` seconds, then cancel them."""
+        self._closing = True
+        if self._tasks:
+            waiter = asyncio.ensure_future(asyncio.wait(set(self._tasks)))
+            timer = asyncio.ensure_future(self._clock.sleep(grace))
+            await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
+            for pending in (waiter, timer):
+                pending.cancel()
+        self._stopped = True
+        self._wake.poke()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _step(self, tg: asyncio.TaskGroup) -> None:
+        now = self._clock.monotonic()
+        self.check_clock()
+        if self._queue.dirty or self._plan_moved():
+            self._plan_spacing, self._plan_ahead = self._spacing(), self._land_ahead()
+            self._queue.replan(self._plan_spacing, self._max_lead, self._plan_ahead)
+        self._queue.promote(now)
+        while self._queue.has_ready() and self._can_send():
+            slot = self._pacer.next_slot()
+            if slot > now:
+                break
+            it = self._queue.pop_ready()
+            if it is not None and self._admit(it, now):
+                self._send(tg, it, now)
+        wake = self._queue.next_release()
+        if self._queue.has_ready() and self._can_send():
+            wake = min(wake, self._pacer.next_slot())
+        if self._queue:
+            wake = min(wake, now + CLOCK_CHECK)
+        self._wake.at(wake)
+
+    def _spacing(self) -> float:
+        """The interval a chain of early starts is planned with: the limiter's, plus headroom
+        for wake-ups that come late (the limiter counts its next slot from the actual send, so
+        that lateness would add up along the chain)."""
+        return spacing_of(self._pacer) * (1 + CHAIN_HEADROOM)
+
+    def _plan_moved(self) -> bool:
+        """True when the limiter's rate or the latency estimate moved enough to re-plan early
+        releases (re-planning sorts every queued start: not on every answer)."""
+        if self._spacing() != self._plan_spacing:
+            return True
+        moved = abs(self._land_ahead() - self._plan_ahead)
+        return moved > max(0.002, 0.25 * self._plan_ahead)
+
+    def _can_send(self) -> bool:
+        return not self._closing and len(self._tasks) < self._max_in_flight
+
+    def _admit(self, it: Item, now: float) -> bool:
+        """Last checks before a send: useless opening commands and resolver verdicts."""
+        if it.order.opens and it.deadline is not None and it.deadline <= now:
+            self._drop(it, "window_closed")
+            return False
+        if it.attempt == 0 and self._resolve is not None:
+            command = self._resolve(it.order)
+            if command is None:
+                self._settle(it, "skipped")
+                return False
+            it.command = command
+        return True
+
+    def _land_ahead(self) -> float:
+        return min(self._max_lead, 2 * self._latency + LAND_MARGIN, MAX_LAND_AHEAD)
+
+    # -- sending and answers ----------------------------------------------------------------
+
+    def _send(self, tg: asyncio.TaskGroup, it: Item, now: float) -> None:
+        self._queue.sending(it)
+        it.sent_at = self._clock.wall()
+        self._pacer.take()
+        waited = now - it.ready_at
+        if waited > 0:
+            self._observer.limiter_waited(waited)
+        lateness = now - it.due if it.attempt == 0 else None
+        task = tg.create_task(self._attempt(it, lateness), name=f"send-{it.order.window_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _attempt(self, it: Item, lateness: float | None) -> None:
+        try:
+            result = await self._sender(it.command, it.order.stream)
+        except Exception:
+            log.exception("command_error", window=it.order.window_id, command=it.command.value)
+            result = ApiResult(it.command, it.order.stream, transport_error=TransportError.RESET)
+        self._answered(it, result, lateness)
+        self._wake.poke()
+
+    def _answered(self, it: Item, result: ApiResult, lateness: float | None) -> None:
+        outcome = classify(it.command, result)
+        it.attempt += 1
+        it.per_class[outcome] += 1
+        self._queue.answered(it)
+        it.maybe_acted = it.maybe_acted or outcome.succeeded or result.outcome_unknown
+        if result.transport_error is None:
+            self._latency += LATENCY_WEIGHT * (result.latency - self._latency)
+        if is_throttle(result):
+            self._pacer.on_throttled(result.retry_after)
+            self._observer.throttled()
+        elif outcome.succeeded:
+            self._pacer.on_success()
+        log_attempt(it, result, outcome, lateness)
+        self._observer.command_attempt(it.command, outcome, result.latency, lateness)
+        self._decide(it, result, outcome)
+
+    def _decide(self, it: Item, result: ApiResult, outcome: Outcome) -> None:
+        now = self._clock.monotonic()
+        verdict = decide(it, result, outcome, self._policy, self._rng, now)
+        if isinstance(verdict, float):
+            self._retry(it, outcome, verdict)
+        elif verdict in ("retries_exhausted", "window_closed"):
+            self._drop(it, verdict, outcome, result)
+        else:
+            self._settle(it, verdict, outcome, result)
+
+    def _retry(self, it: Item, outcome: Outcome, delay: float) -> None:
+        it.retry = True
+        it.waiting = outcome is Outcome.WAIT_FOR_STREAM
+        it.not_before = self._clock.monotonic() + delay
+        self._observer.retry_scheduled(it.command, outcome)
+        self._queue.activate(it.order.stream)
+
+    def _drop(
+        self,
+        it: Item,
+        reason: str,
+        outcome: Outcome | None = None,
+        result: ApiResult | None = None,
+    ) -> None:
+        log.warning(
+            "command_dropped", window=it.order.window_id, stream=str(it.order.stream),
+            command=it.command.value, reason=reason, attempts=it.attempt,
+        )  # fmt: skip
+        self._settle(it, reason, outcome, result)
+
+    def _settle(
+        self,
+        it: Item,
+        reason: str,
+        outcome: Outcome | None = None,
+        result: ApiResult | None = None,
+    ) -> None:
+        self._queue.remove(it)
+        if not self._queue:
+            self._idle.set()
+        self._observer.queue_changed(len(self._queue))
+        settled = Settled(
+            order=it.order, command=it.command, reason=reason, attempts=it.attempt,
+            outcome=outcome, result=result, maybe_acted=it.maybe_acted, sent_at=it.sent_at,
+        )  # fmt: skip
+        try:
+            self._on_settled(settled)
+        except Exception:
+            log.exception("settle_handler_failed", window=it.order.window_id)
+
+    # -- time -------------------------------------------------------------------------------
+
+    def check_clock(self) -> None:
+        """Cheap: compare wall and monotonic progress; after a step of the wall clock, every
+        queued order's due time moves with it (and `on_clock_jump` hears of it)."""
+        jump = self._time.check()
+        if jump is None:
+            return
+        log.warning("clock_jump", jump_s=round(jump, 3))
+        self._queue.rederive(self._time.mono)
+        if self._on_clock_jump is not None:
+            self._on_clock_jump(jump)

@@ -1,0 +1,152 @@
+"""What an order's outcome changes in the state, and which follow-up it calls for. Pure.
+
+- an opening command that landed: its row records; earlier rows of the stream it took over (a
+  split boundary, a carried-over recording, a task that was waiting out its stop delay) are
+  forgotten; if its window has meanwhile closed or vanished, a stop follows at once;
+- an opening command that surely did nothing (never sent, or refused with nothing carried out):
+  its intent row is forgotten; one that may have acted keeps its row, so the stop is still owed;
+- a stop that landed: every running row it ended moves on (`finalizing` and a cancel_delay that
+  takes the stop's place in the stream's lane, or `delaying` for finalize: delayed);
+- a cancel_delay that landed (or was refused: the stop already ended the recording, and the
+  file comes after the delay anyway): the stream's finalizing rows are forgotten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from liverecd.engine.orders import Order, Settled
+from liverecd.engine.reconcile import is_stale
+from liverecd.engine.state import Phase, RecordingState
+from liverecd.schedule.actions import Recording
+from liverecd.schedule.model import Finalize
+from liverecd.streams import Command
+
+DEFAULT_DELAY = timedelta(seconds=180)  # the platform's stop delay, when nothing else is known
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """Rows to write, rows to forget, orders to submit."""
+
+    puts: tuple[RecordingState, ...] = ()
+    deletes: tuple[str, ...] = ()
+    orders: tuple[Order, ...] = ()
+
+
+def after_settled(
+    settled: Settled,
+    rows: Sequence[RecordingState],
+    timeline: Mapping[str, Recording],
+    now: datetime,
+) -> Transition:
+    """The transition for `settled`, given the rows of its stream and the current timeline."""
+    if settled.order.opens:
+        return _after_open(settled, rows, timeline, now)
+    if settled.order.command is Command.STOP:
+        return _after_stop(settled, rows, timeline, now)
+    return _after_cancel_delay(settled, rows)
+
+
+def stop_targets(
+    window_id: str,
+    rows: Sequence[RecordingState],
+    timeline: Mapping[str, Recording],
+    now: datetime,
+) -> list[RecordingState]:
+    """The running rows a stop for `window_id` ends: its own, and any whose window is over."""
+    return [
+        r
+        for r in rows
+        if r.phase.running and (r.window_id == window_id or is_stale(r, timeline, now))
+    ]
+
+
+def _after_open(
+    s: Settled, rows: Sequence[RecordingState], timeline: Mapping[str, Recording], now: datetime
+) -> Transition:
+    wid = s.order.window_id
+    own = next((r for r in rows if r.window_id == wid), None)
+    if not s.succeeded:
+        if own is not None and own.phase is Phase.OPENING and not s.maybe_acted:
+            return Transition(deletes=(wid,))
+        return Transition()
+    rec = timeline.get(wid)
+    row = _recording_row(s, own, rec, now)
+    taken_over = tuple(
+        r.window_id
+        for r in rows
+        if r.window_id != wid
+        and r.start < row.start
+        and (r.phase.running or r.phase is Phase.DELAYING)
+    )
+    orders: tuple[Order, ...] = ()
+    if rec is None or rec.end <= now:
+        # The window closed or vanished while its opening command was out: stop it now.
+        orders = (Order(command=Command.STOP, stream=s.order.stream, window_id=wid, due=now),)
+    return Transition(puts=(row,), deletes=taken_over, orders=orders)
+
+
+def _recording_row(
+    s: Settled, own: RecordingState | None, rec: Recording | None, now: datetime
+) -> RecordingState:
+    if own is not None:
+        return replace(
+            own,
+            phase=Phase.RECORDING,
+            last_command=s.command,
+            updated_at=now,
+            started_at=own.started_at or now,
+            end=rec.end if rec is not None else own.end,
+        )
+    start, end = (rec.start, rec.end) if rec is not None else (s.order.due, now)
+    return RecordingState(
+        window_id=s.order.window_id,
+        stream=s.order.stream,
+        start=start,
+        end=end,
+        finalize=rec.finalize if rec is not None else Finalize.IMMEDIATE,
+        delay=rec.delay if rec is not None else DEFAULT_DELAY,
+        phase=Phase.RECORDING,
+        last_command=s.command,
+        updated_at=now,
+        started_at=now,
+    )
+
+
+def _after_stop(
+    s: Settled, rows: Sequence[RecordingState], timeline: Mapping[str, Recording], now: datetime
+) -> Transition:
+    if not s.succeeded:
+        return Transition()
+    targets = stop_targets(s.order.window_id, rows, timeline, now)
+    puts = []
+    finalizing = False
+    for r in targets:
+        if r.finalize is Finalize.IMMEDIATE:
+            finalizing = True
+            puts.append(replace(r, phase=Phase.FINALIZING, last_command=Command.STOP,
+                                updated_at=now, stopped_at=now))  # fmt: skip
+        else:
+            puts.append(replace(r, phase=Phase.DELAYING, last_command=Command.STOP,
+                                updated_at=now, stopped_at=now))  # fmt: skip
+    orders: tuple[Order, ...] = ()
+    if finalizing:
+        orders = (
+            Order(
+                command=Command.CANCEL_DELAY,
+                stream=s.order.stream,
+                window_id=s.order.window_id,
+                due=now,
+                chain_due=s.order.chain_due or s.order.due,
+            ),
+        )
+    return Transition(puts=tuple(puts), orders=orders)
+
+
+def _after_cancel_delay(s: Settled, rows: Sequence[RecordingState]) -> Transition:
+    if s.reason in ("cancelled", "skipped"):
+        return Transition()
+    return Transition(deletes=tuple(r.window_id for r in rows if r.phase is Phase.FINALIZING))

@@ -1,0 +1,257 @@
+"""`liverecd run -c CONFIG`: the daemon as a service.
+
+Lifecycle: configure logs, read credentials, build client + limiter + state store + daemon,
+start the extensions (status endpoint, watchdog), run until SIGTERM/SIGINT, drain (in-flight
+requests get up to 5 s), persist, exit 0. SIGHUP reloads the schedules. Signals become one
+request on the daemon (`request_stop`/`request_reload`), plain methods that tests call too.
+
+Extensions are the hook points for the ops layer: anything with `start(daemon)` (may refuse
+with a LiverecdError: the service then exits 1 before it is ready), `run()` (long-lived,
+cancelled at shutdown) and `close()`. `serve()` takes them, a `Lifecycle` (systemd notify) and
+an `EngineObserver` (metrics) as parameters, so tests can run the whole service in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import aiohttp
+import structlog
+
+from liverecd.api.client import LiveClient
+from liverecd.api.credentials import Credentials, load_credentials
+from liverecd.api.ratelimit import limiter_for
+from liverecd.clock import Clock, SystemClock
+from liverecd.engine.daemon import Daemon, Lifecycle
+from liverecd.engine.observer import EngineObserver
+from liverecd.engine.state import SqliteStateStore
+from liverecd.errors import LiverecdError
+from liverecd.ops import logs
+from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
+from liverecd.ops.metrics import Metrics
+from liverecd.ops.notify import Notifier, watchdog_loop
+from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
+from liverecd.schedule.model import Config, ListenAddress
+
+log = structlog.get_logger(__name__)
+
+
+class Extension(Protocol):
+    """A long-lived companion of the daemon (status endpoint, watchdog...)."""
+
+    async def start(self, daemon: Daemon) -> None:
+        """Get ready; raise a LiverecdError to refuse (the service exits 1)."""
+        ...
+
+    async def run(self) -> None:
+        """Serve until cancelled."""
+        ...
+
+    async def close(self) -> None:
+        """Release what `start` took; idempotent."""
+        ...
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    """Arguments of `liverecd run`."""
+    parser.add_argument("-c", "--config", required=True, type=Path, help="main config file")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the config, configure logs, run the service; 0 after a clean drain."""
+    from liverecd.schedule.config import load_config  # the schedule layer owns the format
+
+    config = load_config(args.config)
+    logs.configure(config.log)
+    credentials = load_credentials()
+    logs.register_secret(credentials.secret.reveal())
+    if credentials.security_token is not None:
+        logs.register_secret(credentials.security_token.reveal())
+    lifecycle, observer, extensions = _ops_defaults(config)
+    return asyncio.run(
+        serve(config, credentials, lifecycle=lifecycle, observer=observer, extensions=extensions)
+    )
+
+
+def _ops_defaults(config: Config) -> tuple[Lifecycle, EngineObserver, list[Extension]]:
+    """systemd notify + watchdog, Prometheus metrics, the status endpoint."""
+    notifier = Notifier.from_env(os.environ)
+    metrics = Metrics()
+    extensions: list[Extension] = [WatchdogExtension(notifier), IngestExtension(config)]
+    if config.status.listen is not None:
+        extensions.append(StatusExtension(config.status.listen, metrics))
+    return notifier, metrics, extensions
+
+
+async def serve(
+    config: Config,
+    credentials: Credentials,
+    *,
+    lifecycle: Lifecycle | None = None,
+    observer: EngineObserver | None = None,
+    extensions: Sequence[Extension] = (),
+    clock: Clock | None = None,
+    session: aiohttp.ClientSession | None = None,
+    signals: bool = True,
+    watch_files: bool = True,
+    on_ready: Callable[[Daemon], None] | None = None,
+) -> int:
+    """Run the daemon until a stop request; 0 after a clean drain. `on_ready(daemon)` is called
+    once the daemon has reconciled and armed its alarms (right after systemd's READY=1)."""
+    clock = clock or SystemClock()
+    async with LiveClient(config.api, credentials, clock=clock, session=session) as client:
+        pacer = limiter_for(credentials.access_key_id, config.api.qps, clock)
+        daemon = Daemon(
+            config, sender=client.real_time_record_command, pacer=pacer,
+            store=SqliteStateStore(config.state_dir), clock=clock, observer=observer,
+            lifecycle=lifecycle, watch_files=watch_files, online_lister=client,
+        )  # fmt: skip
+        started: list[Extension] = []
+        try:
+            for ext in extensions:
+                await ext.start(daemon)
+                started.append(ext)
+            if signals:
+                _install_signals(daemon)
+            await _run(daemon, started, on_ready)
+        finally:
+            if signals:
+                _remove_signals()
+            for ext in reversed(started):
+                await ext.close()
+    return 0
+
+
+async def _run(
+    daemon: Daemon, extensions: Sequence[Extension], on_ready: Callable[[Daemon], None] | None
+) -> None:
+    failure: LiverecdError | None = None
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(ext.run(), name=type(ext).__name__) for ext in extensions]
+        if on_ready is not None:
+            tasks.append(tg.create_task(_relay(daemon, on_ready)))
+        try:
+            await daemon.run()
+        except LiverecdError as exc:
+            failure = exc  # raised after the TaskGroup, not wrapped in an ExceptionGroup
+        finally:
+            for task in tasks:
+                task.cancel()
+    if failure is not None:
+        raise failure
+
+
+async def _relay(daemon: Daemon, on_ready: Callable[[Daemon], None]) -> None:
+    await daemon.ready.wait()
+    on_ready(daemon)
+
+
+def _install_signals(daemon: Daemon) -> None:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, _on_stop_signal, daemon, "SIGTERM")
+    loop.add_signal_handler(signal.SIGINT, _on_stop_signal, daemon, "SIGINT")
+    loop.add_signal_handler(signal.SIGHUP, _on_hup, daemon)
+
+
+def _remove_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        loop.remove_signal_handler(sig)
+
+
+def _on_stop_signal(daemon: Daemon, name: str) -> None:
+    log.info("stop_requested", signal=name)
+    daemon.request_stop()
+
+
+def _on_hup(daemon: Daemon) -> None:
+    log.info("reload_requested", signal="SIGHUP")
+    daemon.request_reload("sighup")
+
+
+class WatchdogExtension:
+    """WATCHDOG=1 every half WatchdogSec= while the loop runs (a no-op without a watchdog)."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+
+    async def start(self, daemon: Daemon) -> None:
+        """Nothing to prepare."""
+
+    async def run(self) -> None:
+        """Ping until cancelled (returns at once when the watchdog is off)."""
+        await watchdog_loop(self._notifier, lambda: True)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class StatusExtension:
+    """GET /healthz and GET /metrics on `status.listen`, fed by the daemon's snapshot."""
+
+    def __init__(self, listen: ListenAddress, metrics: Metrics) -> None:
+        self._listen = listen
+        self._metrics = metrics
+        self._heartbeat = Heartbeat()
+        self._server: StatusServer | None = None
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """Bound host and port once started."""
+        return self._server.address if self._server is not None else None
+
+    async def start(self, daemon: Daemon) -> None:
+        """Bind the endpoint; StatusServerError (a LiverecdError) when it cannot."""
+        server = StatusServer(self._listen, daemon.snapshot, self._metrics, self._heartbeat.age)
+        await server.start()
+        self._server = server
+
+    async def run(self) -> None:
+        """Beat the heartbeat /healthz watches, once a second."""
+        await heartbeat_loop(self._heartbeat, self._metrics)
+
+    async def close(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            await self._server.close()
+            self._server = None
+
+
+class IngestExtension:
+    """Signed ingest callbacks on `watch.callback_listen` (off when it is not set), feeding the
+    daemon's online watch."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._endpoint: IngestEndpoint | None = None
+
+    async def start(self, daemon: Daemon) -> None:
+        """Bind the endpoint; CredentialsError without a notify auth key, IngestEndpointError
+        when the address cannot be bound."""
+        watch = daemon.watch
+        if watch is None:
+            return
+        endpoint = endpoint_from_config(
+            self._config.watch, on_publish=watch.publish, on_publish_done=watch.publish_done,
+            domains=lambda: ingest_domains(daemon.schedule_streams()), clock=daemon.clock,
+        )  # fmt: skip
+        if endpoint is not None:
+            await endpoint.start()
+            self._endpoint = endpoint
+
+    async def run(self) -> None:
+        """The endpoint serves on its own; nothing to do until cancelled."""
+        if self._endpoint is not None:
+            await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        """Stop serving."""
+        if self._endpoint is not None:
+            await self._endpoint.close()
+            self._endpoint = None

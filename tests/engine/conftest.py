@@ -1,0 +1,129 @@
+"""Fixtures for the daemon's integration tests: a config folder and a daemon run in-process
+against the emulator over real HTTP on 127.0.0.1, with time compressed to seconds."""
+
+from __future__ import annotations
+
+import asyncio
+import textwrap
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from liverecd.api.credentials import Credentials, Secret
+from liverecd.emulator import Emulator
+from liverecd.engine.daemon import Daemon
+from liverecd.ops import service
+from liverecd.schedule.config import load_config
+
+TEST_AK = "LTAI5tFAKEexampleKeyId01"  # the test account of tests/conftest.py
+TEST_SECRET = "FakeSecretForTestVectorsOnly0123"
+CREDENTIALS = Credentials(TEST_AK, Secret(TEST_SECRET))
+DOMAIN, APP = "play.example.com", "live"
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def window(start: datetime, end: datetime) -> str:
+    return f"      - start: {iso(start)}\n        end: {iso(end)}\n"
+
+
+def schedule_text(streams: dict[str, list[tuple[datetime, datetime]]], extra: str = "") -> str:
+    """A schedule file: each stream with one-off windows (UTC)."""
+    out = f"domain: {DOMAIN}\napp: {APP}\n{extra}streams:\n"
+    for name, wins in streams.items():
+        out += f"  - name: {name}\n    windows:\n"
+        out += "".join(window(a, b) for a, b in wins)
+    if not streams:
+        out = f"domain: {DOMAIN}\napp: {APP}\nstreams: []\n"
+    return out
+
+
+@dataclass
+class Workspace:
+    root: Path
+    emulator: Emulator
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "liverecd.yaml"
+
+    @property
+    def schedules(self) -> Path:
+        return self.root / "schedules"
+
+    def write_config(self, *, max_lead: str = "0s", watch: str = "0s", extra: str = "") -> Path:
+        self.schedules.mkdir(exist_ok=True)
+        text = f"""\
+            api:
+              endpoint: {self.emulator.url}
+              qps: 50
+              timeout: 2s
+              retry:
+                base: 50ms
+                cap: 500ms
+                wait_for_stream_cap: 300ms
+                stop_cap: 500ms
+            schedules:
+              - schedules/*.yaml
+            state_dir: state
+            max_lead: {max_lead}
+            log:
+              format: json
+            status:
+              listen: off
+            watch:
+              interval: {watch}
+            """
+        self.config_path.write_text(textwrap.dedent(text) + extra)
+        return self.config_path
+
+    def write_schedule(self, name: str, text: str) -> Path:
+        path = self.schedules / name
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)  # as editors save: a rename, never a half-written file
+        return path
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, emulator: Emulator) -> Iterator[Workspace]:
+    ws = Workspace(tmp_path, emulator)
+    ws.write_config()
+    yield ws
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def seconds(s: float) -> timedelta:
+    return timedelta(seconds=s)
+
+
+@asynccontextmanager
+async def running_daemon(ws: Workspace, *, watch_files: bool = True) -> AsyncIterator[Daemon]:
+    """The service's `serve()` in-process (no signals, no extensions), ready on entry."""
+    config = load_config(ws.config_path)
+    ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        service.serve(
+            config, CREDENTIALS, signals=False, watch_files=watch_files, on_ready=ready.set_result
+        )
+    )
+    async with asyncio.timeout(10):
+        await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()  # raises what stopped it
+    daemon = ready.result()
+    try:
+        yield daemon
+    finally:
+        daemon.request_stop()
+        async with asyncio.timeout(15):
+            assert await task == 0
