@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,7 +57,14 @@ class Workspace:
     def schedules(self) -> Path:
         return self.root / "schedules"
 
-    def write_config(self, *, max_lead: str = "0s", watch: str = "0s", extra: str = "") -> Path:
+    def write_config(
+        self,
+        *,
+        max_lead: str = "0s",
+        watch: str = "0s",
+        callback_listen: str = "off",
+        extra: str = "",
+    ) -> Path:
         self.schedules.mkdir(exist_ok=True)
         text = f"""\
             api:
@@ -79,6 +86,7 @@ class Workspace:
               listen: off
             watch:
               interval: {watch}
+              callback_listen: {callback_listen}
             """
         self.config_path.write_text(textwrap.dedent(text) + extra)
         return self.config_path
@@ -107,13 +115,21 @@ def seconds(s: float) -> timedelta:
 
 
 @asynccontextmanager
-async def running_daemon(ws: Workspace, *, watch_files: bool = True) -> AsyncIterator[Daemon]:
-    """The service's `serve()` in-process (no signals, no extensions), ready on entry."""
+async def running_daemon(
+    ws: Workspace, *, watch_files: bool = True, extensions: Sequence[service.Extension] = ()
+) -> AsyncIterator[Daemon]:
+    """The service's `serve()` in-process (no signals; only the `extensions` given), ready on
+    entry."""
     config = load_config(ws.config_path)
     ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
         service.serve(
-            config, CREDENTIALS, signals=False, watch_files=watch_files, on_ready=ready.set_result
+            config,
+            CREDENTIALS,
+            signals=False,
+            watch_files=watch_files,
+            extensions=extensions,
+            on_ready=ready.set_result,
         )
     )
     async with asyncio.timeout(10):

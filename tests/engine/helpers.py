@@ -15,7 +15,7 @@ from liverecd.api.ratelimit import RateLimiter
 from liverecd.api.result import ApiResult, TransportError
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import FakeClock
-from liverecd.engine.dispatch import Dispatcher
+from liverecd.engine.dispatch import Dispatcher, StreamWait
 from liverecd.engine.orders import Order, Settled
 from liverecd.streams import Command, StreamKey
 
@@ -91,6 +91,7 @@ def rig(
     start: datetime = T0,
     jumps: list[float] | None = None,
     policy: RetryPolicy = FAST,
+    stream_wait: StreamWait | None = None,
 ) -> Rig:
     clock = FakeClock(start, autojump=True)
     sender = Scripted(clock)
@@ -105,6 +106,7 @@ def rig(
         on_settled=settled.append,
         rng=random.Random(0),
         on_clock_jump=None if jumps is None else jumps.append,
+        stream_wait=stream_wait,
     )
     return Rig(clock, sender, limiter, dispatcher, settled)
 

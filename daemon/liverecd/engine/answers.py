@@ -1,30 +1,34 @@
 """What one answer means for the order that got it: settle it, or retry after how long. Pure,
-apart from the log line every attempt gets (`command_attempt`)."""
+apart from the log line every attempt gets (`command_attempt`) and what `stream_wait` reads."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import structlog
 
 from liverecd.api.result import ApiResult, Outcome
 from liverecd.api.retry import RetryPolicy
 from liverecd.engine.queue import Item
-from liverecd.streams import Command
+from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)
 
 
 def decide(
     it: Item, result: ApiResult, outcome: Outcome, policy: RetryPolicy, rng: random.Random,
-    now: float,
+    now: float, stream_wait: Callable[[StreamKey], float | None] | None = None,
 ) -> str | float:  # fmt: skip
     """A settle reason (`succeeded`, `cancelled`, `fatal`, `retries_exhausted`,
     `window_closed`) or the seconds to wait before the next attempt.
 
     A restart whose outcome is unknown is not repeated (a duplicate closes one more file): the
     item turns into a start, which TaskAlreadyStarted answers when the restart did go through.
-    An opening command's retries end when its window closes.
+    An opening command's retries end when its window closes. A start whose stream is not live
+    waits `stream_wait(stream)` seconds when that says so (the watch will hurry it when the
+    stream shows up), at most until its window closes; otherwise it backs off as the policy
+    says (capped at `wait_for_stream_cap`).
     """
     if outcome.succeeded:
         return "succeeded"
@@ -37,6 +41,10 @@ def decide(
                     stream=str(it.order.stream))  # fmt: skip
         it.command = Command.START
         return 0.0
+    if outcome is Outcome.WAIT_FOR_STREAM and stream_wait is not None:
+        park = stream_wait(it.order.stream)
+        if park is not None:
+            return _parked(it, park, now)
     delay = policy.next_delay(
         it.command, outcome, it.per_class[outcome], result.retry_after, rng,
         outcome_unknown=result.outcome_unknown,
@@ -46,6 +54,22 @@ def decide(
     if it.deadline is not None and now + delay >= it.deadline:
         return "window_closed"
     return delay
+
+
+def _parked(it: Item, park: float, now: float) -> str | float:
+    if it.deadline is None:
+        return park
+    left = it.deadline - now
+    # Parked until the window's end at most: the item then leaves as `window_closed`.
+    return min(park, left) if left > 0 else "window_closed"
+
+
+def wait_backoff(it: Item, policy: RetryPolicy, rng: random.Random) -> float:
+    """The policy's backoff for `it`'s next wait for its stream (a parked start sent back to
+    the timer)."""
+    count = it.per_class[Outcome.WAIT_FOR_STREAM]
+    delay = policy.next_delay(it.command, Outcome.WAIT_FOR_STREAM, count, None, rng)
+    return delay if delay is not None else 0.0
 
 
 def log_attempt(it: Item, result: ApiResult, outcome: Outcome, lateness: float | None) -> None:

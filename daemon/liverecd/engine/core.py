@@ -20,7 +20,7 @@ from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock
 from liverecd.engine.arming import OpenWindow
 from liverecd.engine.book import StateBook
-from liverecd.engine.dispatch import Dispatcher, Sender
+from liverecd.engine.dispatch import Dispatcher, Sender, StreamWait
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.orders import Order, Settled
 from liverecd.engine.reconcile import ReconcilePlan, opening_row, reconcile, resolve_opening
@@ -53,6 +53,7 @@ class Engine:
         observer: EngineObserver,
         policy: RetryPolicy,
         on_change: Callable[[], None],
+        stream_wait: StreamWait | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -67,6 +68,7 @@ class Engine:
             sender, pacer, policy, clock,
             max_lead=config.max_lead.total_seconds(), on_settled=self._settled,
             resolve=self._resolve, observer=observer, on_clock_jump=self._clock_jumped,
+            stream_wait=stream_wait,
         )  # fmt: skip
         self.clock_jumps = 0
         self.on_clock_jump: Callable[[], None] | None = None  # the daemon re-expands the timeline

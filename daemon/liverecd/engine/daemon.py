@@ -20,22 +20,20 @@ import structlog
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock, SystemClock
 from liverecd.engine import reload as loading
-from liverecd.engine.arming import OpenWindow
 from liverecd.engine.core import Engine
 from liverecd.engine.dispatch import Sender
-from liverecd.engine.listing import OnlineLister, online_list_limiter
+from liverecd.engine.listing import OnlineLister
 from liverecd.engine.observer import EngineObserver, NullObserver
 from liverecd.engine.online_watch import OnlineWatch
-from liverecd.engine.orders import Settled
 from liverecd.engine.snapshot import build_snapshot
 from liverecd.engine.state import RecordingState, StateStore
 from liverecd.engine.timing import Pacer
+from liverecd.engine.watch_link import WatchLink
 from liverecd.engine.watchfs import watch
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.loader import LoadResult
 from liverecd.schedule.model import Config, Stream
 from liverecd.schedule.timeline import Timeline
-from liverecd.streams import StreamKey
 
 log = structlog.get_logger(__name__)
 
@@ -92,21 +90,21 @@ class Daemon:
         self._lifecycle: Lifecycle = lifecycle or _Quiet()
         self._watch_files = watch_files
         self._drain_grace = drain_grace
+        # The online watch (issue 5): its starts, and how a start waits for its stream.
+        link = WatchLink(self._observer, self.clock) if online_lister is not None else None
         self.engine = Engine(
             config, sender=sender, pacer=pacer, store=store, clock=self.clock,
             observer=self._observer, policy=policy or RetryPolicy.from_config(config.api.retry),
-            on_change=self._changed,
+            on_change=self._changed, stream_wait=link.stream_wait if link else None,
         )  # fmt: skip
         self.engine.on_clock_jump = lambda: self.engine.spawn(self.refresh_horizon())
+        self.watch_link = link
         self.watch: OnlineWatch | None = None
-        if online_lister is not None:
-            self.watch = OnlineWatch(
-                online_lister, online_list_limiter(self.clock), self.clock,
-                interval=config.watch.interval.total_seconds(), windows=self.engine.watched,
-                on_online=self._on_online,
-            )  # fmt: skip
-            self.engine.settle_listeners.append(self._note_settled)
+        if link is not None and online_lister is not None:
+            interval = config.watch.interval.total_seconds()
+            self.watch = link.attach(self.engine, online_lister, interval)
         self._loaded: LoadResult | None = None
+        self._streams: tuple[Stream, ...] = ()
         self._schedule: Timeline | None = None
         self._stop = asyncio.Event()
         self._reload_wanted = asyncio.Event()
@@ -161,8 +159,8 @@ class Daemon:
             ]
             if self._watch_files:
                 background.append(tg.create_task(self._watch(), name="watch-files"))
-            if self.watch is not None:
-                background.append(tg.create_task(self.watch.run(), name="online-watch"))
+            if self.watch_link is not None:
+                background.append(tg.create_task(self.watch_link.run(), name="online-watch"))
             self._publish()
             log.info("daemon_started", windows=len(timeline), state_rows=len(self.engine.book))
             self._lifecycle.ready()
@@ -190,6 +188,7 @@ class Daemon:
         loading.report(result)
         self._loaded = result
         self._schedule = Timeline(result.schedule)
+        self._streams = result.schedule.streams()
 
     def _expand(self, rows: list[RecordingState]) -> dict[str, Recording]:
         """The timeline ahead; while a file has failed with no last good version to keep, the
@@ -260,23 +259,10 @@ class Daemon:
         with contextlib.suppress(OSError):
             await watch(base, self.config.schedules, lambda: self.request_reload("file_change"))
 
-    # -- the online watch ----------------------------------------------------------------
-
-    def _on_online(self, key: StreamKey, window: OpenWindow, publish: datetime | None) -> None:
-        self.engine.rearm(key, window.window_id)
-
-    def _note_settled(self, settled: Settled) -> None:
-        if self.watch is None or not settled.order.opens or settled.reason == "cancelled":
-            return
-        stream, wid = settled.order.stream, settled.order.window_id
-        if settled.succeeded:
-            self.watch.note_started(stream, wid, settled.sent_at or self.clock.wall())
-        else:
-            self.watch.note_start_failed(stream)
-
     def schedule_streams(self) -> tuple[Stream, ...]:
-        """Every stream entry of the schedule in force (for the ingest endpoint's domains)."""
-        return self._loaded.schedule.streams() if self._loaded is not None else ()
+        """Every stream entry of the schedule in force (for the ingest endpoint's domains): the
+        same tuple object until the next load, so a caller may cache what it derives from it."""
+        return self._streams
 
     # -- status ---------------------------------------------------------------------------
 

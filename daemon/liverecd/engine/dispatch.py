@@ -16,6 +16,7 @@ pending the dispatcher does not wake up at all.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -26,11 +27,12 @@ from liverecd.api.outcome import classify, is_throttle
 from liverecd.api.result import ApiResult, Outcome, TransportError
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock
-from liverecd.engine.answers import decide, log_attempt
+from liverecd.engine.answers import decide, log_attempt, wait_backoff
 from liverecd.engine.observer import EngineObserver, NullObserver
 from liverecd.engine.orders import Order, Settled
 from liverecd.engine.queue import Item, OrderQueue
-from liverecd.engine.timing import Pacer, Wakeup, WallMono, spacing_of
+from liverecd.engine.release import Landing
+from liverecd.engine.timing import Pacer, Wakeup, WallMono
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)
@@ -38,20 +40,17 @@ log = structlog.get_logger(__name__)
 Sender = Callable[[Command, StreamKey], Awaitable[ApiResult]]
 Resolver = Callable[[Order], Command | None]
 SettledHandler = Callable[[Settled], None]
+# Seconds a start answered StreamNotFound may wait for its stream to be seen (then `expedite`),
+# or None: retry on the backoff timer (see `engine.watch_link`).
+StreamWait = Callable[[StreamKey], float | None]
 
 # While orders are queued, wake at least this often to compare wall and monotonic time: a
 # stepped wall clock moves every due time, and nothing else would tell a sleeping timer.
 CLOCK_CHECK = 30.0
 MAX_IN_FLIGHT = 64
-# A start released early aims to *land* by its instant: it leaves sooner by twice the moving
-# average of answered round trips plus a little, within max_lead and never more than
-# MAX_LAND_AHEAD.
-MAX_LAND_AHEAD = 1.0
-LAND_MARGIN = 0.02
-# 2,000 back-to-back sends drifted 15-30 ms in bench/burst.py (timer wake-ups about 10 us late
-# on average); 0.2 % of the send interval absorbs three times that.
+# 2,000 back-to-back sends drifted 15-30 ms in bench/burst.py (a few loop stalls longer than one
+# send interval each restart the limiter's grid); 0.2 % of the interval absorbs that.
 CHAIN_HEADROOM = 0.002
-LATENCY_WEIGHT = 0.2
 
 
 class Dispatcher:
@@ -60,6 +59,7 @@ class Dispatcher:
     `on_settled` hears how every order ended (called on the loop, synchronously, so it may
     submit follow-ups such as a cancel_delay before anything else is sent). `resolve` is asked,
     just before an order's first attempt, which command to send (None: nothing to send).
+    `stream_wait` says whether a start whose stream is not live waits to be expedited.
     """
 
     def __init__(
@@ -74,6 +74,7 @@ class Dispatcher:
         resolve: Resolver | None = None,
         observer: EngineObserver | None = None,
         on_clock_jump: Callable[[float], None] | None = None,
+        stream_wait: StreamWait | None = None,
         max_in_flight: int = MAX_IN_FLIGHT,
         rng: random.Random | None = None,
     ) -> None:
@@ -86,13 +87,12 @@ class Dispatcher:
         self._resolve = resolve
         self._observer: EngineObserver = observer or NullObserver()
         self._on_clock_jump = on_clock_jump
+        self._stream_wait = stream_wait
         self._max_in_flight = max_in_flight
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self._queue = OrderQueue()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._plan_spacing = 0.0
-        self._plan_ahead = 0.0
-        self._latency = 0.05  # seconds, until answers say otherwise
+        self._landing = Landing(max_lead)
         self._time = WallMono(clock)
         self._wake = Wakeup(clock, "dispatch-timer")
         self._closing = False
@@ -133,24 +133,26 @@ class Dispatcher:
 
     def update_deadline(self, window_id: str, deadline: datetime | None) -> None:
         """A window's end moved: its queued opening commands retry until the new end."""
-        for (wid, _), it in self._queue.items.items():
-            if wid == window_id and it.order.opens:
-                it.deadline = self._time.mono_or_none(deadline)
+        self._queue.set_deadline(window_id, self._time.mono_or_none(deadline))
+        self._wake.poke()
 
     def expedite(self, window_id: str) -> bool:
         """A stream just came up: a queued opening command waiting for it goes at once (still
         paced and in its lane). True when there was one to hurry."""
         now = self._clock.monotonic()
-        hurried = False
-        for cmd in (Command.START, Command.RESTART):
-            it = self._queue.items.get((window_id, cmd))
-            if it is not None and it.waiting and not it.in_flight and it.not_before > now:
-                it.not_before = now
-                hurried = True
-                self._queue.activate(it.order.stream)
+        hurried = self._queue.retime_waiting(now, lambda _: 0.0, window_id) > 0
         if hurried:
             self._wake.poke()
         return hurried
+
+    def unpark(self) -> int:
+        """Whatever waits for its stream to be seen goes back to the backoff timer (the watch
+        stopped seeing): each retries within its backoff from now. How many moved."""
+        backoff = functools.partial(wait_backoff, policy=self._policy, rng=self._rng)
+        moved = self._queue.retime_waiting(self._clock.monotonic(), backoff)
+        if moved:
+            self._wake.poke()
+        return moved
 
     def pending(self, window_id: str, command: Command) -> bool:
         """True while that order is queued or in flight."""
@@ -199,9 +201,12 @@ class Dispatcher:
     def _step(self, tg: asyncio.TaskGroup) -> None:
         now = self._clock.monotonic()
         self.check_clock()
-        if self._queue.dirty or self._plan_moved():
-            self._plan_spacing, self._plan_ahead = self._spacing(), self._land_ahead()
-            self._queue.replan(self._plan_spacing, self._max_lead, self._plan_ahead)
+        # A send later than one interval restarts the limiter's grid (see api.ratelimit), so a
+        # chain of early starts is planned with headroom for wake-ups that come that late.
+        spacing = self._pacer.interval * (1 + CHAIN_HEADROOM)
+        if self._queue.dirty or self._landing.moved(spacing):
+            self._landing.adopt(spacing)
+            self._queue.replan(self._landing.spacing, self._max_lead, self._landing.ahead)
         self._queue.promote(now)
         while self._queue.has_ready() and self._can_send():
             slot = self._pacer.next_slot()
@@ -216,20 +221,6 @@ class Dispatcher:
         if self._queue:
             wake = min(wake, now + CLOCK_CHECK)
         self._wake.at(wake)
-
-    def _spacing(self) -> float:
-        """The interval a chain of early starts is planned with: the limiter's, plus headroom
-        for wake-ups that come late (the limiter counts its next slot from the actual send, so
-        that lateness would add up along the chain)."""
-        return spacing_of(self._pacer) * (1 + CHAIN_HEADROOM)
-
-    def _plan_moved(self) -> bool:
-        """True when the limiter's rate or the latency estimate moved enough to re-plan early
-        releases (re-planning sorts every queued start: not on every answer)."""
-        if self._spacing() != self._plan_spacing:
-            return True
-        moved = abs(self._land_ahead() - self._plan_ahead)
-        return moved > max(0.002, 0.25 * self._plan_ahead)
 
     def _can_send(self) -> bool:
         return not self._closing and len(self._tasks) < self._max_in_flight
@@ -246,9 +237,6 @@ class Dispatcher:
                 return False
             it.command = command
         return True
-
-    def _land_ahead(self) -> float:
-        return min(self._max_lead, 2 * self._latency + LAND_MARGIN, MAX_LAND_AHEAD)
 
     # -- sending and answers ----------------------------------------------------------------
 
@@ -280,7 +268,7 @@ class Dispatcher:
         self._queue.answered(it)
         it.maybe_acted = it.maybe_acted or outcome.succeeded or result.outcome_unknown
         if result.transport_error is None:
-            self._latency += LATENCY_WEIGHT * (result.latency - self._latency)
+            self._landing.answered(result.latency)
         if is_throttle(result):
             self._pacer.on_throttled(result.retry_after)
             self._observer.throttled()
@@ -292,7 +280,7 @@ class Dispatcher:
 
     def _decide(self, it: Item, result: ApiResult, outcome: Outcome) -> None:
         now = self._clock.monotonic()
-        verdict = decide(it, result, outcome, self._policy, self._rng, now)
+        verdict = decide(it, result, outcome, self._policy, self._rng, now, self._stream_wait)
         if isinstance(verdict, float):
             self._retry(it, outcome, verdict)
         elif verdict in ("retries_exhausted", "window_closed"):

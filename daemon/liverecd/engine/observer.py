@@ -39,6 +39,20 @@ class EngineObserver(Protocol):
     def loop_heartbeat(self, timestamp: float) -> None:
         """The event loop is alive (used by /healthz and the watchdog)."""
 
+    def stream_dropped(self) -> None:
+        """The online watch saw a stream inside an open window drop (its recording ended)."""
+
+    def stream_rearmed(self, lost_seconds: float) -> None:
+        """A start succeeded in a stream's new session after a drop; `lost_seconds`: from the
+        drop to that start, the recording the drop cost."""
+
+    def online_list_call(self, ok: bool) -> None:
+        """One DescribeLiveStreamsOnlineList call was answered (`ok`: a usable listing)."""
+
+    def watch_healthy(self, healthy: bool) -> None:
+        """The online watch can (True) or cannot (False: off, failing, stalled) be relied on to
+        see streams come online."""
+
 
 class NullObserver:
     """Observes nothing."""
@@ -67,4 +81,16 @@ class NullObserver:
         return None
 
     def loop_heartbeat(self, timestamp: float) -> None:
+        return None
+
+    def stream_dropped(self) -> None:
+        return None
+
+    def stream_rearmed(self, lost_seconds: float) -> None:
+        return None
+
+    def online_list_call(self, ok: bool) -> None:
+        return None
+
+    def watch_healthy(self, healthy: bool) -> None:
         return None

@@ -160,6 +160,35 @@ class OrderQueue:
             heapq.heappop(self._timed)
         return self._timed[0][0] if self._timed else math.inf
 
+    def set_deadline(self, window_id: str, deadline: float | None) -> None:
+        """The window's opening items retry until `deadline`; one waiting for its stream past
+        it wakes then instead (and leaves as window_closed, freeing its lane for the stop)."""
+        for it in self._opening(window_id):
+            it.deadline = deadline
+            if deadline is not None and it.waiting and it.not_before > deadline:
+                it.not_before = deadline
+                self.activate(it.order.stream)
+
+    def _opening(self, window_id: str) -> list[Item]:
+        keys = ((window_id, c) for c in (Command.START, Command.RESTART))
+        return [it for k in keys if (it := self.items.get(k)) is not None]
+
+    def retime_waiting(
+        self, now: float, delay: Callable[[Item], float], window_id: str | None = None
+    ) -> int:
+        """Bring forward the retries waiting for their stream (of `window_id`, or all): each to
+        `now + delay(item)` where that is sooner. How many moved."""
+        found = list(self.items.values()) if window_id is None else self._opening(window_id)
+        moved = 0
+        for it in found:
+            if it.waiting and not it.in_flight and it.not_before > now:
+                at = now + delay(it)
+                if at < it.not_before:
+                    it.not_before = at
+                    moved += 1
+                    self.activate(it.order.stream)
+        return moved
+
     def replan(self, spacing: float, max_lead: float, ahead: float) -> None:
         """Recompute early releases (see release.py); `ahead` aims starts to land, not leave,
         by their instant."""

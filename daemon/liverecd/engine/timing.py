@@ -87,7 +87,7 @@ class Pacer(Protocol):
     """The limiter as the dispatcher uses it (`api.ratelimit.RateLimiter`)."""
 
     @property
-    def rate(self) -> float: ...
+    def interval(self) -> float: ...
 
     def next_slot(self) -> float: ...
 
@@ -96,12 +96,3 @@ class Pacer(Protocol):
     def on_throttled(self, retry_after: float | None = None) -> None: ...
 
     def on_success(self) -> None: ...
-
-
-def spacing_of(pacer: Pacer) -> float:
-    """Seconds between two sends at the limiter's current rate."""
-    interval = getattr(pacer, "interval", None)
-    if isinstance(interval, float):
-        return interval
-    # RateLimiter spaces sends (1 + margin) / rate apart, margin 1 %.
-    return 1.01 / pacer.rate

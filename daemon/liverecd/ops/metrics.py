@@ -31,6 +31,9 @@ LATENESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 WAIT_BUCKETS = LATENESS_BUCKETS
 # One API round trip: milliseconds normally, api.timeout (10 s) at worst.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# Recording lost per drop: the stream's time away plus the re-arm (one watch interval, 10 s by
+# default, or about a second with ingest callbacks); long outages reach minutes.
+LOST_BUCKETS = (1, 2.5, 5, 10, 15, 20, 30, 45, 60, 120, 300, 600, 1800, 3600)
 
 
 class Metrics:
@@ -102,7 +105,37 @@ class Metrics:
         )
         build = Gauge("liverecd_build_info", "liverecd version.", ["version"], registry=r)
         build.labels(version=version).set(1)
+        self._watch_metrics(r)
         self._zero_series()
+
+    def _watch_metrics(self, r: CollectorRegistry) -> None:
+        self.stream_drops = Counter(
+            "liverecd_stream_drops",
+            "Streams seen dropping inside an open window (the online watch).",
+            registry=r,
+        )
+        self.stream_rearms = Counter(
+            "liverecd_stream_rearms",
+            "Streams started again after a drop inside an open window.",
+            registry=r,
+        )
+        self.drop_lost = Histogram(
+            "liverecd_drop_lost_seconds",
+            "Recording lost per drop: from the drop to the start that re-armed the stream.",
+            buckets=LOST_BUCKETS,
+            registry=r,
+        )
+        self.online_list_calls = Counter(
+            "liverecd_online_list_calls",
+            "DescribeLiveStreamsOnlineList calls answered, by result.",
+            ["result"],
+            registry=r,
+        )
+        self.watch_up = Gauge(
+            "liverecd_watch_healthy",
+            "1 while the online watch can be relied on to see streams come online, else 0.",
+            registry=r,
+        )
 
     def _zero_series(self) -> None:
         # Series that exist from the first scrape: rate() and absent() alerts need a zero to start.
@@ -111,6 +144,7 @@ class Metrics:
                 self.commands.labels(command=command.value, outcome=outcome.value)
         for result in ("ok", "failed"):
             self.reloads.labels(result=result)
+            self.online_list_calls.labels(result=result)
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""
@@ -159,6 +193,23 @@ class Metrics:
     def loop_heartbeat(self, timestamp: float) -> None:
         """Record that the event loop ran at `timestamp` (Unix time)."""
         self.heartbeat.set(timestamp)
+
+    def stream_dropped(self) -> None:
+        """Count a drop."""
+        self.stream_drops.inc()
+
+    def stream_rearmed(self, lost_seconds: float) -> None:
+        """Count a re-arm; observe the recording the drop cost."""
+        self.stream_rearms.inc()
+        self.drop_lost.observe(max(0.0, lost_seconds))
+
+    def online_list_call(self, ok: bool) -> None:
+        """Count an online-list call by result."""
+        self.online_list_calls.labels(result="ok" if ok else "failed").inc()
+
+    def watch_healthy(self, healthy: bool) -> None:
+        """Set the watch health gauge."""
+        self.watch_up.set(1 if healthy else 0)
 
 
 if TYPE_CHECKING:

@@ -37,7 +37,7 @@ from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_dom
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.notify import Notifier, watchdog_loop
 from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
-from liverecd.schedule.model import Config, ListenAddress
+from liverecd.schedule.model import Config, ListenAddress, Stream
 
 log = structlog.get_logger(__name__)
 
@@ -230,6 +230,7 @@ class IngestExtension:
     def __init__(self, config: Config) -> None:
         self._config = config
         self._endpoint: IngestEndpoint | None = None
+        self._domains: tuple[tuple[Stream, ...], dict[str, frozenset[str]]] | None = None
 
     async def start(self, daemon: Daemon) -> None:
         """Bind the endpoint; CredentialsError without a notify auth key, IngestEndpointError
@@ -239,11 +240,18 @@ class IngestExtension:
             return
         endpoint = endpoint_from_config(
             self._config.watch, on_publish=watch.publish, on_publish_done=watch.publish_done,
-            domains=lambda: ingest_domains(daemon.schedule_streams()), clock=daemon.clock,
+            domains=lambda: self._mapping(daemon.schedule_streams()), clock=daemon.clock,
         )  # fmt: skip
         if endpoint is not None:
             await endpoint.start()
             self._endpoint = endpoint
+
+    def _mapping(self, streams: tuple[Stream, ...]) -> dict[str, frozenset[str]]:
+        """`ingest_domains(streams)`, built once per schedule load (the daemon hands out the
+        same tuple until the next one), not once per callback."""
+        if self._domains is None or self._domains[0] is not streams:
+            self._domains = (streams, ingest_domains(streams))
+        return self._domains[1]
 
     async def run(self) -> None:
         """The endpoint serves on its own; nothing to do until cancelled."""

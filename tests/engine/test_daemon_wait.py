@@ -1,0 +1,172 @@
+"""A start for an offline stream waits for the online watch, not a timer (issue 5), against the
+emulator over HTTP on loopback: one start, then none until the watch sees the stream; while the
+online list fails, the capped-backoff retries; a fatal answer to a re-arm start is not asked
+again every poll; and drops, re-arms, list calls and the watch's health reach the metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from liverecd.emulator import Emulator
+from liverecd.engine.daemon import Daemon
+from liverecd.ops import service
+from liverecd.ops.metrics import Metrics
+from liverecd.schedule.config import load_config
+from liverecd.streams import StreamKey
+
+from .conftest import APP, CREDENTIALS, DOMAIN, Workspace, now, schedule_text, seconds
+
+ONLINE_LIST = "DescribeLiveStreamsOnlineList"
+
+
+@asynccontextmanager
+async def observed_daemon(ws: Workspace, metrics: Metrics | None = None) -> AsyncIterator[Daemon]:
+    """`service.serve()` in-process with `metrics` as its observer, ready on entry."""
+    config = load_config(ws.config_path)
+    ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        service.serve(
+            config,
+            CREDENTIALS,
+            signals=False,
+            watch_files=False,
+            observer=metrics,
+            on_ready=ready.set_result,
+        )
+    )
+    async with asyncio.timeout(10):
+        await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        task.result()
+    try:
+        yield ready.result()
+    finally:
+        ready.result().request_stop()
+        async with asyncio.timeout(15):
+            assert await task == 0
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    """One sample of a render, through prometheus-client's own text parser."""
+    text = metrics.render().decode()
+    found = [
+        s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name == name and s.labels == labels
+    ]
+    assert len(found) == 1, f"{name}{labels}: {len(found)} samples"
+    return found[0]
+
+
+def starts(emu: Emulator, key: StreamKey) -> list[str]:
+    """The answers to the daemon's starts of `key`, in order ("ok" for a success)."""
+    return [r.code or "ok" for r in emu.requests if r.stream == key and r.command == "start"]
+
+
+async def sleep_until(when: datetime) -> None:
+    await asyncio.sleep(max(0.0, (when - now()).total_seconds()))
+
+
+async def test_a_start_for_an_offline_stream_waits_for_the_watch_not_a_timer(
+    workspace: Workspace,
+) -> None:
+    workspace.write_config(watch="200ms")  # and wait_for_stream_cap 300ms
+    t = now()
+    key = StreamKey(DOMAIN, APP, "late")
+    emu = workspace.emulator
+    emu.set_online(key, False)
+    workspace.write_schedule(
+        "main.yaml", schedule_text({"late": [(t + seconds(1), t + seconds(5))]})
+    )
+    async with observed_daemon(workspace) as daemon:
+        # The ingest endpoint caches its domain map per schedule load on this identity.
+        assert daemon.schedule_streams() is daemon.schedule_streams()
+        await sleep_until(t + seconds(2.5))
+        waiting = starts(emu, key)  # 1.5 s offline: ~5 retries on the 300 ms timer
+        emu.set_online(key, True)
+        await sleep_until(t + seconds(3.3))
+    assert waiting == ["StreamNotFound"]
+    assert starts(emu, key) == ["StreamNotFound", "ok"]  # the watch saw it come online
+    assert [r.started_by for r in emu.recordings(key)] == ["start"]
+
+
+async def test_while_the_online_list_fails_a_waiting_start_retries_on_the_timer(
+    workspace: Workspace,
+) -> None:
+    workspace.write_config(watch="200ms")
+    t = now()
+    key = StreamKey(DOMAIN, APP, "late")
+    emu = workspace.emulator
+    emu.set_online(key, False)
+    workspace.write_schedule(
+        "main.yaml", schedule_text({"late": [(t + seconds(1), t + seconds(7))]})
+    )
+    metrics = Metrics()
+    async with observed_daemon(workspace, metrics):
+        await sleep_until(t + seconds(2))
+        parked = starts(emu, key)
+        emu.respond_with("ServiceUnavailable", 503, times=10_000, action=ONLINE_LIST)
+        await sleep_until(t + seconds(3.5))
+        failing = starts(emu, key)
+        health_failing = sample(metrics, "liverecd_watch_healthy")
+        emu.clear_faults()
+        emu.set_online(key, True)
+        await sleep_until(t + seconds(4.5))
+    assert parked == ["StreamNotFound"]
+    assert len(failing) >= 3 and set(failing) == {"StreamNotFound"}  # back on the 300 ms cap
+    assert starts(emu, key)[-1] == "ok" and len(emu.recordings(key)) == 1
+    assert health_failing == 0 and sample(metrics, "liverecd_watch_healthy") == 1
+    assert sample(metrics, "liverecd_online_list_calls_total", result="failed") >= 1
+    assert sample(metrics, "liverecd_online_list_calls_total", result="ok") >= 1
+
+
+async def test_a_fatal_answer_to_a_rearm_start_is_not_asked_again_every_poll(
+    workspace: Workspace,
+) -> None:
+    workspace.write_config(watch="200ms")
+    t = now()
+    key = StreamKey(DOMAIN, APP, "cam")
+    workspace.write_schedule(
+        "main.yaml", schedule_text({"cam": [(t + seconds(1), t + seconds(8))]})
+    )
+    emu = workspace.emulator
+    async with observed_daemon(workspace):
+        await sleep_until(t + seconds(2))
+        emu.respond_with("CodeConfigNotFound", 400, times=100, command="start")
+        emu.set_online(key, False)
+        await asyncio.sleep(0.6)
+        emu.set_online(key, True)
+        await sleep_until(t + seconds(4))  # about 7 polls with the stream online, not armed
+    assert starts(emu, key) == ["ok", "CodeConfigNotFound"]
+
+
+async def test_drops_and_rearms_reach_the_metrics_with_the_recording_they_cost(
+    workspace: Workspace,
+) -> None:
+    workspace.write_config(watch="200ms")
+    t = now()
+    key = StreamKey(DOMAIN, APP, "cam")
+    workspace.write_schedule(
+        "main.yaml", schedule_text({"cam": [(t + seconds(1), t + seconds(8))]})
+    )
+    emu = workspace.emulator
+    metrics = Metrics()
+    async with observed_daemon(workspace, metrics):
+        await sleep_until(t + seconds(2))
+        emu.set_online(key, False)
+        await asyncio.sleep(1.0)
+        emu.set_online(key, True)
+        await sleep_until(t + seconds(3.6))
+    assert sample(metrics, "liverecd_stream_drops_total") == 1
+    assert sample(metrics, "liverecd_stream_rearms_total") == 1
+    assert sample(metrics, "liverecd_drop_lost_seconds_count") == 1
+    lost = sample(metrics, "liverecd_drop_lost_seconds_sum")
+    assert 0.8 <= lost <= 3.0  # away for a second, noticed and re-armed within a poll or two
+    assert sample(metrics, "liverecd_drop_lost_seconds_bucket", le="5.0") == 1
+    assert sample(metrics, "liverecd_watch_healthy") == 1
