@@ -20,13 +20,13 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, int | float):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"expected a finite duration, got {value!r}")
-        return timedelta(seconds=float(value))
+        return _seconds(float(value), value)
     if not isinstance(value, str):
         kind = type(value).__name__
         raise ValueError(f"expected a duration such as 90s, 15m or 1h30m, got {kind}")
     text = value.strip().replace(" ", "")
     if re.fullmatch(r"\d+(?:\.\d+)?", text):
-        return timedelta(seconds=float(text))
+        return _seconds(float(text), value)
     pos = 0
     total = 0.0
     seen: list[str] = []
@@ -41,7 +41,15 @@ def parse_duration(value: object) -> timedelta:
         pos = m.end()
     if pos != len(text) or not seen:
         raise ValueError(f"expected a duration such as 90s, 15m or 1h30m, got {value!r}")
-    return timedelta(seconds=total)
+    return _seconds(total, value)
+
+
+def _seconds(seconds: float, written: object) -> timedelta:
+    # timedelta overflows past ~2.7 million years; a ValueError keeps it a located config error.
+    try:
+        return timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"duration {written!r} is too large") from None
 
 
 def format_duration(delta: timedelta) -> str:

@@ -53,15 +53,23 @@ class RetryPolicy:
         rng: random.Random,
         *,
         outcome_unknown: bool = False,
+        until_deadline: bool = False,
     ) -> float | None:
         """Seconds to wait before the next attempt, or None to give up (or nothing to retry).
+
+        `until_deadline`: the caller drops the command at a deadline of its own (a start when
+        its window closes), so `max_attempts` does not apply: an outage shorter than the window
+        must not cost the rest of the window.
 
         `attempt` is the 1-based count of attempts so far that ended in `outcome`'s class (the
         caller counts each class separately, so waiting for a stream does not use up the
         attempts meant for transient errors). `retry_after` (the server's `x-acs-retry-after`)
         is a floor. Deadlines are the caller's: see `fits_deadline`.
         """
-        delay = self._delay(command, outcome, attempt, rng, outcome_unknown=outcome_unknown)
+        delay = self._delay(
+            command, outcome, attempt, rng,
+            outcome_unknown=outcome_unknown, until_deadline=until_deadline,
+        )  # fmt: skip
         if delay is None:
             return None
         return max(delay, retry_after) if retry_after is not None else delay
@@ -74,6 +82,7 @@ class RetryPolicy:
         rng: random.Random,
         *,
         outcome_unknown: bool,
+        until_deadline: bool,
     ) -> float | None:
         if outcome is Outcome.RETRY_RESIGNED_ONCE:
             return 0.0 if attempt <= 1 else None  # a second SignatureNonceUsed is not chance
@@ -85,7 +94,7 @@ class RetryPolicy:
             return None
         if command in (Command.STOP, Command.CANCEL_DELAY):
             return self.backoff(attempt - 1, self.stop_cap, rng)
-        if attempt >= self.max_attempts:
+        if attempt >= self.max_attempts and not until_deadline:
             return None
         return self.backoff(attempt - 1, self.cap, rng)
 

@@ -25,10 +25,10 @@ def decide(
 
     A restart whose outcome is unknown is not repeated (a duplicate closes one more file): the
     item turns into a start, which TaskAlreadyStarted answers when the restart did go through.
-    An opening command's retries end when its window closes. A start whose stream is not live
-    waits `stream_wait(stream)` seconds when that says so (the watch will hurry it when the
-    stream shows up), at most until its window closes; otherwise it backs off as the policy
-    says (capped at `wait_for_stream_cap`).
+    An opening command's retries end when its window closes, not after `max_attempts`. A start
+    whose stream is not live waits `stream_wait(stream)` seconds when that says so (the watch
+    will hurry it when the stream shows up), at most until its window closes; otherwise it backs
+    off as the policy says (capped at `wait_for_stream_cap`).
     """
     if outcome.succeeded:
         return "succeeded"
@@ -48,6 +48,7 @@ def decide(
     delay = policy.next_delay(
         it.command, outcome, it.per_class[outcome], result.retry_after, rng,
         outcome_unknown=result.outcome_unknown,
+        until_deadline=it.deadline is not None,
     )  # fmt: skip
     if delay is None:
         return "retries_exhausted"

@@ -22,6 +22,10 @@ _BARE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _EXAMPLE = "2026-11-25T20:00:00 or 2026-11-25T20:00:00+08:00"
 
 
+MIN_YEAR = 1970
+MAX_YEAR = 2199
+
+
 def read_instant(reader: Reader, node: YNode, path: str, tz: ZoneInfo) -> datetime | None:
     """An aware UTC datetime from ISO 8601 text; without an offset it is local time in `tz`."""
     if not isinstance(node, YScalar) or not isinstance(node.value, str):
@@ -37,6 +41,10 @@ def read_instant(reader: Reader, node: YNode, path: str, tz: ZoneInfo) -> dateti
         parsed = datetime.fromisoformat(text)
     except ValueError:
         reader.report(node, path, f"{text!r} is not an ISO 8601 date and time such as {_EXAMPLE}")
+        return None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        # Far instants overflow datetime once padded or moved to UTC; no recording is that far.
+        reader.report(node, path, f"{text!r} is outside the years {MIN_YEAR}-{MAX_YEAR}")
         return None
     if parsed.tzinfo is not None:
         return parsed.astimezone(UTC)
