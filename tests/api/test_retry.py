@@ -41,6 +41,16 @@ def test_start_gives_up_after_max_attempts() -> None:
     assert POLICY.next_delay(Command.START, Outcome.RETRY, 4, None, rng) is None
 
 
+def test_a_start_bounded_by_its_window_keeps_retrying_past_max_attempts() -> None:
+    rng = random.Random(0)
+    for attempt in (4, 50, 10_000):
+        delay = POLICY.next_delay(
+            Command.START, Outcome.RETRY, attempt, None, rng, until_deadline=True
+        )
+        assert delay is not None
+        assert 0.0 <= delay <= POLICY.cap
+
+
 def test_stops_never_exhaust_and_stay_under_their_cap() -> None:
     rng = random.Random(0)
     for command in (Command.STOP, Command.CANCEL_DELAY):
