@@ -251,14 +251,14 @@ def test_suspend_and_resume_is_handled_like_a_step(
             "across": s(t0, 0.5, STEP + 3.0),  # stopped at real 3.0
             "slept_through": s(t0, 3.0, 4.0),  # began and ended while asleep: nothing
             "opened_in_sleep": s(t0, STEP + 1.0, STEP + 4.0),  # started on resume
-            "after": s(t0, STEP + 4.5, STEP + 5.5),
+            "after": s(t0, STEP + 3.8, STEP + 4.6),
         }
 
     async def scenario(run: Run) -> None:
         await run.host.until(1.8)  # not at an alarm's instant: see assert_never_started
         run.host.suspend(STEP)
 
-    run = run_daemon(tmp_path, monkeypatch, "Clock02", windows, scenario, stop_at=6.0)
+    run = run_daemon(tmp_path, monkeypatch, "Clock02", windows, scenario, stop_at=5.1)
     for stream in ("before", "across", "opened_in_sleep", "after"):
         assert run.commands(stream) == ["start", "stop", "cancel_delay"], stream
         assert len(run.emu.recordings(key(stream))) == 1, stream
@@ -266,7 +266,7 @@ def test_suspend_and_resume_is_handled_like_a_step(
     assert 1.8 <= (run.when("opened_in_sleep", "start") or 0) <= 2.4  # at resume
     assert near(run.when("across", "stop"), 3.0)
     assert near(run.when("opened_in_sleep", "stop"), 4.0)
-    assert near(run.when("after", "start"), 4.5) and near(run.when("after", "stop"), 5.5)
+    assert near(run.when("after", "start"), 3.8) and near(run.when("after", "stop"), 4.6)
 
 
 @pytest.mark.timeout(30)

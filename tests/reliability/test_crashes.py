@@ -134,7 +134,7 @@ async def test_kill_9_at_random_instants_converges_and_records_only_what_downtim
     emu = await emulator_factory(accounts={AK: SECRET}, sts_tokens={AK: TOKEN}, stop_delay=0.5)
     config = write_config(tmp_path, emu.url, status=f"127.0.0.1:{free_port()}")
     t0 = now() + seconds(1.0)
-    windows = timetable(rng, t0, span=14.0)
+    windows = timetable(rng, t0, span=12.5)
     write_schedule(tmp_path, "crash.yaml", schedule_text(windows))
     env = daemon_env(AK, sts=True)
     startup_kills = set(rng.sample(range(KILLS), STARTUP_KILLS))
