@@ -14,10 +14,12 @@ is the line of defence for the day one does by mistake.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import sys
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
@@ -85,10 +87,45 @@ def _renderers(console: bool, colors: bool) -> list[Processor]:
     ]
 
 
+class _NeverRaises:
+    """A log sink that survives its reader: when stdout becomes a broken pipe (journald
+    restarted, a pipe closed), log calls must not raise into the daemon's work, and the
+    interpreter's final flush must not turn a clean exit into status 120."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._broken = False
+
+    def write(self, text: str) -> int:
+        if not self._broken:
+            try:
+                self._out.write(text)
+            except OSError:
+                self._give_up()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._broken:
+            try:
+                self._out.flush()
+            except OSError:
+                self._give_up()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self._out, "isatty", lambda: False)())
+
+    def _give_up(self) -> None:
+        self._broken = True
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._out.fileno())
+            os.close(devnull)
+
+
 def configure(config: LogConfig | None = None, *, stream: TextIO | None = None) -> None:
     """Configure structlog and the standard library's logging for the whole process."""
     config = config or LogConfig()
-    out = stream or sys.stdout
+    out = cast(TextIO, _NeverRaises(stream or sys.stdout))
     tty = bool(getattr(out, "isatty", lambda: False)())
     console = config.format == "console" or tty
     level = logging.getLevelNamesMapping()[config.level.upper()]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 from collections.abc import Callable, Sequence
@@ -166,13 +167,17 @@ def _remove_signals() -> None:
 
 
 def _on_stop_signal(daemon: Daemon, name: str) -> None:
-    log.info("stop_requested", signal=name)
+    # Act first, then log: once the log reader is gone, stdout is a broken pipe and logging
+    # raises; a SIGTERM must still stop the daemon.
     daemon.request_stop()
+    with contextlib.suppress(OSError):
+        log.info("stop_requested", signal=name)
 
 
 def _on_hup(daemon: Daemon) -> None:
-    log.info("reload_requested", signal="SIGHUP")
     daemon.request_reload("sighup")
+    with contextlib.suppress(OSError):
+        log.info("reload_requested", signal="SIGHUP")
 
 
 class WatchdogExtension:
