@@ -16,6 +16,7 @@ import pytest
 from liverecd.api.credentials import Credentials, Secret
 from liverecd.emulator import Emulator
 from liverecd.engine.daemon import Daemon
+from liverecd.engine.observer import EngineObserver
 from liverecd.ops import service
 from liverecd.schedule.config import load_config
 
@@ -116,10 +117,14 @@ def seconds(s: float) -> timedelta:
 
 @asynccontextmanager
 async def running_daemon(
-    ws: Workspace, *, watch_files: bool = True, extensions: Sequence[service.Extension] = ()
+    ws: Workspace,
+    *,
+    watch_files: bool = True,
+    extensions: Sequence[service.Extension] = (),
+    observer: EngineObserver | None = None,
 ) -> AsyncIterator[Daemon]:
-    """The service's `serve()` in-process (no signals; only the `extensions` given), ready on
-    entry."""
+    """The service's `serve()` in-process (no signals; only the `extensions` given; `observer`
+    as its metrics), ready on entry."""
     config = load_config(ws.config_path)
     ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
@@ -129,6 +134,7 @@ async def running_daemon(
             signals=False,
             watch_files=watch_files,
             extensions=extensions,
+            observer=observer,
             on_ready=ready.set_result,
         )
     )

@@ -6,49 +6,24 @@ again every poll; and drops, re-arms, list calls and the watch's health reach th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager as AsyncContextManager
 from datetime import datetime
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from liverecd.emulator import Emulator
 from liverecd.engine.daemon import Daemon
-from liverecd.ops import service
 from liverecd.ops.metrics import Metrics
-from liverecd.schedule.config import load_config
 from liverecd.streams import StreamKey
 
-from .conftest import APP, CREDENTIALS, DOMAIN, Workspace, now, schedule_text, seconds
+from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
 
 ONLINE_LIST = "DescribeLiveStreamsOnlineList"
 
 
-@asynccontextmanager
-async def observed_daemon(ws: Workspace, metrics: Metrics | None = None) -> AsyncIterator[Daemon]:
+def observed_daemon(ws: Workspace, metrics: Metrics | None = None) -> AsyncContextManager[Daemon]:
     """`service.serve()` in-process with `metrics` as its observer, ready on entry."""
-    config = load_config(ws.config_path)
-    ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(
-        service.serve(
-            config,
-            CREDENTIALS,
-            signals=False,
-            watch_files=False,
-            observer=metrics,
-            on_ready=ready.set_result,
-        )
-    )
-    async with asyncio.timeout(10):
-        await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    try:
-        yield ready.result()
-    finally:
-        ready.result().request_stop()
-        async with asyncio.timeout(15):
-            assert await task == 0
+    return running_daemon(ws, watch_files=False, observer=metrics)
 
 
 def sample(metrics: Metrics, name: str, **labels: str) -> float:
