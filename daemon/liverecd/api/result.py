@@ -22,6 +22,14 @@ class Outcome(StrEnum):
     def succeeded(self) -> bool:
         return self in (Outcome.OK, Outcome.IDEMPOTENT_OK)
 
+    @property
+    def log_level(self) -> str:
+        """The level of a `command_attempt` event with this outcome: error when it is final,
+        warning when it will be retried, info on success (alerts key on these)."""
+        if self is Outcome.FATAL:
+            return "error"
+        return "info" if self.succeeded else "warning"
+
 
 class TransportError(StrEnum):
     """Failures below HTTP: the request may or may not have reached the server."""

@@ -7,6 +7,7 @@ command ended and why.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections import Counter
 from dataclasses import dataclass
@@ -147,13 +148,8 @@ class CommandRunner:
 
     @staticmethod
     def _log(result: ApiResult, outcome: Outcome, attempt: int) -> None:
-        if outcome is Outcome.FATAL:
-            emit = log.error
-        elif outcome.succeeded:
-            emit = log.info
-        else:
-            emit = log.warning
-        emit(
+        log.log(
+            logging.getLevelNamesMapping()[outcome.log_level.upper()],
             "command_attempt",
             stream=str(result.stream),
             command=result.command.value,

@@ -3,6 +3,7 @@ apart from the log line every attempt gets (`command_attempt`) and what `stream_
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 
@@ -74,13 +75,8 @@ def wait_backoff(it: Item, policy: RetryPolicy, rng: random.Random) -> float:
 
 
 def log_attempt(it: Item, result: ApiResult, outcome: Outcome, lateness: float | None) -> None:
-    if outcome is Outcome.FATAL:
-        emit = log.error
-    elif outcome.succeeded:
-        emit = log.info
-    else:
-        emit = log.warning
-    emit(
+    log.log(
+        logging.getLevelNamesMapping()[outcome.log_level.upper()],
         "command_attempt",
         stream=str(it.order.stream),
         command=it.command.value,
