@@ -99,7 +99,7 @@ class Daemon:
             observer=self._observer, policy=policy or RetryPolicy.from_config(config.api.retry),
             on_change=self._changed, stream_wait=link.stream_wait if link else None,
         )  # fmt: skip
-        self.engine.on_clock_jump = lambda: self.engine.spawn(self.refresh_horizon())
+        self.engine.on_clock_jump = self._refresh_soon
         self.watch_link = link
         self.watch: OnlineWatch | None = None
         if link is not None and online_lister is not None:
@@ -154,7 +154,7 @@ class Daemon:
             plan = self.engine.reconcile(previous=None)
             await self.engine.apply(plan)
             log.info("reconcile", trigger="startup", **plan.counts)
-            self.engine.alarms.every("horizon", HORIZON_STEP, self.refresh_horizon)
+            self.engine.alarms.every("horizon", HORIZON_STEP, self._refresh_soon)
             background = [
                 tg.create_task(self._reload_loop(), name="reload"),
                 tg.create_task(self._clock_watch(), name="clock-watch"),
@@ -240,6 +240,9 @@ class Daemon:
             self._publish()
         async with self._reloaded:
             self._reloaded.notify_all()
+
+    def _refresh_soon(self) -> None:
+        self.engine.spawn(self.refresh_horizon(), name="refresh-horizon")
 
     async def refresh_horizon(self) -> None:
         """Extend the timeline to `horizon` ahead of now (hourly, and after a clock jump)."""

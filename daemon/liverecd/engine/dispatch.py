@@ -158,6 +158,22 @@ class Dispatcher:
         """True while that order is queued or in flight."""
         return (window_id, command) in self._queue.items
 
+    def opening_lapsed(self, window_id: str) -> bool:
+        """True when the window's opening order is queued, no attempt of it may have acted, and
+        its deadline has passed: it will be dropped unsent, so it opened nothing to stop."""
+        now = self._clock.monotonic()
+        for command in (Command.START, Command.RESTART):
+            it = self._queue.items.get((window_id, command))
+            if (
+                it is not None
+                and not it.in_flight
+                and not it.maybe_acted
+                and it.deadline is not None
+                and it.deadline <= now
+            ):
+                return True
+        return False
+
     def __len__(self) -> int:
         return len(self._queue)
 

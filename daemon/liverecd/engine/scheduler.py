@@ -9,13 +9,16 @@ Deliberate job settings: `misfire_grace_time=None` (a late alarm still runs: the
 drops what has become useless, the default 1 s grace would silently drop a stop), `coalesce`,
 `max_instances=1`, `replace_existing`. An alarm whose time has passed is never handed to
 APScheduler (a past DateTrigger is not a promise): `set` returns False and the caller acts now.
-Job functions are coroutines, so APScheduler runs them on the loop, not in its thread pool.
+Job functions are coroutines, so APScheduler runs them on the loop, not in its thread pool,
+and they return at once: the work they start is the engine's own task (tracked and cancelled
+at shutdown), so no job is still running when the loop closes (APScheduler would log the
+cancellation of a job task as an error).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -30,7 +33,8 @@ log = structlog.get_logger(__name__)
 ARM_AHEAD = timedelta(seconds=1)
 JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 
-Handler = Callable[[str, str], Awaitable[None]]
+Handler = Callable[[str, str], None]
+Job = Callable[[], None]
 
 
 class Alarms:
@@ -50,6 +54,9 @@ class Alarms:
     def shutdown(self) -> None:
         """Stop firing; jobs in memory are dropped (the timeline re-creates them at start-up)."""
         if self._sched.running:
+            # shutdown() only takes effect on the loop's next turn; pause() at once makes a
+            # wake-up already due in this turn fire nothing.
+            self._sched.pause()
             self._sched.shutdown(wait=False)
 
     def set(self, kind: str, window_id: str, at: datetime) -> bool:
@@ -74,11 +81,11 @@ class Alarms:
         if self._sched.get_job(job_id) is not None:
             self._sched.remove_job(job_id)
 
-    def every(self, job_id: str, interval: timedelta, func: Callable[[], Awaitable[None]]) -> None:
-        """Run `func` every `interval` (first run one interval from now)."""
+    def every(self, job_id: str, interval: timedelta, func: Job) -> None:
+        """Call `func` every `interval` (first call one interval from now); it must not block."""
         self._sched.add_job(
-            func, IntervalTrigger(seconds=interval.total_seconds(), timezone=UTC),
-            id=job_id, name=job_id, replace_existing=True,
+            self._tick, IntervalTrigger(seconds=interval.total_seconds(), timezone=UTC),
+            args=(job_id, func), id=job_id, name=job_id, replace_existing=True,
         )  # fmt: skip
 
     def armed(self) -> int:
@@ -92,6 +99,12 @@ class Alarms:
 
     async def _fire(self, kind: str, window_id: str) -> None:
         try:
-            await self._handler(kind, window_id)
+            self._handler(kind, window_id)
         except Exception:
             log.exception("alarm_failed", kind=kind, window=window_id)
+
+    async def _tick(self, job_id: str, func: Job) -> None:
+        try:
+            func()
+        except Exception:
+            log.exception("alarm_failed", kind=job_id)

@@ -1,0 +1,24 @@
+"""The APScheduler glue: an alarm calls the engine's handler on the loop, once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from liverecd.clock import SystemClock
+from liverecd.engine.scheduler import Alarms
+
+
+async def test_an_alarm_calls_its_handler_with_kind_and_window() -> None:
+    calls: list[tuple[str, str]] = []
+    alarms = Alarms(lambda kind, wid: calls.append((kind, wid)), SystemClock())
+    alarms.start()
+    try:
+        assert alarms.set("start", "w1", datetime.now(UTC) + timedelta(seconds=0.05))
+        assert not alarms.set("stop", "w1", datetime.now(UTC) - timedelta(seconds=1))
+        await asyncio.sleep(0.2)
+        assert calls == [("start", "w1")]
+        assert alarms.armed() == 0
+    finally:
+        alarms.shutdown()
+

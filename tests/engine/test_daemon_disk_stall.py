@@ -1,0 +1,81 @@
+"""A disk that stalls while an opening intent is written: the window ends before its `start`
+could leave (the start is dropped unsent, and no stop nor cancel_delay follows for a recording
+that never began), or the daemon is asked to stop meanwhile (it leaves no task behind)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+import pytest
+
+from liverecd.engine.state import Phase, RecordingState, SqliteStateStore
+from liverecd.streams import StreamKey
+
+from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
+
+STALL = 2.0  # seconds the disk holds the stalled stream's intent
+
+
+def stall_intents_of(monkeypatch: pytest.MonkeyPatch, stalled: StreamKey) -> None:
+    """The state store takes STALL seconds to write an opening intent of `stalled`."""
+    write = SqliteStateStore.apply
+
+    def slow_apply(
+        self: SqliteStateStore, put: Iterable[RecordingState] = (), delete: Iterable[str] = ()
+    ) -> None:
+        put = list(put)
+        if any(r.stream == stalled and r.phase is Phase.OPENING for r in put):
+            time.sleep(STALL)  # on the state writer's thread, as a slow fsync would
+        write(self, put, delete)
+
+    monkeypatch.setattr(SqliteStateStore, "apply", slow_apply)
+
+
+async def test_a_start_held_past_its_window_by_a_disk_stall_is_followed_by_no_stop(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stalled, fine = StreamKey(DOMAIN, APP, "stalled"), StreamKey(DOMAIN, APP, "fine")
+    stall_intents_of(monkeypatch, stalled)
+    t = now()
+    workspace.write_schedule(
+        "s.yaml",
+        schedule_text(
+            {
+                "stalled": [(t + seconds(1.5), t + seconds(2.5))],  # its stop alarm: t+1.5
+                "fine": [(t + seconds(3.5), t + seconds(4.5))],
+            }
+        ),
+    )
+    emu = workspace.emulator
+    async with running_daemon(workspace):
+        await asyncio.sleep((t + seconds(5.0) - now()).total_seconds())
+
+    def sent(key: StreamKey) -> list[str | None]:
+        return [r.command for r in emu.requests if r.stream == key and r.command]
+
+    assert sent(stalled) == []
+    assert sent(fine) == ["start", "stop", "cancel_delay"]  # the daemon went on afterwards
+
+
+async def test_a_stop_request_during_an_alarm_hand_over_is_quiet_and_leaves_no_task(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # APScheduler cancels the job tasks still running when it shuts down, and logs each as
+    # "Job ... raised an exception" at error level: an alarm must not outlive its hand-over.
+    held = StreamKey(DOMAIN, APP, "held")
+    stall_intents_of(monkeypatch, held)
+    t = now()
+    workspace.write_schedule("s.yaml", schedule_text({"held": [(t + seconds(2), t + seconds(9))]}))
+    async with running_daemon(workspace):
+        await asyncio.sleep((t + seconds(1.5) - now()).total_seconds())  # the write is stalled
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []
+    ours = [
+        task
+        for task in asyncio.all_tasks()
+        if task is not asyncio.current_task() and "emulator" not in repr(task.get_coro())
+    ]
+    assert ours == []
