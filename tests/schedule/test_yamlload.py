@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,49 @@ def test_marks_are_one_based_and_point_at_values_and_keys(tmp_path: Path) -> Non
     assert (first.line, first.col) == (3, 7)
     assert isinstance(second, YMap)
     assert (second.entries["k"].line, second.entries["k"].col) == (4, 11)
+
+
+UNUSUAL = ["\u2028", "\u2029", "\x85"]  # PyYAML breaks lines there; editors do not
+
+
+@pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("odd", UNUSUAL)
+def test_lines_are_counted_as_editors_count_them(tmp_path: Path, eol: str, odd: str) -> None:
+    text = eol.join(["a: 1  # pasted" + odd + "from a web page", "b:", "  - x" + odd + "y", "c: 3"])
+    root = _load(tmp_path, (text + eol).encode())
+    assert [(root.key(k).line, root.key(k).col) for k in "abc"] == [(1, 1), (2, 1), (4, 1)]
+    items = root.entries["b"]
+    assert isinstance(items, YSeq) and (items.items[0].line, items.items[0].col) == (3, 5)
+
+
+@given(
+    comments=st.lists(st.text(alphabet=["x", " ", *UNUSUAL], max_size=6), min_size=1, max_size=8),
+    eol=st.sampled_from(["\n", "\r\n", "\r"]),
+)
+def test_every_key_is_reported_on_its_editor_line(comments: list[str], eol: str) -> None:
+    text = eol.join(f"k{i}: {i}  #{c}" for i, c in enumerate(comments)) + eol
+    path = Path(tempfile.mkdtemp()) / "f.yaml"
+    path.write_bytes(text.encode())
+    root = load_yaml(path, "f.yaml").root
+    assert isinstance(root, YMap)
+    assert [root.key(f"k{i}").line for i in range(len(comments))] == [
+        i + 1 for i in range(len(comments))
+    ]
+
+
+def test_problems_after_an_unusual_break_name_the_editor_line(tmp_path: Path) -> None:
+    dup = "a: 1  # \u2028\u2028\nb: 2\na: 3\n"
+    assert _problems(tmp_path, dup) == ["f.yaml:3:1: duplicate key 'a' (first at line 1)"]
+    syntax = _fatal(tmp_path, "# \u2028\na: [1, 2\nb: 3\n")
+    assert syntax.startswith("f.yaml:3:2: YAML syntax error")
+    assert "at line 2:" in _fatal(tmp_path, "# \u2028\r\na: b\x07c\n")
+
+
+def test_a_value_keeps_its_unusual_break_and_a_noncharacter_is_refused(tmp_path: Path) -> None:
+    assert _scalar(_load(tmp_path, 'a: "x\u2028y"\n'), "a").value == "x\u2028y"
+    assert _fatal(tmp_path, "a: 1\nb: x\ufdd0\n") == (
+        "f.yaml:2:5: U+FDD0 is a Unicode noncharacter, not text"
+    )
 
 
 # --- problems inside a readable document --------------------------------------------------------

@@ -13,6 +13,7 @@ from yaml import Mark
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from liverecd.errors import ConfigError, Problem
+from liverecd.schedule.lines import unmask
 from liverecd.schedule.ynodes import Value, YMap, YNode, YScalar, YSeq, resolve_plain
 
 # Values that aliases may add on top of the file's own nodes: generous for anchors used as
@@ -29,10 +30,13 @@ _ALLOWED_TAGS = {
 }
 
 
-def build_document(root: Node, display: str, *, has_anchors: bool) -> tuple[YNode, list[Problem]]:
+def build_document(
+    root: Node, display: str, *, has_anchors: bool, masked: bool = False
+) -> tuple[YNode, list[Problem]]:
     """Y-nodes of the document at `root` and the problems found; ConfigError if it cannot be
-    built at all (alias bomb, recursive alias, nesting too deep)."""
-    builder = _Builder(display, shared=has_anchors)
+    built at all (alias bomb, recursive alias, nesting too deep). `masked`: the text had line
+    breaks masked (see `lines`), which the values get back."""
+    builder = _Builder(display, shared=has_anchors, masked=masked)
     if has_anchors:
         _ExpansionCheck(builder).size(root, 0)
     return builder.node(root, 0), builder.problems
@@ -83,8 +87,9 @@ def _flatten(node: Node) -> list[Node]:
 
 
 class _Builder:
-    def __init__(self, display: str, *, shared: bool) -> None:
+    def __init__(self, display: str, *, shared: bool, masked: bool) -> None:
         self.display = display
+        self.masked = masked
         self.problems: list[Problem] = []
         self.memo: dict[int, YNode] | None = {} if shared else None
 
@@ -113,7 +118,7 @@ class _Builder:
         return value
 
     def scalar(self, node: ScalarNode) -> YScalar:
-        text: str = node.value
+        text: str = unmask(node.value) if self.masked else node.value
         tag: str = node.tag
         if tag == PLAIN_TAG:
             return YScalar(node.start_mark, resolve_plain(text), text, True)
@@ -148,7 +153,7 @@ class _Builder:
             if not isinstance(key_node, ScalarNode):
                 self.problem(key_node, "a key must be a plain name, not a list or mapping")
                 continue
-            name: str = key_node.value
+            name: str = unmask(key_node.value) if self.masked else key_node.value
             if name in marks and name not in merged:
                 first = marks[name].line + 1
                 self.problem(key_node, f"duplicate key {name!r} (first at line {first})")

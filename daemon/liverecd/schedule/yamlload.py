@@ -24,6 +24,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from liverecd.errors import ConfigError, Problem
+from liverecd.schedule.lines import first_mask, line_at_byte, mask_breaks, position
 from liverecd.schedule.yamlbuild import CORE, PLAIN_TAG, STR_TAG, build_document
 from liverecd.schedule.ynodes import YMap, YNode, YScalar, YSeq, resolve_plain, to_python
 
@@ -83,7 +84,7 @@ def gc_paused() -> Iterator[None]:
 def load_yaml(path: Path, display: str) -> YamlDoc:
     """Read `path` and build its single document; raise ConfigError for whole-file failures."""
     data = _read_bounded(path, display)
-    text = _decode(data, display)
+    text, masked = mask_breaks(_decode(data, display))
     try:
         loader = _Loader(text)
         try:
@@ -100,7 +101,7 @@ def load_yaml(path: Path, display: str) -> YamlDoc:
         raise ConfigError([Problem(display, None, None, "empty file (a truncated save?)")])
     # Without an `&` there is no anchor, hence no alias: the build may skip alias bookkeeping.
     with gc_paused():
-        root, problems = build_document(node, display, has_anchors="&" in text)
+        root, problems = build_document(node, display, has_anchors="&" in text, masked=masked)
     return YamlDoc(root, tuple(problems), _digest(data))
 
 
@@ -146,14 +147,20 @@ def _decode(data: bytes, display: str) -> str:
     if nul >= 0:
         raise fail(f"binary file (NUL byte at byte offset {nul}), not YAML text")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
+        line = line_at_byte(data, exc.start)
         bad = data[exc.start : exc.start + 1].hex()
         raise fail(
             f"not UTF-8 text: invalid byte 0x{bad} at line {line} (byte offset {exc.start}); "
             "save the file as UTF-8"
         ) from None
+    clash = first_mask(text)
+    if clash >= 0:
+        line, col = position(text, clash)
+        what = f"U+{ord(text[clash]):04X} is a Unicode noncharacter, not text"
+        raise ConfigError([Problem(display, line, col, what)])
+    return text
 
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, display: str, text: str) -> Problem:
@@ -186,10 +193,11 @@ def _syntax_hint(exc: yaml.MarkedYAMLError, text: str, index: int) -> str:
 
 
 def _reader_message(exc: yaml.YAMLError, text: str) -> str:
-    position = getattr(exc, "position", None)
+    offset = getattr(exc, "position", None)
     character = getattr(exc, "character", None)
     where = ""
-    if isinstance(position, int):
-        where = f" at line {text.count(chr(10), 0, position) + 1}"
+    if isinstance(offset, int):
+        where = f" at line {position(text, offset)[0]}"
     code = f" #x{character:04x}" if isinstance(character, int) else ""
     return f"unacceptable character{code}{where}: control characters are not allowed in YAML"
+
