@@ -11,7 +11,15 @@ then sends `--calls` RealTimeRecordCommand calls from `--senders` concurrent tas
 With `--baseline` it then does the same through a naive token bucket of capacity qps refilled at
 qps/s (what `aiolimiter.AsyncLimiter(qps, 1)` does), to show why pacing matters.
 
+With `--storm` it measures recovery instead: senders with more demand than the quota feed the
+limiter's throttle/success signals back; after 2 s the emulator refuses everything for 10 s (a
+throttle storm). Printed: calls that got through in the 5 s after the storm as a ratio of the
+quota, the seconds from the storm's end to the first second at >= 0.9 of the quota, and calls
+refused after it (overshoot); for the limiter, then for the previous rule (every cut lowers the
+level the rate recovers to).
+
 Run: .venv/bin/python bench/limiter.py [--calls 2000] [--qps 50] [--senders 64] [--baseline]
+     .venv/bin/python bench/limiter.py --storm
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import argparse
 import asyncio
 import itertools
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -116,7 +125,65 @@ async def measure(
     return figures
 
 
+class Compounding(RateLimiter):
+    """The previous rule, for comparison: every cut lowers the level the rate recovers to."""
+
+    def on_throttled(self, retry_after: float | None = None) -> None:
+        self._through_since_cut = True
+        super().on_throttled(retry_after)
+
+
+STORM_AT, STORM, AFTER = 2.0, 10.0, 8.0
+
+
+async def storm(name: str, limiter: RateLimiter, args: argparse.Namespace) -> tuple[float, float]:
+    """Through-ratio in the 5 s after a 10 s storm, and seconds until >= 0.9 of the quota."""
+    config = EmulatorConfig(accounts={AK: SECRET}, qps=args.qps, default_online=True)
+    through: list[float] = []
+    refused: list[float] = []
+    async with Emulator(config) as emu:
+        await emu.start(host="127.0.0.1", port=0)
+        api = ApiConfig(endpoint=emu.url, qps=args.qps, timeout=timedelta(seconds=10))
+        t0 = time.monotonic()
+        end = t0 + STORM_AT + STORM + AFTER
+        counter = itertools.count()
+        async with LiveClient(api, Credentials(AK, Secret(SECRET))) as client:
+
+            async def sender() -> None:
+                while time.monotonic() < end:
+                    await limiter.acquire()
+                    key = StreamKey("play.example.com", "live", f"storm{next(counter)}")
+                    result = await client.real_time_record_command(Command.STOP, key)
+                    if is_throttle(result):
+                        refused.append(time.monotonic() - t0)
+                        limiter.on_throttled(result.retry_after)
+                    else:
+                        through.append(time.monotonic() - t0)
+                        limiter.on_success()
+
+            async def weather() -> None:
+                await asyncio.sleep(STORM_AT)
+                emu.throttle_storm(STORM)
+
+            await asyncio.gather(weather(), *(sender() for _ in range(args.senders)))
+    calm = STORM_AT + STORM
+    ratio = sum(1 for t in through if calm <= t < calm + 5) / (5 * args.qps)
+    per_second = [sum(1 for t in through if calm + k <= t < calm + k + 1) for k in range(8)]
+    recovered = next((k + 1.0 for k, n in enumerate(per_second) if n >= 0.9 * args.qps), math.inf)
+    late = sum(1 for t in refused if t >= calm + 0.5)  # the storm's own answers are excluded
+    print(
+        f"{name:<32} through in the 5 s after the storm: {ratio:.3f} of quota; "
+        f">= 0.9 of quota {recovered:.0f} s after it; refused after it: {late}; "
+        f"per second: {per_second}"
+    )
+    return ratio, recovered
+
+
 async def main(args: argparse.Namespace) -> int:
+    if args.storm:
+        await storm("RateLimiter", RateLimiter(args.qps, SystemClock()), args)
+        await storm("previous rule (compounding cuts)", Compounding(args.qps, SystemClock()), args)
+        return 0
     result = await measure(
         "RateLimiter (paced)", lambda: RateLimiter(args.qps, SystemClock()).acquire, args
     )
@@ -139,4 +206,5 @@ if __name__ == "__main__":
     parser.add_argument("--qps", type=int, default=50)
     parser.add_argument("--senders", type=int, default=64)
     parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--storm", action="store_true", help="measure recovery from a storm")
     raise SystemExit(asyncio.run(main(parser.parse_args())))

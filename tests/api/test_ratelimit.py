@@ -121,6 +121,35 @@ async def test_repeated_throttling_never_goes_below_one_per_second() -> None:
     assert limiter.rate == 1.0
 
 
+async def test_after_a_storm_the_rate_climbs_back_to_where_it_was_not_from_the_floor() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(50, clock)
+    for _ in range(10):  # ten seconds in which nothing gets through
+        limiter.on_throttled(None)
+        clock.advance(1.0)
+    assert limiter.rate < 2  # probing slowly while it lasts
+    limiter.on_success()
+    assert limiter.rate >= 35  # the curve of a single cut from 50
+    clock.advance(3.5)
+    limiter.on_success()
+    assert limiter.rate == 50
+
+
+async def test_throttling_between_successes_lowers_the_level_it_recovers_to() -> None:
+    # Another tool shares the account: calls get through between the cuts.
+    clock = FakeClock()
+    limiter = RateLimiter(50, clock)
+    limiter.on_throttled(None)
+    clock.advance(0.5)
+    limiter.on_success()
+    reached = limiter.rate
+    clock.advance(0.6)
+    limiter.on_throttled(None)
+    limiter.on_success()
+    assert limiter.rate < reached < 50
+    assert limiter.rate < 35  # the storm case above would be back at 35 or more
+
+
 async def test_throttled_rate_spaces_sends_wider() -> None:
     clock = FakeClock(autojump=True)
     limiter = RateLimiter(50, clock)

@@ -15,7 +15,11 @@ runs). Callers that plan on the grid (the dispatcher's chain of early starts) ad
 
 When the server throttles anyway (another tool shares the account; its windows differ), the
 rate is cut to 0.7x at most once per window and recovers along the cubic curve of the AWS SDKs'
-adaptive retry mode; `x-acs-retry-after` pauses sending altogether.
+adaptive retry mode; `x-acs-retry-after` pauses sending altogether. The curve levels off at the
+rate of the last cut that followed a success: cuts in a row with no call getting through (a
+throttle storm, where the server refuses everything) still slow the probing down, but say
+nothing new about the account's capacity, so after the storm the rate climbs back to where it
+was within seconds (bench/limiter.py --storm) instead of from the storm's floor.
 
 A priority dispatcher sits in front by asking `next_slot()`, choosing whom to send, and calling
 `take()`; simple callers `await acquire()`.
@@ -48,6 +52,7 @@ class RateLimiter:
         self._paused_until = -math.inf
         self._last_cut = -math.inf
         self._max_rate = qps  # rate before the last cut: where the cubic curve levels off
+        self._through_since_cut = True  # a call got through since the last cut
         self._sends: deque[float] = deque()
         self._qps = qps
         self._rate = qps
@@ -125,13 +130,16 @@ class RateLimiter:
         if now - self._last_cut < WINDOW:
             return
         self._last_cut = now
-        self._max_rate = self._rate
+        if self._through_since_cut:
+            self._max_rate = self._rate
+            self._through_since_cut = False
         self._rate = max(self._floor, self._rate * BETA)
         # A slower rate applies from the next send on; do not leave a slot scheduled early.
         self._tat = max(self._tat, now + self.interval)
 
     def on_success(self) -> None:
         """A call went through: move the rate back up along the cubic curve, never above qps."""
+        self._through_since_cut = True
         if self._rate >= self._qps:
             return
         elapsed = self._clock.monotonic() - self._last_cut
