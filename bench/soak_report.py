@@ -73,15 +73,17 @@ def outcomes(metrics: str) -> dict[tuple[str, str], int]:
     return out
 
 
-def coverage(emu: Emulator, w: Window) -> tuple[float, float]:
-    """(share of the window recorded, seconds the recording outlived its end)."""
+def coverage(emu: Emulator, w: Window) -> tuple[float, float, float]:
+    """(share of the window recorded, seconds of it not recorded, seconds the recording
+    outlived its end)."""
     covered, overrun = 0.0, 0.0
     for iv in emu.recordings(StreamKey(DOMAIN, APP, w.stream)):
         end = iv.end or datetime.now(UTC)
         covered += max(0.0, (min(end, w.end) - max(iv.start, w.start)).total_seconds())
         if iv.start < w.end and end > w.end:
             overrun = max(overrun, (end - w.end).total_seconds())
-    return covered / (w.end - w.start).total_seconds(), overrun
+    length = (w.end - w.start).total_seconds()
+    return covered / length, length - covered, overrun
 
 
 def report(
@@ -122,14 +124,18 @@ def report(
           f"/metrics or /healthz: {'YES' if leaked else 'no'}")  # fmt: skip
 
 
-def coverage_report(what: str, measured: list[tuple[float, float]]) -> None:
+def coverage_report(what: str, measured: list[tuple[float, float, float]]) -> None:
     if not measured:
         return
-    cov = [c for c, _ in measured]
-    over = [o for _, o in measured]
+    cov = [c for c, _, _ in measured]
+    missed = [m for _, m, _ in measured]
+    over = [o for _, _, o in measured]
     print(f"coverage of {len(cov)} finished {what}: min {min(cov):.3f}, "
           f"p1 {percentile(cov, 1):.3f}, p5 {percentile(cov, 5):.3f}, "
           f"p50 {percentile(cov, 50):.3f}; below 0.9: {sum(c < 0.9 for c in cov)}; "
+          f"seconds not recorded (retry latency is not compressed): "
+          f"p50 {percentile(missed, 50):.2f}, p99 {percentile(missed, 99):.2f}, "
+          f"max {max(missed):.2f}; "
           f"recording past the end: p50 {percentile(over, 50):.2f} s, "
           f"p99 {percentile(over, 99):.2f} s, max {max(over):.2f} s")  # fmt: skip
 

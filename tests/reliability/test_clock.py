@@ -8,8 +8,9 @@ it put in the present is started, one it put back in the future comes in its tur
 How the host is faked, for the daemon only (the emulator, the "server", keeps real time, and
 accepts the skewed signatures since they stay within its 15-minute window):
 - the daemon's injected Clock reads the wall clock as real time + an offset, and APScheduler's
-  `datetime.now` is patched to read the same (a step reaches the whole process, as libfaketime
-  would; APScheduler does not read the injected Clock, see the lead's notes);
+  `datetime.now` is patched to read the same: a step reaches the whole process, as libfaketime
+  would (APScheduler reads `datetime.now` itself; the only other way to feed it our Clock is
+  copying its job-processing loop into a subclass, which would then drift from the library);
 - the event loop is a subclass whose `time()` can jump, so a suspend during which the monotonic
   clock counts (both clocks jump: every timer is overdue at resume) is real to asyncio. A Linux
   suspend, where CLOCK_MONOTONIC stops, is the wall step forward of the first test.
