@@ -21,4 +21,3 @@ async def test_an_alarm_calls_its_handler_with_kind_and_window() -> None:
         assert alarms.armed() == 0
     finally:
         alarms.shutdown()
-

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liverecd.errors import ConfigError
+from liverecd.schedule.lines import position
 from liverecd.schedule.yamlload import (
     MAX_BYTES,
     YMap,
@@ -324,3 +325,19 @@ def test_digest_follows_the_bytes(tmp_path: Path) -> None:
     path.write_text("a: 2\n")
     assert file_digest(path) != first
     assert file_digest(tmp_path / "missing.yaml") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "index", "expected"),
+    [
+        ("ab\r\ncd", 3, (1, 4)),  # the \n of a CRLF is on the line it ends
+        ("ab\r\ncd", 4, (2, 1)),
+        ("ab\rcd", 3, (2, 1)),  # a lone CR ends a line
+        ("a\u2028b\nc", 2, (1, 3)),  # LINE SEPARATOR does not
+        ("a\u2028b\nc", 4, (2, 1)),
+    ],
+)
+def test_positions_are_editor_lines_and_columns(
+    text: str, index: int, expected: tuple[int, int]
+) -> None:
+    assert position(text, index) == expected

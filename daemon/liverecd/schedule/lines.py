@@ -40,6 +40,8 @@ def first_mask(text: str) -> int:
 def position(text: str, index: int) -> tuple[int, int]:
     """1-based editor line and column of the character at `index`."""
     starts = [0, *(m.end() for m in _BREAK.finditer(text, 0, index))]
+    if starts[-1] == index > 0 and text[index - 1 : index + 1] == "\r\n":
+        starts.pop()  # the `\n` of a `\r\n` ends the line the `\r` is on
     return len(starts), index - starts[-1] + 1
 
 

@@ -200,4 +200,3 @@ def _reader_message(exc: yaml.YAMLError, text: str) -> str:
         where = f" at line {position(text, offset)[0]}"
     code = f" #x{character:04x}" if isinstance(character, int) else ""
     return f"unacceptable character{code}{where}: control characters are not allowed in YAML"
-
