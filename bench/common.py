@@ -3,7 +3,6 @@ against the bundled emulator over real HTTP on loopback."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import textwrap
 from collections.abc import AsyncIterator
@@ -87,25 +86,9 @@ async def emulator(qps: int = 50) -> AsyncIterator[Emulator]:
 async def daemon(config_path: Path) -> AsyncIterator[Daemon]:
     """`liverecd run` in-process (no signals, no file watch), ready on entry."""
     config = load_config(config_path)
-    ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(
-        service.serve(
-            config,
-            Credentials(AK, Secret(SECRET)),
-            signals=False,
-            watch_files=False,
-            on_ready=ready.set_result,
-        )
-    )
-    await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()
-    d = ready.result()
-    try:
+    credentials = Credentials(AK, Secret(SECRET))
+    async with service.running(config, credentials, watch_files=False) as d:
         yield d
-    finally:
-        d.request_stop()
-        await task
 
 
 def percentile(values: list[float], q: float) -> float:

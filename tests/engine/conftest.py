@@ -3,7 +3,6 @@ against the emulator over real HTTP on 127.0.0.1, with time compressed to second
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -123,29 +122,10 @@ async def running_daemon(
     extensions: Sequence[service.Extension] = (),
     observer: EngineObserver | None = None,
 ) -> AsyncIterator[Daemon]:
-    """The service's `serve()` in-process (no signals; only the `extensions` given; `observer`
-    as its metrics), ready on entry."""
+    """The service in-process (`service.running`: no signals; only the `extensions` given;
+    `observer` as its metrics), ready on entry."""
     config = load_config(ws.config_path)
-    ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(
-        service.serve(
-            config,
-            CREDENTIALS,
-            signals=False,
-            watch_files=watch_files,
-            extensions=extensions,
-            observer=observer,
-            on_ready=ready.set_result,
-        )
-    )
-    async with asyncio.timeout(10):
-        await asyncio.wait({ready, task}, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()  # raises what stopped it
-    daemon = ready.result()
-    try:
+    async with service.running(
+        config, CREDENTIALS, watch_files=watch_files, extensions=extensions, observer=observer
+    ) as daemon:
         yield daemon
-    finally:
-        daemon.request_stop()
-        async with asyncio.timeout(15):
-            assert await task == 0

@@ -1,5 +1,6 @@
 """`liverecd run` refuses cleanly (exit 1, one line on stderr, no traceback) when it cannot
-start: a broken config, missing credentials, an unreadable state store."""
+start: a broken config, missing credentials, an unreadable state store; and in-process
+(`service.running`) it raises the reason on entry."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ import os
 import sys
 from pathlib import Path
 
-from .conftest import TEST_AK, TEST_SECRET, Workspace
+import pytest
+
+from liverecd.errors import StateError
+from liverecd.ops import service
+from liverecd.schedule.config import load_config
+
+from .conftest import CREDENTIALS, TEST_AK, TEST_SECRET, Workspace
 
 
 async def run(config: Path, env: dict[str, str]) -> tuple[int, str]:
@@ -46,3 +53,25 @@ async def test_refusals_exit_1_with_one_clear_line(workspace: Workspace) -> None
     bad.write_text("api: [\n")
     code, err = await run(bad, environ(**CREDS))
     assert code == 1 and "bad.yaml" in err and "Traceback" not in err
+
+
+async def test_running_in_process_raises_what_stopped_the_service_before_it_was_ready(
+    workspace: Workspace,
+) -> None:
+    workspace.write_schedule("a.yaml", "streams: []\n")
+    (workspace.root / "state").mkdir()
+    (workspace.root / "state" / "state.sqlite3").write_bytes(b"garbage" * 1000)
+    with pytest.raises(StateError, match=r"state\.sqlite3"):
+        async with service.running(load_config(workspace.config_path), CREDENTIALS):
+            pytest.fail("entered although the service could not start")
+
+
+async def test_running_in_process_is_ready_on_entry_and_drained_on_exit(
+    workspace: Workspace,
+) -> None:
+    workspace.write_schedule("a.yaml", "streams: []\n")
+    before = asyncio.all_tasks()
+    async with service.running(load_config(workspace.config_path), CREDENTIALS) as daemon:
+        assert daemon.ready.is_set()
+        assert daemon.snapshot()["config_loaded"] is True
+    assert asyncio.all_tasks() - before == set()

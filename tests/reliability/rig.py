@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import yaml
@@ -157,27 +156,13 @@ async def serving(
     watch_files: bool = True,
 ) -> AsyncIterator[Daemon]:
     """`service.serve()` as `liverecd run` runs it, minus signals; ready (READY sent) on entry,
-    stopped and drained (exit code 0) on exit."""
+    stopped and drained on exit."""
     config = load_config(config_path)
-    ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
-    task = asyncio.create_task(
-        service.serve(
-            config, creds, clock=clock, observer=observer, extensions=extensions,
-            signals=False, watch_files=watch_files, on_ready=ready.set_result,
-        )
-    )  # fmt: skip
-    either: set[asyncio.Future[Any]] = {ready, task}
-    async with asyncio.timeout(10):
-        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-    if task.done():
-        task.result()  # raises what stopped it
-    daemon = ready.result()
-    try:
+    async with service.running(
+        config, creds, clock=clock, observer=observer, extensions=extensions,
+        watch_files=watch_files,
+    ) as daemon:  # fmt: skip
         yield daemon
-    finally:
-        daemon.request_stop()
-        async with asyncio.timeout(15):
-            assert await task == 0
 
 
 async def http_get(url: str) -> tuple[int, str]:

@@ -18,9 +18,9 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import structlog
@@ -127,6 +127,46 @@ async def serve(
             for ext in reversed(started):
                 await ext.close()
     return 0
+
+
+@contextlib.asynccontextmanager
+async def running(
+    config: Config,
+    credentials: Credentials,
+    *,
+    clock: Clock | None = None,
+    observer: EngineObserver | None = None,
+    extensions: Sequence[Extension] = (),
+    watch_files: bool = True,
+    ready_within: float = 10.0,
+    stop_within: float = 15.0,
+) -> AsyncIterator[Daemon]:
+    """`serve()` in the background, without signal handlers (embedding, tests, benchmarks):
+    ready on entry (reconciled, alarms armed; what stopped it is raised if it ended first),
+    stopped and drained on exit."""
+    ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        serve(
+            config, credentials, clock=clock, observer=observer, extensions=extensions,
+            signals=False, watch_files=watch_files, on_ready=ready.set_result,
+        )
+    )  # fmt: skip
+    either: set[asyncio.Future[Any]] = {ready, task}
+    try:
+        async with asyncio.timeout(ready_within):
+            await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    except TimeoutError:
+        task.cancel()
+        raise
+    if task.done():
+        task.result()  # raises what stopped it
+    daemon = ready.result()
+    try:
+        yield daemon
+    finally:
+        daemon.request_stop()
+        async with asyncio.timeout(stop_within):
+            await task
 
 
 async def _run(
