@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import timedelta
 
 from liverecd.api.result import Outcome
 from liverecd.api.retry import RetryPolicy
 from liverecd.engine.dispatch import CHAIN_HEADROOM
 from liverecd.streams import Command
 
-from .helpers import Rig, code, key, ok, order, rig, timeout
+from .helpers import T0, Rig, code, key, ok, order, rig, timeout
 
 START, STOP, CANCEL, RESTART = Command.START, Command.STOP, Command.CANCEL_DELAY, Command.RESTART
 NOT_LIVE = code(409, "StreamNotFound")
@@ -266,3 +268,40 @@ async def test_a_start_waiting_for_its_stream_goes_at_once_when_the_stream_appea
         assert len(r.sender.sent) == 2
         await idle(r)
     assert r.settled[-1].succeeded
+
+
+async def test_a_moved_deadline_survives_a_wall_clock_jump() -> None:
+    jumps: list[float] = []
+    r = rig(jumps=jumps)
+    r.sender.scripts[key("a")] = [NOT_LIVE]
+    async with running(r):
+        r.dispatcher.submit(order(START, "a", 1, window="w", deadline=20, early=False))
+        r.dispatcher.update_deadline("w", T0 + timedelta(seconds=60))  # the window was extended
+        r.clock.step_wall(5)
+        await idle(r)
+    assert jumps
+    assert r.settled[-1].reason == "window_closed"
+    last = max(s.at for s in r.sender.sent)
+    assert 1040 < last <= 1055  # retried past the old end, until the new one (5 s sooner)
+
+
+async def test_a_reassert_refused_for_good_still_owes_its_stop() -> None:
+    # A reassert stands for a start a crashed run may have sent: its failing must not make
+    # the daemon forget the recording (the caller keeps the row, so the stop stays owed).
+    r = rig()
+    r.sender.scripts[key("a")] = [code(400, "CodeConfigNotFound")]
+    async with running(r):
+        r.dispatcher.submit(replace(order(START, "a", 1, deadline=100), reassert=True))
+        await idle(r)
+    assert r.settled[-1].reason == "fatal"
+    assert r.settled[-1].maybe_acted
+
+
+async def test_a_definite_refusal_lets_the_limiter_climb_back_after_a_throttle() -> None:
+    r = rig()
+    r.sender.scripts[key("a")] = [code(400, "Throttling.User"), NOT_LIVE]
+    async with running(r):
+        r.dispatcher.submit(order(START, "a", 1, deadline=10, early=False))
+        await idle(r)
+    assert r.settled[-1].reason == "window_closed"
+    assert r.limiter.rate > 50 * 0.7  # StreamNotFound got past flow control

@@ -193,9 +193,10 @@ def jumps(leaks: LeakScan) -> list[float]:
 
 
 def assert_never_started(run: Run, stream: str) -> None:
-    """Nothing at all: no start, no recording, and no stop for a start that never left (its
-    intent row may be written when the jump lands; the stop skips a lapsed opening)."""
-    assert run.commands(stream) == [], run.commands(stream)
+    """No start and no recording. A stop (and cancel_delay) may follow: when the jump lands
+    while the window's start is still in hand, the overdue stop alarm finds its intent row, and
+    a stop is never skipped on a guess (a harmless call, answered 200)."""
+    assert "start" not in run.commands(stream), run.commands(stream)
     assert not run.emu.recordings(key(stream))
 
 

@@ -138,7 +138,8 @@ class RateLimiter:
         self._tat = max(self._tat, now + self.interval)
 
     def on_success(self) -> None:
-        """A call went through: move the rate back up along the cubic curve, never above qps."""
+        """The server answered without throttling (a success or a definite refusal): move the
+        rate back up along the cubic curve, never above qps."""
         self._through_since_cut = True
         if self._rate >= self._qps:
             return

@@ -91,7 +91,7 @@ class CommandRunner:
             result = await self._client.real_time_record_command(command, stream)
             outcome = classify(command, result)
             attempts.append(Attempt(result, outcome))
-            self._feed_limiter(result, outcome)
+            self._feed_limiter(result)
             self._log(result, outcome, len(attempts))
             per_class[outcome] += 1
             reason = self._why_stop(result, outcome, per_class[outcome])
@@ -110,10 +110,10 @@ class CommandRunner:
                 return CommandReport(command, stream, outcome, tuple(attempts), reason)
             await self._clock.sleep(delay)
 
-    def _feed_limiter(self, result: ApiResult, outcome: Outcome) -> None:
+    def _feed_limiter(self, result: ApiResult) -> None:
         if is_throttle(result):
             self._limiter.on_throttled(result.retry_after)
-        elif outcome.succeeded:
+        elif result.transport_error is None:  # past flow control, answered or refused
             self._limiter.on_success()
 
     @staticmethod

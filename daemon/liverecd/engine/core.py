@@ -25,7 +25,7 @@ from liverecd.engine.observer import EngineObserver
 from liverecd.engine.orders import Order, Settled
 from liverecd.engine.reconcile import ReconcilePlan, opening_row, reconcile, resolve_opening
 from liverecd.engine.scheduler import ARM_AHEAD, Alarms
-from liverecd.engine.state import Phase, RecordingState, StateStore
+from liverecd.engine.state import StateStore
 from liverecd.engine.timing import Pacer
 from liverecd.engine.transitions import after_settled, stop_targets
 from liverecd.errors import StateError
@@ -63,7 +63,6 @@ class Engine:
         self._on_change = on_change
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
-        self._handing_over: set[str] = set()  # opening intents being written, not yet submitted
         self._max_lead = config.max_lead
         self.alarms = Alarms(self._alarm, clock)
         self.dispatcher = Dispatcher(
@@ -150,23 +149,20 @@ class Engine:
             return
         own = self.book.get(rec.window_id)
         command = rec.opens_with  # the resolver has the last word when it leaves
-        self._handing_over.add(rec.window_id)
-        try:
-            if own is None or not own.phase.running:
-                with contextlib.suppress(StateError):  # logged by the book
-                    await self.book.put(opening_row(rec, command, now))
-            self.dispatcher.submit(
-                Order(command=command, stream=rec.stream, window_id=rec.window_id,
-                      due=rec.start, deadline=rec.end, early=command is Command.START)
-            )  # fmt: skip
-        finally:
-            self._handing_over.discard(rec.window_id)
+        if own is None or not own.phase.running:
+            with contextlib.suppress(StateError):  # logged by the book
+                await self.book.put(opening_row(rec, command, now))
+        self.dispatcher.submit(
+            Order(command=command, stream=rec.stream, window_id=rec.window_id, due=rec.start,
+                  deadline=rec.end, early=command is Command.START)
+        )  # fmt: skip
 
     def close_due(self, rec: Recording) -> None:
         """Queue `rec`'s stop at its end, when something of its stream is running."""
         if not rec.closes:
             return
-        if self._stop_owed(rec.window_id, rec.stream, rec.end):
+        rows = self.book.of_stream(rec.stream)
+        if stop_targets(rec.window_id, rows, self.timeline, rec.end):
             self.dispatcher.submit(
                 Order(command=Command.STOP, stream=rec.stream, window_id=rec.window_id,
                       due=rec.end)
@@ -212,26 +208,8 @@ class Engine:
                 order.command if order.reassert else resolve_opening(order.command, rec, rows, now)
             )
         if order.command is Command.STOP:
-            return Command.STOP if self._stop_owed(order.window_id, order.stream, now) else None
+            return Command.STOP if stop_targets(order.window_id, rows, self.timeline, now) else None
         return order.command
-
-    def _stop_owed(self, window_id: str, stream: StreamKey, now: datetime) -> bool:
-        """Something a stop for `window_id` would end is running, or may be. An opening intent
-        whose command never left and now never will (its window is over; e.g. a disk stall or a
-        suspend held the hand-over past the end) owes nothing: the dropped command forgets it."""
-        wall = self.clock.wall()
-        return any(
-            not self._lapsed(row, wall)
-            for row in stop_targets(window_id, self.book.of_stream(stream), self.timeline, now)
-        )
-
-    def _lapsed(self, row: RecordingState, now: datetime) -> bool:
-        if row.phase is not Phase.OPENING:
-            return False
-        if row.window_id in self._handing_over:
-            rec = self.timeline.get(row.window_id)
-            return rec is None or rec.end <= now
-        return self.dispatcher.opening_lapsed(row.window_id)
 
     def _settled(self, settled: Settled) -> None:
         now = self.clock.wall()

@@ -133,7 +133,7 @@ class Dispatcher:
 
     def update_deadline(self, window_id: str, deadline: datetime | None) -> None:
         """A window's end moved: its queued opening commands retry until the new end."""
-        self._queue.set_deadline(window_id, self._time.mono_or_none(deadline))
+        self._queue.set_deadline(window_id, self._time.mono_or_none(deadline), deadline)
         self._wake.poke()
 
     def expedite(self, window_id: str) -> bool:
@@ -157,22 +157,6 @@ class Dispatcher:
     def pending(self, window_id: str, command: Command) -> bool:
         """True while that order is queued or in flight."""
         return (window_id, command) in self._queue.items
-
-    def opening_lapsed(self, window_id: str) -> bool:
-        """True when the window's opening order is queued, no attempt of it may have acted, and
-        its deadline has passed: it will be dropped unsent, so it opened nothing to stop."""
-        now = self._clock.monotonic()
-        for command in (Command.START, Command.RESTART):
-            it = self._queue.items.get((window_id, command))
-            if (
-                it is not None
-                and not it.in_flight
-                and not it.maybe_acted
-                and it.deadline is not None
-                and it.deadline <= now
-            ):
-                return True
-        return False
 
     def __len__(self) -> int:
         return len(self._queue)
@@ -288,7 +272,9 @@ class Dispatcher:
         if is_throttle(result):
             self._pacer.on_throttled(result.retry_after)
             self._observer.throttled()
-        elif outcome.succeeded:
+        elif result.transport_error is None:
+            # Got past the server's flow control (a refusal such as StreamNotFound too): the
+            # limiter may climb back, and a throttle after it is a new episode (api.ratelimit).
             self._pacer.on_success()
         log_attempt(it, result, outcome, lateness)
         self._observer.command_attempt(it.command, outcome, result.latency, lateness)

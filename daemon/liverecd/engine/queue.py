@@ -19,7 +19,7 @@ import math
 from bisect import insort
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from liverecd.api.result import Outcome
@@ -49,7 +49,7 @@ class Item:
     in_flight: bool = False
     done: bool = False
     cancel_requested: bool = False
-    maybe_acted: bool = False
+    maybe_acted: bool = False  # an attempt may have been carried out (or, reassert: before us)
     sent_at: datetime | None = None
     gen: int = 0
     per_class: Counter[Outcome] = field(default_factory=Counter)
@@ -89,9 +89,12 @@ class OrderQueue:
     def add(self, order: Order, due: float, chain_due: float, deadline: float | None) -> Item:
         """Queue a new item (the caller checked `order.key` is not queued)."""
         self._seq += 1
+        # A reassert stands for a command that may have been carried out before (by a process
+        # that crashed, or earlier in this one): dropping it must not forget that a stop is owed.
         it = Item(
             order=order, seq=self._seq, command=order.command, due=due, deadline=deadline,
             chain=(chain_due, order.command.rank, self._seq), release=due, latest=due,
+            maybe_acted=order.reassert,
         )  # fmt: skip
         self.items[order.key] = it
         insort(self._lanes.setdefault(order.stream, []), it, key=lambda i: i.chain)
@@ -160,11 +163,13 @@ class OrderQueue:
             heapq.heappop(self._timed)
         return self._timed[0][0] if self._timed else math.inf
 
-    def set_deadline(self, window_id: str, deadline: float | None) -> None:
-        """The window's opening items retry until `deadline`; one waiting for its stream past
-        it wakes then instead (and leaves as window_closed, freeing its lane for the stop)."""
+    def set_deadline(self, window_id: str, deadline: float | None, wall: datetime | None) -> None:
+        """The window's opening items retry until `deadline` (`wall` on the wall clock, kept
+        for `rederive`); one waiting for its stream past it wakes then instead (and leaves as
+        window_closed, freeing its lane for the stop)."""
         for it in self._opening(window_id):
             it.deadline = deadline
+            it.order = replace(it.order, deadline=wall)
             if deadline is not None and it.waiting and it.not_before > deadline:
                 it.not_before = deadline
                 self.activate(it.order.stream)

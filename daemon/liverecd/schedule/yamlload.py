@@ -197,6 +197,12 @@ def _reader_message(exc: yaml.YAMLError, text: str) -> str:
     character = getattr(exc, "character", None)
     where = ""
     if isinstance(offset, int):
-        where = f" at line {position(text, offset)[0]}"
+        # libyaml reports a byte offset into the UTF-8 text, PyYAML's reader a character index.
+        index = offset if _BaseLoader is yaml.SafeLoader else _char_index(text, offset)
+        where = f" at line {position(text, index)[0]}"
     code = f" #x{character:04x}" if isinstance(character, int) else ""
     return f"unacceptable character{code}{where}: control characters are not allowed in YAML"
+
+
+def _char_index(text: str, byte_offset: int) -> int:
+    return len(text.encode("utf-8")[:byte_offset].decode("utf-8", "ignore"))
