@@ -48,22 +48,5 @@ class CredentialsError(LiverecdError):
     """Credentials are missing or incomplete; the message names the variable or file."""
 
 
-class ApiError(LiverecdError):
-    """The Live API answered with an error that the caller could not absorb."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: str | None = None,
-        http_status: int | None = None,
-        request_id: str | None = None,
-    ) -> None:
-        self.code = code
-        self.http_status = http_status
-        self.request_id = request_id
-        super().__init__(message)
-
-
 class StateError(LiverecdError):
     """The state store could not be read or written."""

@@ -19,7 +19,6 @@ from urllib.parse import quote
 
 API_VERSION = "2016-11-01"
 V3_ALGORITHM = "ACS3-HMAC-SHA256"
-EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
 def percent_encode(value: str) -> str:

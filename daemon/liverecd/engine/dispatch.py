@@ -161,13 +161,6 @@ class Dispatcher:
     def __len__(self) -> int:
         return len(self._queue)
 
-    def next_due(self) -> tuple[datetime, Order] | None:
-        """The earliest due order still queued, with its wall-clock due time."""
-        if not self._queue:
-            return None
-        it = min(self._queue, key=lambda i: i.due)
-        return it.order.due, it.order
-
     async def wait_idle(self) -> None:
         """Until nothing is queued or in flight."""
         await self._idle.wait()

@@ -44,7 +44,6 @@ class Alarms:
         self._handler = handler
         self._clock = clock
         self._sched = AsyncIOScheduler(timezone=UTC, job_defaults=JOB_DEFAULTS)
-        self._closed = False
         # APScheduler logs every job added and run at INFO: thousands of lines per horizon.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
@@ -54,7 +53,6 @@ class Alarms:
 
     def shutdown(self) -> None:
         """Stop firing; jobs in memory are dropped (the timeline re-creates them at start-up)."""
-        self._closed = True
         if self._sched.running:
             # shutdown() only takes effect on the loop's next turn; pause() at once makes a
             # wake-up already due in this turn fire nothing.
@@ -64,8 +62,6 @@ class Alarms:
     def set(self, kind: str, window_id: str, at: datetime) -> bool:
         """Arm (or re-arm) the alarm `window_id:kind` at `at`; False when `at` has passed."""
         job_id = f"{window_id}:{kind}"
-        if self._closed:
-            return True  # shutting down: the next start-up re-arms from the timetable
         if at <= self._clock.wall():
             self.cancel(kind, window_id)
             return False
@@ -98,7 +94,7 @@ class Alarms:
 
     def wakeup(self) -> None:
         """Re-read the wall clock now (after a clock jump)."""
-        if self._sched.running and not self._closed:
+        if self._sched.running:
             self._sched.wakeup()
 
     async def _fire(self, kind: str, window_id: str) -> None:

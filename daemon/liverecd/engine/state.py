@@ -200,24 +200,3 @@ class SqliteStateStore:
         if self._db is not None:
             self._db.close()
             self._db = None
-
-
-class MemoryStateStore:
-    """A store that forgets on exit: for tests and `plan`-like dry runs."""
-
-    def __init__(self, rows: Iterable[RecordingState] = ()) -> None:
-        self._rows = {r.window_id: r for r in rows}
-
-    def load(self) -> list[RecordingState]:
-        """Every row, ordered by window id."""
-        return [self._rows[k] for k in sorted(self._rows)]
-
-    def apply(self, put: Iterable[RecordingState] = (), delete: Iterable[str] = ()) -> None:
-        """Upserts, then deletes."""
-        for r in put:
-            self._rows[r.window_id] = r
-        for wid in delete:
-            self._rows.pop(wid, None)
-
-    def close(self) -> None:
-        """Nothing to release."""
