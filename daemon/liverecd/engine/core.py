@@ -18,13 +18,13 @@ import structlog
 
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock
+from liverecd.engine.alarms import ARM_AHEAD, Alarms
 from liverecd.engine.arming import OpenWindow
 from liverecd.engine.book import StateBook
 from liverecd.engine.dispatch import Dispatcher, Sender, StreamWait
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.orders import Order, Settled
 from liverecd.engine.reconcile import ReconcilePlan, opening_row, reconcile, resolve_opening
-from liverecd.engine.scheduler import ARM_AHEAD, Alarms
 from liverecd.engine.state import StateStore
 from liverecd.engine.timing import Pacer
 from liverecd.engine.transitions import after_settled, stop_targets
@@ -37,6 +37,23 @@ log = structlog.get_logger(__name__)
 
 STOP = "stop"
 OPENS = (Command.START, Command.RESTART)
+
+
+SLICE = 2000  # windows re-armed per turn of the loop during a reload
+
+
+def diff_timelines(
+    old: Mapping[str, Recording], new: Mapping[str, Recording]
+) -> tuple[list[str], list[str], list[str]]:
+    """Window ids removed, changed and added from `old` to `new` (pure; runs off the loop)."""
+    removed = [k for k in old if k not in new]
+    added = [k for k in new if k not in old]
+    changed = [k for k, r in new.items() if k in old and old[k] != r]
+    return removed, changed, added
+
+
+def _slices(ids: list[str]) -> list[list[str]]:
+    return [ids[i : i + SLICE] for i in range(0, len(ids), SLICE)]
 
 
 class Engine:
@@ -95,43 +112,55 @@ class Engine:
 
     # -- keeping alarms in step with the timeline ---------------------------------------------
 
-    def replace_timeline(self, new: dict[str, Recording]) -> dict[str, int]:
+    async def replace_timeline(self, new: dict[str, Recording]) -> dict[str, int]:
         """Switch to `new`, re-arming by window id: unchanged windows are not touched, removed
-        ones lose their alarms and unsent opening commands, a moved end moves the stop."""
-        old, now = self.timeline, self.clock.wall()
+        ones lose their alarms and unsent opening commands, a moved end moves the stop.
+
+        The diff is computed off the loop and applied in slices, so that a reload of 100,000
+        windows never holds the loop for long (the watchdog and /healthz keep answering)."""
+        old = self.timeline
+        removed, changed, added = await asyncio.to_thread(diff_timelines, old, new)
         self.timeline = new
-        removed = old.keys() - new.keys()
-        added = new.keys() - old.keys()
-        changed = {k for k in old.keys() & new.keys() if old[k] != new[k]}
-        for wid in removed:
-            for kind in (*OPENS, STOP):
-                self.alarms.cancel(str(kind), wid)
-            self.dispatcher.cancel(wid, set(OPENS))
-        for wid in changed:
-            before, after = old[wid], new[wid]
-            if (before.end, before.closes) != (after.end, after.closes):
-                self.alarms.cancel(STOP, wid)
-                self.dispatcher.cancel(wid, {Command.STOP})
-                self.dispatcher.update_deadline(wid, after.end)
-            if before.opens_with != after.opens_with:
-                self.alarms.cancel(str(before.opens_with), wid)
-            self.arm(after, now)
-        for wid in added:
-            self.arm(new[wid], now)
+        for chunk in _slices(removed):
+            for wid in chunk:
+                for kind in (*OPENS, STOP):
+                    self.alarms.cancel(str(kind), wid)
+                self.dispatcher.cancel(wid, set(OPENS))
+            await asyncio.sleep(0)
+        for chunk in _slices(changed):
+            for wid in chunk:
+                self._rearm_changed(old[wid], new[wid])
+            await asyncio.sleep(0)
+        for chunk in _slices([*added, *changed]):
+            self._arm_many([new[wid] for wid in chunk], self.clock.wall())
+            await asyncio.sleep(0)
         self._on_change()
         return {"added": len(added), "removed": len(removed), "changed": len(changed),
                 "unchanged": len(new) - len(added) - len(changed)}  # fmt: skip
 
+    def _rearm_changed(self, before: Recording, after: Recording) -> None:
+        wid = after.window_id
+        if (before.end, before.closes) != (after.end, after.closes):
+            self.alarms.cancel(STOP, wid)
+            self.dispatcher.cancel(wid, {Command.STOP})
+            self.dispatcher.update_deadline(wid, after.end)
+        if before.opens_with != after.opens_with:
+            self.alarms.cancel(str(before.opens_with), wid)
+
     def arm(self, rec: Recording, now: datetime) -> None:
         """Arm `rec`'s alarms; act at once on those whose time has passed."""
-        if rec.start > now:
-            lead = self._max_lead if rec.opens_with is Command.START else timedelta(0)
-            if not self.alarms.set(
-                str(rec.opens_with), rec.window_id, rec.start - lead - ARM_AHEAD
-            ):
-                self.spawn(self.open_due(rec), name=f"open-{rec.window_id}")
-        if rec.closes and not self.alarms.set(STOP, rec.window_id, rec.end - ARM_AHEAD):
-            self.close_due(rec)
+        self._arm_many([rec], now)
+
+    def _arm_many(self, recs: list[Recording], now: datetime) -> None:
+        alarms: list[tuple[str, str, datetime]] = []
+        for rec in recs:
+            if rec.start > now:
+                lead = self._max_lead if rec.opens_with is Command.START else timedelta(0)
+                alarms.append((str(rec.opens_with), rec.window_id, rec.start - lead - ARM_AHEAD))
+            if rec.closes:
+                alarms.append((STOP, rec.window_id, rec.end - ARM_AHEAD))
+        for kind, wid in self.alarms.set_many(alarms):
+            self._alarm(kind, wid)
 
     def _alarm(self, kind: str, window_id: str) -> None:
         rec = self.timeline.get(window_id)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Protocol
 
 import structlog
+from apscheduler.triggers.interval import IntervalTrigger
 
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock, SystemClock
@@ -38,6 +39,9 @@ from liverecd.schedule.timeline import Timeline
 log = structlog.get_logger(__name__)
 
 HORIZON_STEP = timedelta(hours=1)
+# Start-up arms this much of the horizon before READY (it holds every window that is open or
+# whose start may leave early), then fills the rest in the background.
+FIRST_SLICE = timedelta(minutes=15)
 DRAIN_GRACE = 5.0
 PUBLISH_DELAY = 0.5  # seconds: status snapshots are coalesced, never rebuilt per command
 # An idle daemon has no timer that would notice a stepped wall clock (APScheduler's next wake-up
@@ -146,18 +150,24 @@ class Daemon:
         cannot be read at start-up."""
         rows = self.engine.book.load()
         await self._load()
-        timeline = self._expand(rows)
+        now = self.clock.wall()
+        first = max(FIRST_SLICE, 2 * self.config.max_lead)
+        timeline = await asyncio.to_thread(self._expand, rows, now, now + first)
         async with asyncio.TaskGroup() as tg:
+            tg.create_task(self.engine.alarms.run(), name="alarms")
             tg.create_task(self.engine.dispatcher.run(), name="dispatcher")
-            self.engine.alarms.start()
-            self.engine.replace_timeline(timeline)
+            await self.engine.replace_timeline(timeline)
             plan = self.engine.reconcile(previous=None)
             await self.engine.apply(plan)
             log.info("reconcile", trigger="startup", **plan.counts)
-            self.engine.alarms.every("horizon", HORIZON_STEP, self._refresh_soon)
+            trigger = IntervalTrigger(
+                seconds=HORIZON_STEP.total_seconds(), start_date=now + HORIZON_STEP, timezone=UTC
+            )
+            self.engine.alarms.every("horizon", trigger, self._refresh_soon)
             background = [
                 tg.create_task(self._reload_loop(), name="reload"),
                 tg.create_task(self._clock_watch(), name="clock-watch"),
+                tg.create_task(self.refresh_horizon(), name="fill-horizon"),
             ]
             if self._watch_files:
                 background.append(tg.create_task(self._watch(), name="watch-files"))
@@ -192,11 +202,13 @@ class Daemon:
         self._schedule = Timeline(result.schedule)
         self._streams = result.schedule.streams()
 
-    def _expand(self, rows: list[RecordingState]) -> dict[str, Recording]:
-        """The timeline ahead; while a file has failed with no last good version to keep, the
-        windows the state remembers stay in force too (see `reload.remembered`)."""
-        now = self.clock.wall()
-        timeline = loading.expand(self._timeline(), now, self.config.horizon)
+    def _expand(
+        self, rows: list[RecordingState], now: datetime, until: datetime
+    ) -> dict[str, Recording]:
+        """The timeline from `now` to `until` (pure; run off the loop); while a file has failed
+        with no last good version to keep, the windows the state remembers stay in force too
+        (see `reload.remembered`)."""
+        timeline = loading.expand(self._timeline(), now, until - now)
         loaded = self._loaded
         if loaded is not None and any(f not in loaded.files for f in loaded.failed):
             timeline.update(loading.remembered(rows, timeline, now))
@@ -222,8 +234,10 @@ class Daemon:
             assert self._loaded is not None
             now = self.clock.wall()
             old = self.engine.timeline
-            new = self._expand(self.engine.book.rows())
-            diff = self.engine.replace_timeline(new)
+            new = await asyncio.to_thread(
+                self._expand, self.engine.book.rows(), now, now + self.config.horizon
+            )
+            diff = await self.engine.replace_timeline(new)
             plan = self.engine.reconcile(previous=old)
             await self.engine.apply(plan)
             ok = not self._loaded.failed
@@ -245,13 +259,16 @@ class Daemon:
         self.engine.spawn(self.refresh_horizon(), name="refresh-horizon")
 
     async def refresh_horizon(self) -> None:
-        """Extend the timeline to `horizon` ahead of now (hourly, and after a clock jump)."""
+        """Extend the timeline to `horizon` ahead of now (after start-up, hourly, and after a
+        clock jump), off the loop; windows the state remembers stay."""
         async with self._lock:
             now = self.clock.wall()
-            new = loading.expand(self._timeline(), now, self.config.horizon)
+            new = await asyncio.to_thread(
+                loading.expand, self._timeline(), now, self.config.horizon
+            )
             new.update({k: r for k, r in self.engine.timeline.items()
                         if r.sources[0].file == "<state>" and r.end > now})  # fmt: skip
-            diff = self.engine.replace_timeline(new)
+            diff = await self.engine.replace_timeline(new)
             log.debug("horizon_extended", windows=len(new), **diff)
 
     async def _clock_watch(self) -> None:
