@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from liverecd.clock import SystemClock
 from liverecd.engine.book import StateBook
 from liverecd.engine.state import DB_NAME, Phase, RecordingState, SqliteStateStore
 from liverecd.errors import StateError
@@ -112,7 +113,7 @@ async def test_kill_9_in_the_middle_of_writes_leaves_a_readable_consistent_store
 
 async def test_the_book_mirrors_at_once_and_commits_in_batches(tmp_path: Path) -> None:
     store = SqliteStateStore(tmp_path)
-    book = StateBook(store)
+    book = StateBook(store, SystemClock())
     book.load()
     futures = [book.put(row(f"w{i}", name=f"s{i}")) for i in range(50)]
     assert len(book) == 50  # the mirror does not wait for the disk

@@ -110,6 +110,16 @@ class Alarms:
         at, _, kind, wid = self._heap[0]
         return at, kind, wid
 
+    def upcoming(self, count: int) -> list[tuple[datetime, str, str]]:
+        """The `count` earliest armed alarms `(when, kind, window_id)`, earliest first."""
+        out: list[tuple[datetime, str, str]] = []
+        for at, _, kind, wid in heapq.nsmallest(4 * count + 16, self._heap):
+            if self._due.get((kind, wid)) == at:
+                out.append((at, kind, wid))
+                if len(out) == count:
+                    break
+        return out
+
     def wakeup(self) -> None:
         """Re-read the wall clock now (after a clock jump)."""
         self._changed.set()

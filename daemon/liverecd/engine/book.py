@@ -1,34 +1,42 @@
 """The daemon's view of its state: an in-memory mirror in front of a `StateStore`, with group
 commit off the event loop.
 
-Reads are the mirror (the daemon decides from it on every command); writes update the mirror at
-once and reach the store in batches on one worker thread, so a burst of 2,000 intents costs one
-fsync rather than 2,000 and the loop never blocks on the disk. `put`/`delete` return a future
-that resolves when the change is durable: callers that must not send before their intent is on
-disk (an opening command) await it; the rest let it complete in the background.
+Reads are the mirror (the daemon decides from it on every command), indexed by stream; writes
+update the mirror at once and reach the store in batches on one worker thread, so a burst of
+2,000 intents costs one fsync rather than 2,000 and the loop never blocks on the disk.
+`put`/`delete` return a future that resolves when the change is durable: callers that must not
+send before their intent is on disk (an opening command) await it; the rest let it complete in
+the background. A write that fails (a full disk, a locked database) is retried with backoff until
+it lands, newer changes to the same row taking its place; `last_error` says so meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 
-from liverecd.engine.state import RecordingState, StateStore
+from liverecd.clock import Clock
+from liverecd.engine.state import Phase, RecordingState, StateStore
 from liverecd.errors import StateError
 from liverecd.streams import StreamKey
 
 log = structlog.get_logger(__name__)
 
+RETRY_FIRST = 0.5  # seconds before a failed write is tried again; doubles up to RETRY_CAP
+RETRY_CAP = 5.0
+CLOSE_GRACE = 5.0  # seconds a shutdown waits for writes that keep failing
+
 
 class StateBook:
     """Mirror + batched durable writes. Create and use it on the event loop."""
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, clock: Clock) -> None:
         self._store = store
+        self._clock = clock
         self._rows: dict[str, RecordingState] = {}
+        self._by_stream: dict[StreamKey, dict[str, RecordingState]] = {}
         self._pending: dict[str, RecordingState | None] = {}  # window id -> row or deletion
         self._waiters: list[asyncio.Future[None]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -38,8 +46,25 @@ class StateBook:
     def load(self) -> list[RecordingState]:
         """Read every row from the store into the mirror (start-up; may raise StateError)."""
         rows = self._store.load()
-        self._rows = {r.window_id: r for r in rows}
+        self._rows, self._by_stream = {}, {}
+        for r in rows:
+            self._index(r)
         return rows
+
+    def _index(self, row: RecordingState) -> None:
+        old = self._rows.get(row.window_id)
+        if old is not None and old.stream != row.stream:
+            self._unindex(row.window_id)
+        self._rows[row.window_id] = row
+        self._by_stream.setdefault(row.stream, {})[row.window_id] = row
+
+    def _unindex(self, window_id: str) -> None:
+        old = self._rows.pop(window_id, None)
+        if old is not None:
+            lane = self._by_stream.get(old.stream, {})
+            lane.pop(window_id, None)
+            if not lane:
+                self._by_stream.pop(old.stream, None)
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -53,7 +78,11 @@ class StateBook:
 
     def of_stream(self, stream: StreamKey) -> list[RecordingState]:
         """The rows of one stream."""
-        return [r for r in self._rows.values() if r.stream == stream]
+        return list(self._by_stream.get(stream, {}).values())
+
+    def count(self, *phases: Phase) -> int:
+        """How many rows are in one of `phases` (the rows are few: windows held open)."""
+        return sum(1 for r in self._rows.values() if r.phase in phases)
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -63,14 +92,14 @@ class StateBook:
     def put(self, *rows: RecordingState) -> asyncio.Future[None]:
         """Upsert rows; the future resolves once they are durable."""
         for r in rows:
-            self._rows[r.window_id] = r
+            self._index(r)
             self._pending[r.window_id] = r
         return self._schedule()
 
     def delete(self, *window_ids: str) -> asyncio.Future[None]:
         """Delete rows; the future resolves once the deletion is durable."""
         for wid in window_ids:
-            self._rows.pop(wid, None)
+            self._unindex(wid)
             self._pending[wid] = None
         return self._schedule()
 
@@ -88,6 +117,7 @@ class StateBook:
     async def _flush_all(self) -> None:
         # One batch per round: changes made while a batch is on disk wait for the next round.
         loop = asyncio.get_running_loop()
+        pause = RETRY_FIRST
         while self._pending:
             batch, self._pending = self._pending, {}
             waiters, self._waiters = self._waiters, []
@@ -96,20 +126,30 @@ class StateBook:
             try:
                 await loop.run_in_executor(self._executor, self._store.apply, puts, deletes)
             except StateError as exc:
-                self._failed(exc, waiters)
+                # Put the batch back under what changed since; its waiters keep waiting.
+                self._pending = {**batch, **self._pending}
+                self._waiters = waiters + self._waiters
+                self._failed(exc)
+                await self._clock.sleep(pause)
+                pause = min(RETRY_CAP, pause * 2)
                 continue
-            self.last_error = None
+            if self.last_error is not None:
+                log.info("state_write_recovered")
+            self.last_error, pause = None, RETRY_FIRST
             for w in waiters:
                 if not w.done():
                     w.set_result(None)
 
-    def _failed(self, exc: StateError, waiters: Iterable[asyncio.Future[None]]) -> None:
-        # The mirror stays right; the store is behind. Callers waiting for durability hear it.
+    def _failed(self, exc: StateError) -> None:
+        # The mirror stays right; the store is behind until a retry lands.
+        if self.last_error != str(exc):
+            log.error("state_write_failed", error=str(exc), retry=True)
         self.last_error = str(exc)
-        log.error("state_write_failed", error=str(exc))
-        for w in waiters:
-            if not w.done():
-                w.set_exception(exc)
+
+    @property
+    def unwritten(self) -> int:
+        """Changes not yet durable."""
+        return len(self._pending) + (1 if self._flusher and not self._flusher.done() else 0)
 
     async def flush(self) -> None:
         """Wait until every change made so far is durable (or its write failed)."""
@@ -117,9 +157,18 @@ class StateBook:
             await asyncio.shield(self._flusher)
 
     async def close(self) -> None:
-        """Flush, then close the store and the writer thread."""
+        """Flush (writes that keep failing get `CLOSE_GRACE` seconds), then close the store
+        and the writer thread."""
         try:
-            await self.flush()
+            if self._flusher is not None and not self._flusher.done():
+                sleeper = asyncio.ensure_future(self._clock.sleep(CLOSE_GRACE))
+                await asyncio.wait(
+                    (sleeper, asyncio.shield(self._flusher)), return_when=asyncio.FIRST_COMPLETED
+                )
+                sleeper.cancel()
+                if not self._flusher.done():
+                    self._flusher.cancel()
+                    log.error("state_unflushed", rows=len(self._pending), error=self.last_error)
         finally:
             await asyncio.get_running_loop().run_in_executor(self._executor, self._store.close)
             self._executor.shutdown(wait=False)

@@ -9,7 +9,6 @@ the rows on, alarms are kept in step with the timeline by window id.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,10 +24,10 @@ from liverecd.engine.dispatch import Dispatcher, Sender, StreamWait
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.orders import Order, Settled
 from liverecd.engine.reconcile import ReconcilePlan, opening_row, reconcile, resolve_opening
-from liverecd.engine.state import StateStore
+from liverecd.engine.state import Phase, StateStore
+from liverecd.engine.status import Action, Failure
 from liverecd.engine.timing import Pacer
 from liverecd.engine.transitions import after_settled, stop_targets
-from liverecd.errors import StateError
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.model import Config
 from liverecd.streams import Command, StreamKey
@@ -36,6 +35,7 @@ from liverecd.streams import Command, StreamKey
 log = structlog.get_logger(__name__)
 
 STOP = "stop"
+DROPPED = ("fatal", "retries_exhausted", "window_closed")
 OPENS = (Command.START, Command.RESTART)
 
 
@@ -56,6 +56,10 @@ def _slices(ids: list[str]) -> list[list[str]]:
     return [ids[i : i + SLICE] for i in range(0, len(ids), SLICE)]
 
 
+def _deadline(order: Order) -> datetime:
+    return order.deadline or order.due
+
+
 class Engine:
     """Timeline + state + alarms + dispatcher. Create on the event loop."""
 
@@ -74,9 +78,10 @@ class Engine:
     ) -> None:
         self.config = config
         self.clock = clock
-        self.book = StateBook(store)
+        self._observer = observer
+        self.book = StateBook(store, clock)
         self.timeline: dict[str, Recording] = {}
-        self.last_error: str | None = None
+        self.last_failure: Failure | None = None
         self._on_change = on_change
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
@@ -95,16 +100,40 @@ class Engine:
     # -- applying plans -----------------------------------------------------------------------
 
     async def apply(self, plan: ReconcilePlan) -> None:
-        """Write the plan's rows (durably, before anything is sent), then submit its orders."""
+        """Write the plan's rows, submit its stops and cancel_delays at once and its opening
+        commands once their intent is durable (no start leaves without it)."""
         if plan.deletes:
             self.book.delete(*plan.deletes)
-        if plan.puts:
-            # A failed write is logged by the book; sending matters more than remembering.
-            with contextlib.suppress(StateError):
-                await self.book.put(*plan.puts)
+        durable = self.book.put(*plan.puts)
+        opening = [o for o in plan.orders if o.opens]
         for order in plan.orders:
+            if not order.opens:
+                self.dispatcher.submit(order)
+        if opening and not await self._durable(durable, max(_deadline(o) for o in opening)):
+            opening = [o for o in opening if _deadline(o) > self.clock.wall()]
+            self.spawn(self._submit_when_durable(durable, opening), name="reconcile-intents")
+            opening = []
+        for order in opening:
             self.dispatcher.submit(order)
         self._on_change()
+
+    async def _durable(self, fut: asyncio.Future[None], deadline: datetime) -> bool:
+        """Wait for `fut` (a state write) until `deadline` on the wall clock; True once it is
+        durable. The book retries a failing write on its own."""
+        if fut.done():
+            return fut.exception() is None
+        left = (deadline - self.clock.wall()).total_seconds()
+        nap = asyncio.ensure_future(self.clock.sleep(left))
+        try:
+            await asyncio.wait((nap, asyncio.shield(fut)), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nap.cancel()
+        return fut.done() and fut.exception() is None
+
+    async def _submit_when_durable(self, fut: asyncio.Future[None], orders: list[Order]) -> None:
+        for order in sorted(orders, key=_deadline):
+            if await self._durable(fut, _deadline(order)):
+                self.dispatcher.submit(order)
 
     def reconcile(self, previous: Mapping[str, Recording] | None) -> ReconcilePlan:
         """The commands owed now (`previous`: the timeline before a reload; None at start-up)."""
@@ -166,6 +195,7 @@ class Engine:
         rec = self.timeline.get(window_id)
         if rec is None:
             return
+        self._on_change()  # the next action moved on
         if kind == STOP:
             self.close_due(rec)
         else:
@@ -178,9 +208,14 @@ class Engine:
             return
         own = self.book.get(rec.window_id)
         command = rec.opens_with  # the resolver has the last word when it leaves
-        if own is None or not own.phase.running:
-            with contextlib.suppress(StateError):  # logged by the book
-                await self.book.put(opening_row(rec, command, now))
+        if (own is None or not own.phase.running) and not await self._durable(
+            self.book.put(opening_row(rec, command, now)), rec.end
+        ):
+            # The window ended before its intent could be written: no start. The row stays in
+            # the mirror, so its stop still goes out (a stop is never skipped on a guess).
+            log.error("start_not_sent", window=rec.window_id, stream=str(rec.stream),
+                      reason="state_write_failed", error=self.book.last_error)  # fmt: skip
+            return
         self.dispatcher.submit(
             Order(command=command, stream=rec.stream, window_id=rec.window_id, due=rec.start,
                   deadline=rec.end, early=command is Command.START)
@@ -224,6 +259,21 @@ class Engine:
                     out[rec.stream] = OpenWindow(rec.window_id, rec.start, rec.end)
         return out
 
+    def upcoming(self, count: int) -> list[Action]:
+        """The next `count` actions the alarms will hand over, with their due times."""
+        out = []
+        for _, kind, wid in self.alarms.upcoming(count):
+            rec = self.timeline.get(wid)
+            if rec is not None:
+                when = rec.end if kind == STOP else rec.start
+                out.append(Action(when, kind, str(rec.stream), wid))
+        return sorted(out, key=lambda a: a.time)
+
+    def counts(self) -> tuple[int, int]:
+        """Windows held open (opening or recording), and recordings the API confirmed."""
+        book = self.book
+        return book.count(Phase.OPENING, Phase.RECORDING), book.count(Phase.RECORDING)
+
     # -- dispatcher callbacks -----------------------------------------------------------------
 
     def _resolve(self, order: Order) -> Command | None:
@@ -252,11 +302,12 @@ class Engine:
             self.dispatcher.submit(order)
         for listener in self.settle_listeners:
             listener(settled)
-        if settled.reason in ("fatal", "retries_exhausted"):
+        if settled.reason in DROPPED:
             result = settled.result
             cause = (result.code or result.transport_error) if result else None
-            self.last_error = (
-                f"{settled.command} {settled.order.stream}: {settled.reason} ({cause})"
+            self._observer.command_dropped(settled.command, settled.reason)
+            self.last_failure = Failure(
+                now, f"{settled.command} {settled.order.stream}: {settled.reason} ({cause})"
             )
         self._on_change()
 

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from types import MappingProxyType
 from typing import Protocol
 
 import structlog
@@ -26,8 +25,8 @@ from liverecd.engine.dispatch import Sender
 from liverecd.engine.listing import OnlineLister
 from liverecd.engine.observer import EngineObserver, NullObserver
 from liverecd.engine.online_watch import OnlineWatch
-from liverecd.engine.snapshot import build_snapshot
 from liverecd.engine.state import RecordingState, StateStore
+from liverecd.engine.status import Status
 from liverecd.engine.timing import Pacer
 from liverecd.engine.watch_link import WatchLink
 from liverecd.engine.watchfs import watch
@@ -44,6 +43,7 @@ HORIZON_STEP = timedelta(hours=1)
 FIRST_SLICE = timedelta(minutes=15)
 DRAIN_GRACE = 5.0
 PUBLISH_DELAY = 0.5  # seconds: status snapshots are coalesced, never rebuilt per command
+UPCOMING = 8  # next actions kept in the status
 # An idle daemon has no timer that would notice a stepped wall clock (APScheduler's next wake-up
 # is a monotonic delay computed from the wall clock), so it compares the two this often: once a
 # second keeps a window that a step brings forward on time, for a few microseconds of CPU.
@@ -120,8 +120,8 @@ class Daemon:
         self.reloads = 0
         self._reloaded = asyncio.Condition()
         self._last_reload: tuple[datetime, bool] | None = None
-        self._publish_handle: asyncio.TimerHandle | None = None
-        self._snapshot: Mapping[str, object] = MappingProxyType({"config_loaded": False})
+        self._publishing = False
+        self._status = Status(time=self.clock.wall())
 
     # -- control --------------------------------------------------------------------------
 
@@ -139,9 +139,13 @@ class Daemon:
         async with self._reloaded:
             await self._reloaded.wait_for(lambda: self.reloads >= count)
 
-    def snapshot(self) -> Mapping[str, object]:
+    def status(self) -> Status:
         """The latest status (immutable; safe to read from another thread)."""
-        return self._snapshot
+        return self._status
+
+    def snapshot(self) -> Mapping[str, object]:
+        """The latest status as /healthz shows it, current at the time of the call."""
+        return self._status.view(self.clock.wall())
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -173,6 +177,9 @@ class Daemon:
                 background.append(tg.create_task(self._watch(), name="watch-files"))
             if self.watch_link is not None:
                 background.append(tg.create_task(self.watch_link.run(), name="online-watch"))
+            assert self._loaded is not None
+            # The first load counts as a load: the last-good gauge is set, a failure counted.
+            self._observer.reloaded(not self._loaded.failed, now.timestamp())
             self._publish()
             log.info("daemon_started", windows=len(timeline), state_rows=len(self.engine.book))
             self._lifecycle.ready()
@@ -189,8 +196,6 @@ class Daemon:
         await self.engine.cancel_tasks()
         await self.engine.dispatcher.drain(self._drain_grace)
         await self.engine.book.close()
-        if self._publish_handle is not None:
-            self._publish_handle.cancel()
         log.info("daemon_stopped", state_rows=len(self.engine.book))
 
     # -- loading and reloading ------------------------------------------------------------
@@ -289,14 +294,33 @@ class Daemon:
     # -- status ---------------------------------------------------------------------------
 
     def _changed(self) -> None:
-        if self._publish_handle is None:
-            loop = asyncio.get_running_loop()
-            self._publish_handle = loop.call_later(PUBLISH_DELAY, self._publish)
+        if not self._publishing:
+            self._publishing = True
+            self.engine.spawn(self._publish_soon(), name="publish-status")
+
+    async def _publish_soon(self) -> None:
+        await self.clock.sleep(PUBLISH_DELAY)
+        self._publish()
 
     def _publish(self) -> None:
-        self._publish_handle = None
-        snap = build_snapshot(self.engine, self._loaded, self.clock.wall(), self._last_reload)
-        self._snapshot = MappingProxyType(snap)
-        w = snap["windows"]
-        assert isinstance(w, Mapping)
-        self._observer.windows_changed(w["total"], w["open_now"], w["recording"])
+        """Build the status from counters and indexes (no scan of the timetable)."""
+        self._publishing = False
+        engine, loaded = self.engine, self._loaded
+        open_now, recording = engine.counts()
+        self._status = Status(
+            time=self.clock.wall(),
+            config_loaded=loaded is not None,
+            files_loaded=len(loaded.files) if loaded else 0,
+            files_failed=tuple(loaded.failed) if loaded else (),
+            file_problems=tuple(str(p) for p in loaded.errors) if loaded else (),
+            windows_total=len(engine.timeline),
+            open_now=open_now,
+            recording=recording,
+            upcoming=tuple(engine.upcoming(UPCOMING)),
+            queue=len(engine.dispatcher),
+            last_failure=engine.last_failure,
+            state_error=engine.book.last_error,
+            last_reload=self._last_reload,
+            clock_jumps=engine.clock_jumps,
+        )
+        self._observer.windows_changed(len(engine.timeline), open_now, recording)

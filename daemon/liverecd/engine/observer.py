@@ -21,6 +21,9 @@ class EngineObserver(Protocol):
     def retry_scheduled(self, command: Command, outcome: Outcome) -> None:
         """A retry of `command` was queued after `outcome`."""
 
+    def command_dropped(self, command: Command, reason: str) -> None:
+        """`command` was given up (`fatal`, `retries_exhausted`, `window_closed`)."""
+
     def throttled(self) -> None:
         """The API answered Throttling* (or 429)."""
 
@@ -63,6 +66,9 @@ class NullObserver:
         return None
 
     def retry_scheduled(self, command: Command, outcome: Outcome) -> None:
+        return None
+
+    def command_dropped(self, command: Command, reason: str) -> None:
         return None
 
     def throttled(self) -> None:

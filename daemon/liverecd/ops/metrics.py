@@ -50,6 +50,12 @@ class Metrics:
             ["command", "outcome"],
             registry=r,
         )
+        self.dropped = Counter(
+            "liverecd_commands_dropped",
+            "Commands given up, by command and reason (fatal, retries_exhausted, window_closed).",
+            ["command", "reason"],
+            registry=r,
+        )
         self.retries = Counter(
             "liverecd_command_retries",
             "Retries queued, by command and the outcome that caused them.",
@@ -165,6 +171,10 @@ class Metrics:
     def retry_scheduled(self, command: Command, outcome: Outcome) -> None:
         """Count a queued retry."""
         self.retries.labels(command=command.value, outcome=outcome.value).inc()
+
+    def command_dropped(self, command: Command, reason: str) -> None:
+        """Count a command given up."""
+        self.dropped.labels(command=command.value, reason=reason).inc()
 
     def throttled(self) -> None:
         """Count a throttling answer."""

@@ -153,7 +153,8 @@ class StatusServer:
         """The /healthz answer: HTTP status and JSON body (the snapshot plus the verdict)."""
         body = dict(self._snapshot())
         age = self._heartbeat_age()
-        problems = []
+        found = body.get("problems")
+        problems = [str(p) for p in found] if isinstance(found, list) else []
         if not body.get(CONFIG_LOADED):
             problems.append("no configuration has loaded yet")
         if age > self._wedged_after:

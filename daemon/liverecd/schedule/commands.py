@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         metavar="ISO8601",
         help="start of the range (default: now; without an offset: UTC)",
     )
-    default_hours = "the config's horizon, 48" if name == "check" else "24"
+    default_hours = "48" if name == "check" else "24"
     parser.add_argument(
         "--hours",
         metavar="N",
@@ -75,7 +75,7 @@ def _run(args: argparse.Namespace) -> int:
             return 1
         config, result = loaded
         start = _start(args.start)
-        default = config.horizon if args.command == "check" else timedelta(hours=24)
+        default = timedelta(hours=48 if args.command == "check" else 24)
         end = start + _hours(args.hours, default)
         if args.command == "check":
             return _check(config, result, start, end)

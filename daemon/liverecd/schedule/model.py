@@ -200,7 +200,7 @@ class Config:
     schedules: tuple[str, ...] = ()
     state_dir: Path = Path("/var/lib/liverecd")
     max_lead: timedelta = timedelta(seconds=60)
-    horizon: timedelta = timedelta(hours=48)
+    horizon: timedelta = timedelta(hours=6)
     log: LogConfig = field(default_factory=LogConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
