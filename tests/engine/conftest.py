@@ -64,12 +64,13 @@ class Workspace:
         watch: str = "0s",
         callback_listen: str = "off",
         extra: str = "",
+        qps: int = 50,
     ) -> Path:
         self.schedules.mkdir(exist_ok=True)
         text = f"""\
             api:
               endpoint: {self.emulator.url}
-              qps: 50
+              qps: {qps}
               timeout: 2s
               retry:
                 base: 50ms

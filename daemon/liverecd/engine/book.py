@@ -80,6 +80,10 @@ class StateBook:
         """The rows of one stream."""
         return list(self._by_stream.get(stream, {}).values())
 
+    def rows_running(self) -> list[RecordingState]:
+        """The rows a stop is still owed for."""
+        return [r for r in self._rows.values() if r.phase.running]
+
     def count(self, *phases: Phase) -> int:
         """How many rows are in one of `phases` (the rows are few: windows held open)."""
         return sum(1 for r in self._rows.values() if r.phase in phases)

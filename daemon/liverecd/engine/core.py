@@ -56,6 +56,13 @@ def _slices(ids: list[str]) -> list[list[str]]:
     return [ids[i : i + SLICE] for i in range(0, len(ids), SLICE)]
 
 
+def _watch_rank(start: datetime, now: datetime) -> tuple[bool, float]:
+    """Which of a stream's windows the watch follows: one open now (the latest), else the
+    earliest to open."""
+    gap = (start - now).total_seconds()
+    return (gap <= 0, gap if gap <= 0 else -gap)
+
+
 def _deadline(order: Order) -> datetime:
     return order.deadline or order.due
 
@@ -249,13 +256,17 @@ class Engine:
         )  # fmt: skip
 
     def watched(self) -> dict[StreamKey, OpenWindow]:
-        """Open windows the daemon opened or is opening, for the watch."""
+        """Windows the daemon opened or is opening and that have not ended, for the watch:
+        a start sent early under `max_lead` is watched from then on, so the watch remembers it
+        when its window opens instead of asking for a second start. Reads the rows (few), not
+        the timetable."""
         now = self.clock.wall()
         out: dict[StreamKey, OpenWindow] = {}
-        for rec in self.timeline.values():
-            if rec.is_open(now):
-                row = self.book.get(rec.window_id)
-                if row is not None and row.phase.running:
+        for row in self.book.rows_running():
+            rec = self.timeline.get(row.window_id)
+            if rec is not None and rec.end > now:
+                seen = out.get(rec.stream)
+                if seen is None or _watch_rank(rec.start, now) > _watch_rank(seen.start, now):
                     out[rec.stream] = OpenWindow(rec.window_id, rec.start, rec.end)
         return out
 
