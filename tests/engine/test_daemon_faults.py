@@ -14,8 +14,14 @@ import pytest
 from liverecd.engine.state import RecordingState, SqliteStateStore
 from liverecd.errors import StateError
 from liverecd.ops.metrics import Metrics
+from liverecd.streams import StreamKey
 
-from .conftest import Workspace, now, running_daemon, schedule_text, seconds
+from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
+from .test_daemon_wait import sample
+
+
+def key(name: str) -> StreamKey:
+    return StreamKey(DOMAIN, APP, name)
 
 
 def starts_by_stream(ws: Workspace) -> Counter[str]:
@@ -76,3 +82,93 @@ async def test_a_state_write_that_fails_is_retried_and_health_says_so_meanwhile(
     rows = db.execute("SELECT window_id, phase FROM recordings").fetchall()
     db.close()
     assert [phase for _, phase in rows] == ["recording"]
+
+
+def commands_for(ws: Workspace, name: str) -> list[str]:
+    return [
+        str(r.command)
+        for r in ws.emulator.requests
+        if r.command is not None and r.stream is not None and r.stream.stream == name
+    ]
+
+
+async def test_a_schedule_file_gone_for_a_second_keeps_its_recording_running(
+    workspace: Workspace,
+) -> None:
+    at = now() + seconds(0.5)
+    path = workspace.write_schedule("s.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
+    saved = path.read_text()
+    async with running_daemon(workspace) as daemon:
+        await asyncio.sleep((at - now()).total_seconds() + 1.0)
+        path.unlink()  # rm s.yaml; sleep 1; cp s.bak s.yaml
+        await asyncio.sleep(1.0)
+        workspace.write_schedule("s.yaml", saved)
+        await asyncio.sleep(1.5)
+        assert daemon.snapshot()["windows"]["recording"] == 1  # type: ignore[index]
+    assert commands_for(workspace, "news") == ["start"]
+
+
+async def test_a_glob_matching_nothing_keeps_the_last_good_timetable_and_is_a_failed_reload(
+    workspace: Workspace,
+) -> None:
+    workspace.write_config(extra="missing_file_grace: 1s\n")
+    at = now() + seconds(0.5)
+    path = workspace.write_schedule("s.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
+    metrics = Metrics()
+    async with running_daemon(workspace, observer=metrics) as daemon:
+        await asyncio.sleep((at - now()).total_seconds() + 1.0)
+        path.rename(workspace.root / "s.yaml")  # mv schedules/*.yaml elsewhere
+        await asyncio.sleep(3.0)  # longer than the grace: the glob matches nothing
+        body = daemon.snapshot()
+        assert any("matches no file" in p for p in body["problems"])  # type: ignore[union-attr]
+        assert sample(metrics, "liverecd_reloads_total", result="failed") >= 1
+        assert body["windows"]["recording"] == 1  # type: ignore[index]
+    assert commands_for(workspace, "news") == ["start"]
+
+
+async def test_a_vanished_file_ends_its_windows_after_the_grace(workspace: Workspace) -> None:
+    workspace.write_config(extra="missing_file_grace: 1s\n")
+    at = now() + seconds(0.5)
+    workspace.write_schedule("keep.yaml", schedule_text({}))
+    path = workspace.write_schedule("s.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
+    async with running_daemon(workspace):
+        await asyncio.sleep((at - now()).total_seconds() + 1.0)
+        path.unlink()
+        await asyncio.sleep(3.0)
+    assert commands_for(workspace, "news") == ["start", "stop", "cancel_delay"]
+
+
+async def test_startup_with_an_invalid_file_is_degraded_naming_file_and_line(
+    workspace: Workspace,
+) -> None:
+    at = now() + seconds(30)
+    workspace.write_schedule("good.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
+    workspace.write_schedule("bad.yaml", "domain: d\nstreams:\n  - name: x\n    windowz: []\n")
+    metrics = Metrics()
+    async with running_daemon(workspace, observer=metrics) as daemon:
+        body = daemon.snapshot()
+        assert body["config_loaded"] is True and body["windows"]["total"] == 1  # type: ignore[index]
+        assert any("bad.yaml:4:" in p for p in body["problems"])  # type: ignore[union-attr]
+        assert sample(metrics, "liverecd_reloads_total", result="failed") == 1
+        assert sample(metrics, "liverecd_last_good_reload_timestamp_seconds") == 0
+    clean = Metrics()
+    (workspace.schedules / "bad.yaml").unlink()
+    async with running_daemon(workspace, observer=clean) as daemon:
+        assert daemon.snapshot()["problems"] == []
+        assert sample(clean, "liverecd_last_good_reload_timestamp_seconds") > 0
+
+
+async def test_a_dropped_command_is_counted_and_unhealthy_with_its_time(
+    workspace: Workspace,
+) -> None:
+    workspace.emulator.set_online(key("late"), False)
+    at = now() + seconds(0.3)
+    workspace.write_schedule("s.yaml", schedule_text({"late": [(at, at + seconds(1.5))]}))
+    metrics = Metrics()
+    async with running_daemon(workspace, observer=metrics) as daemon:
+        await asyncio.sleep((at - now()).total_seconds() + 2.5)  # the window closed unrecorded
+        body = daemon.snapshot()
+        assert body["last_error"] and body["last_error_time"]
+        assert any("command failed" in p for p in body["problems"])  # type: ignore[union-attr]
+    assert sample(metrics, "liverecd_commands_dropped_total", command="start",
+                  reason="window_closed") == 1  # fmt: skip

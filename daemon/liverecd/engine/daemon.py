@@ -110,6 +110,8 @@ class Daemon:
             interval = config.watch.interval.total_seconds()
             self.watch = link.attach(self.engine, online_lister, interval)
         self._loaded: LoadResult | None = None
+        self._gone: dict[str, float] = {}  # vanished schedule file -> first missed (monotonic)
+        self._gone_check = False
         self._streams: tuple[Stream, ...] = ()
         self._schedule: Timeline | None = None
         self._stop = asyncio.Event()
@@ -179,7 +181,7 @@ class Daemon:
                 background.append(tg.create_task(self.watch_link.run(), name="online-watch"))
             assert self._loaded is not None
             # The first load counts as a load: the last-good gauge is set, a failure counted.
-            self._observer.reloaded(not self._loaded.failed, now.timestamp())
+            self._observer.reloaded(not self._loaded.errors, now.timestamp())
             self._publish()
             log.info("daemon_started", windows=len(timeline), state_rows=len(self.engine.book))
             self._lifecycle.ready()
@@ -200,12 +202,25 @@ class Daemon:
 
     # -- loading and reloading ------------------------------------------------------------
 
-    async def _load(self) -> None:
+    async def _load(self, *, confirmed: bool = False) -> None:
         result = await loading.load(self.config, self._loaded)
+        grace = self.config.missing_file_grace.total_seconds()
+        result = loading.keep_vanished(
+            result, self._loaded, self._gone, self.clock.monotonic(), grace, confirmed=confirmed
+        )
+        if self._gone and not self._gone_check:
+            self._gone_check = True
+            self.engine.spawn(self._recheck_gone(grace), name="recheck-gone")
         loading.report(result)
         self._loaded = result
         self._schedule = Timeline(result.schedule)
         self._streams = result.schedule.streams()
+
+    async def _recheck_gone(self, grace: float) -> None:
+        """Reload once the grace of a vanished file has passed (it may be back by then)."""
+        await self.clock.sleep(grace + loading.DEBOUNCE)
+        self._gone_check = False
+        self.request_reload("file_gone")
 
     def _expand(
         self, rows: list[RecordingState], now: datetime, until: datetime
@@ -235,7 +250,7 @@ class Daemon:
         """Reload the schedule files now and apply the difference (one `reload` event)."""
         async with self._lock:
             self._lifecycle.reloading()
-            await self._load()
+            await self._load(confirmed="sighup" in trigger)
             assert self._loaded is not None
             now = self.clock.wall()
             old = self.engine.timeline
@@ -245,7 +260,7 @@ class Daemon:
             diff = await self.engine.replace_timeline(new)
             plan = self.engine.reconcile(previous=old)
             await self.engine.apply(plan)
-            ok = not self._loaded.failed
+            ok = not self._loaded.errors
             self.reloads += 1
             self._last_reload = (now, ok)
             log.info(

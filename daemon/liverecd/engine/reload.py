@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 import structlog
 
 from liverecd.engine.state import RecordingState
+from liverecd.errors import Problem
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.loader import LoadResult, load_schedules
-from liverecd.schedule.model import Config, Source
+from liverecd.schedule.model import Config, Schedule, ScheduleFile, Source
 from liverecd.schedule.timeline import Timeline
 
 log = structlog.get_logger(__name__)
@@ -30,6 +31,53 @@ async def load(config: Config, previous: LoadResult | None) -> LoadResult:
     """Load every schedule file off the event loop; failed files keep `previous`'s version."""
     prev = previous.files if previous is not None else None
     return await asyncio.to_thread(load_schedules, config, previous=prev)
+
+
+def keep_vanished(
+    result: LoadResult,
+    previous: LoadResult | None,
+    gone: dict[str, float],
+    now: float,
+    grace: float,
+    *,
+    confirmed: bool,
+) -> LoadResult:
+    """Keep the last good version of files that vanished since `previous`.
+
+    A glob that matches nothing is an error (reported by the loader) that keeps what it matched:
+    an emptied folder or a mount that went away must not end every window. A single vanished
+    file (an editor's save, `rm; cp`) keeps its windows until it has been gone for `grace`
+    seconds, or until an explicit SIGHUP (`confirmed`) says the removal is meant. `gone` maps a
+    vanished path to when it was first missed (monotonic seconds), and is updated here."""
+    if previous is None:
+        return result
+    vanished = [k for k in previous.files if k not in result.files]
+    for key in list(gone):
+        if key not in vanished:
+            del gone[key]  # it came back
+    if not vanished:
+        return result
+    no_match = any("matches no file" in p.message for p in result.errors)
+    kept: dict[str, ScheduleFile] = {}
+    problems = list(result.problems)
+    for key in vanished:
+        since = gone.setdefault(key, now)
+        if no_match or (not confirmed and now - since < grace):
+            kept[key] = previous.files[key]
+            if not no_match:
+                problems.append(Problem(previous.files[key].path, None, None,
+                    f"file is gone; its windows stay for {grace:g} s unless it returns",
+                    severity="warning"))  # fmt: skip
+        else:
+            del gone[key]
+    if not kept:
+        return result
+    files = dict(sorted({**result.files, **kept}.items()))
+    failed = tuple(sorted({*result.failed, *kept})) if no_match else result.failed
+    return LoadResult(
+        schedule=Schedule(files=tuple(files.values())), problems=tuple(problems),
+        files=files, failed=failed,
+    )  # fmt: skip
 
 
 def report(result: LoadResult) -> None:

@@ -204,6 +204,7 @@ _TOP_FIELDS: dict[str, _Field] = {
     "state_dir": _state_dir,
     "max_lead": _duration(maximum=timedelta(hours=1)),
     "horizon": _duration(minimum=timedelta(hours=1)),
+    "missing_file_grace": _duration(maximum=timedelta(hours=1)),
     "log": _section(LogConfig, _LOG_FIELDS),
     "status": _section(StatusConfig, {"listen": _listen}),
     "watch": _section(WatchConfig, {"interval": _duration(), "callback_listen": _listen}),

@@ -201,6 +201,7 @@ class Config:
     state_dir: Path = Path("/var/lib/liverecd")
     max_lead: timedelta = timedelta(seconds=60)
     horizon: timedelta = timedelta(hours=6)
+    missing_file_grace: timedelta = timedelta(seconds=5)  # a vanished file's windows stay this long
     log: LogConfig = field(default_factory=LogConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
