@@ -18,6 +18,7 @@ from liverecd.api.runner import CommandReport, CommandRunner
 from liverecd.clock import SystemClock
 from liverecd.durations import parse_duration
 from liverecd.schedule.config import load_config
+from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG
 from liverecd.streams import Command, StreamKey
 
 
@@ -42,7 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """Arguments of `liverecd fire`."""
     parser.add_argument("command_name", metavar="COMMAND", choices=[c.value for c in Command])
     parser.add_argument("stream", metavar="DOMAIN/APP/STREAM", type=_stream_key)
-    parser.add_argument("-c", "--config", required=True, type=Path, help="main config file")
+    parser.add_argument(
+        "-c", "--config", default=DEFAULT_CONFIG, type=Path,
+        help=CONFIG_HELP,
+    )  # fmt: skip
     parser.add_argument(
         "--wait",
         type=_duration_seconds,

@@ -38,7 +38,7 @@ from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_dom
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.notify import Notifier, watchdog_loop
 from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
-from liverecd.schedule.model import Config, ListenAddress, Stream
+from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, Config, ListenAddress, Stream
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +61,7 @@ class Extension(Protocol):
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """Arguments of `liverecd run`."""
-    parser.add_argument("-c", "--config", required=True, type=Path, help="main config file")
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, type=Path, help=CONFIG_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
