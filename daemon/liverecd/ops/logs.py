@@ -155,3 +155,10 @@ def configure(config: LogConfig | None = None, *, stream: TextIO | None = None) 
     # APScheduler announces every job added and run at INFO: thousands of lines per horizon.
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     logging.getLogger("aiohttp.access").setLevel(max(level, logging.WARNING))
+
+
+def fatal(exc: BaseException, config: LogConfig | None) -> None:
+    """The reason the daemon cannot run, as one `daemon_failed` line on stderr in the log
+    format (JSON under systemd: a log pipeline's `| json` must parse this line above all)."""
+    configure(config, stream=sys.stderr)
+    structlog.get_logger(__name__).critical("daemon_failed", error=str(exc))
