@@ -13,9 +13,9 @@ import pytest
 from conftest import TEST_AK, TEST_SECRET, EmulatorFactory
 from liverecd.cli import main
 from liverecd.emulator import Emulator
-from liverecd.schedule.model import DEFAULT_CONFIG
 
 REPO = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = "/etc/liverecd/liverecd.yaml"  # the conventional place, as the unit has it
 CONFIG = "schedules:\n  - schedules/*.yaml\n"
 FROM = ("--from", "2027-01-04T00:00:00Z")
 
