@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from liverecd.api.credentials import (
     ENV_KEY_ID,
@@ -24,13 +25,14 @@ from liverecd.api.credentials import (
 )
 from liverecd.durations import format_duration
 from liverecd.errors import Problem
-from liverecd.schedule.model import Config, CronWindow, OneOffWindow, Schedule, Source
+from liverecd.schedule.model import Config, CronSpec, CronWindow, OneOffWindow, Schedule, Source
 from liverecd.schedule.occurrences import occurrences
 from liverecd.schedule.quota import LateStart
 from liverecd.schedule.timeline import iso_utc
 from liverecd.schedule.yamlload import YMap, load_yaml
 
 DOCUMENTED_QPS = 50  # RealTimeRecordCommand's documented per-account limit (live-api.md)
+LONG_PAST = timedelta(days=30)  # a one-off that ended this long ago is probably a typo
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,13 +97,14 @@ def _locate(path: Path, display: str, keys: tuple[str, ...]) -> tuple[int | None
 
 
 def past_windows(schedule: Schedule, now: datetime) -> list[Problem]:
-    """A warning for each one-off window of an enabled stream that ended before `now`."""
+    """A warning for each one-off window of an enabled stream that ended long before `now`
+    (a typo in the year); last week's events left in a file are not worth a line each."""
     out: list[Problem] = []
     for stream in schedule.streams():
         if not stream.enabled:
             continue
         for w in stream.windows:
-            if isinstance(w, OneOffWindow) and w.end <= now:
+            if isinstance(w, OneOffWindow) and w.end <= now - LONG_PAST:
                 message = (
                     f"window ended {iso_utc(w.end)}, before {iso_utc(now)}: it will never "
                     "record (a typo in the year?)"
@@ -113,25 +116,39 @@ def past_windows(schedule: Schedule, now: datetime) -> list[Problem]:
 def endless_rules(schedule: Schedule, start: datetime, end: datetime) -> list[Problem]:
     """A warning for each recurring window whose windows overlap each other in [start, end):
     they merge, so the stream records without a break and never gets a stop."""
+    rules = [
+        (stream, w)
+        for stream in schedule.streams()
+        if stream.enabled
+        for w in stream.windows
+        if isinstance(w, CronWindow)
+    ]
+    # Thousands of windows share a few thousand (rule, zone) pairs: look at each pair once, far
+    # enough back for its longest window.
+    longest: dict[tuple[CronSpec, ZoneInfo], timedelta] = {}
+    for stream, w in rules:
+        key = (w.cron, stream.timezone)
+        longest[key] = max(longest.get(key, w.duration), w.duration)
+    shortest = {key: _closest_firings(*key, start - back, end) for key, back in longest.items()}
     out: list[Problem] = []
-    for stream in schedule.streams():
-        if not stream.enabled:
-            continue
-        for w in stream.windows:
-            if not isinstance(w, CronWindow):
-                continue
-            firings = [o.at for o in occurrences(w.cron, stream.timezone, start - w.duration, end)]
-            gaps = [b - a for a, b in itertools.pairwise(firings)]
-            shortest = min(gaps, default=None)
-            if shortest is not None and shortest < w.duration:
-                message = (
-                    f"windows overlap each other: cron {w.cron.expr!r} fires every "
-                    f"{format_duration(shortest)} (at the closest) but each window lasts "
-                    f"{format_duration(w.duration)}, so {stream.key} records without a break "
-                    "and is never stopped; make duration shorter than the time between firings"
-                )
-                out.append(_warning(w.source, message))
+    for stream, w in rules:
+        gap = shortest[w.cron, stream.timezone]
+        if gap is not None and gap < w.duration:
+            message = (
+                f"windows overlap each other: cron {w.cron.expr!r} fires every "
+                f"{format_duration(gap)} (at the closest) but each window lasts "
+                f"{format_duration(w.duration)}, so {stream.key} records without a break "
+                "and is never stopped; make duration shorter than the time between firings"
+            )
+            out.append(_warning(w.source, message))
     return out
+
+
+def _closest_firings(
+    cron: CronSpec, tz: ZoneInfo, start: datetime, end: datetime
+) -> timedelta | None:
+    firings = [o.at for o in occurrences(cron, tz, start, end)]
+    return min((b - a for a, b in itertools.pairwise(firings)), default=None)
 
 
 def quota_warnings(late: list[LateStart], qps: float, max_lead: timedelta) -> list[Problem]:
