@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     from liverecd.ops import logs  # times in UTC with `Z`, as the daemon writes them
     from liverecd.schedule.model import LogConfig
 
-    logs.configure(LogConfig(format="console"), stream=sys.stderr)
-    config = _config(args)
-    asyncio.run(_serve(args, config))
+    with logs.configured(LogConfig(format="console"), stream=sys.stderr):
+        config = _config(args)
+        asyncio.run(_serve(args, config))
     return 0
