@@ -149,6 +149,7 @@ def verify(unit: Path, root: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # a real venv and `pip install .`: about 30 s, more on a busy host
 async def test_the_systemd_install_steps_run_as_written(
     tmp_path: Path, emulator_factory: EmulatorFactory
 ) -> None:
