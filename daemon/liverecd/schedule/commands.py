@@ -1,7 +1,8 @@
 """`liverecd check` and `liverecd plan` (DESIGN.md §2): validate, and show what would be sent.
 
-Neither needs credentials nor sends anything. Problems go to stderr as `FILE:LINE:COL: message`
-(warnings say so); the one-line summary of `check` and the table or JSON of `plan` go to stdout.
+Neither needs credentials (`check` lists those the daemon will need) nor sends anything.
+Problems go to stderr as `FILE:LINE:COL: message` (warnings say so); the credentials and the
+one-line summary of `check`, and the table or JSON of `plan`, go to stdout.
 Exit 0 when the config and every schedule are valid (warnings allowed), 1 otherwise.
 """
 
@@ -46,9 +47,8 @@ class UsageError(LiverecdError):
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """Options of `check` (name "check") or `plan` (name "plan")."""
     parser.add_argument(
-        "-c", "--config", default=DEFAULT_CONFIG, metavar="CONFIG",
-        help=CONFIG_HELP,
-    )  # fmt: skip
+        "-c", "--config", default=DEFAULT_CONFIG, metavar="CONFIG", help=CONFIG_HELP
+    )
     parser.add_argument(
         "--from",
         dest="start",
