@@ -1,5 +1,5 @@
-"""The `liverecd` command line (DESIGN.md §2). Each subcommand lives in the module that owns it;
-this file only routes, so `liverecd --help` stays fast and nothing imports upward."""
+"""The `liverecd` command line. Each subcommand lives in the module that owns it; this file only
+routes, so `liverecd --help` stays fast and nothing imports upward."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Protocol, cast
 
 from liverecd import __version__
 from liverecd.errors import LiverecdError
+from liverecd.schedule.model import DEFAULT_CONFIG
 
 # name -> (module exposing add_arguments(parser) and run(args) -> int, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -21,6 +22,20 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "emulator": ("liverecd.emulator.cli", "run the bundled Live API emulator on loopback"),
     "demo": ("liverecd.ops.demo", "emulator + daemon + a sample schedule, ends by itself"),
 }
+
+
+DESCRIPTION = (
+    "Record ApsaraVideo Live streams on a YAML timetable: liverecd sends\n"
+    "RealTimeRecordCommand start and stop calls at the times your schedule files give."
+)
+EPILOG = f"""\
+First steps:
+  liverecd demo                      see it work against the bundled emulator (about 30 s)
+  liverecd check                     validate {DEFAULT_CONFIG} and its schedules
+  liverecd plan --hours 48           what would be sent in the next 48 hours
+  liverecd run                       the daemon (under systemd: systemctl start liverecd)
+
+`-c CONFIG` defaults to {DEFAULT_CONFIG}. `liverecd COMMAND --help` for a command's options."""
 
 
 class _CommandModule(Protocol):
@@ -35,7 +50,12 @@ def _module(name: str) -> _CommandModule:
 
 def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     """The parser; only the chosen subcommand's module is imported."""
-    parser = argparse.ArgumentParser(prog="liverecd", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="liverecd",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"liverecd {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     chosen = next((a for a in argv if not a.startswith("-")), None)

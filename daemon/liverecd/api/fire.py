@@ -1,13 +1,16 @@
 """`liverecd fire COMMAND DOMAIN/APP/STREAM -c CONFIG [--wait 30s]`: one command, now.
 
-It goes through the same client, limiter and retry policy as the daemon's commands, so it is
-also the quickest way to check credentials, endpoint and recording configuration by hand.
+It goes through the same client, limiter and retry policy as the daemon's commands. A `stop` of a
+stream nobody publishes is the harmless way to check credentials, endpoint and permissions
+(`StreamNotFound` answers `idempotent_ok`); a `start` by hand begins a real recording that no
+schedule will stop, so it warns.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from pathlib import Path
 
 from liverecd.api.client import LiveClient
@@ -17,7 +20,9 @@ from liverecd.api.retry import RetryPolicy
 from liverecd.api.runner import CommandReport, CommandRunner
 from liverecd.clock import SystemClock
 from liverecd.durations import parse_duration
+from liverecd.ops import logs
 from liverecd.schedule.config import load_config
+from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, LogConfig
 from liverecd.streams import Command, StreamKey
 
 
@@ -42,7 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """Arguments of `liverecd fire`."""
     parser.add_argument("command_name", metavar="COMMAND", choices=[c.value for c in Command])
     parser.add_argument("stream", metavar="DOMAIN/APP/STREAM", type=_stream_key)
-    parser.add_argument("-c", "--config", required=True, type=Path, help="main config file")
+    parser.add_argument(
+        "-c", "--config", default=DEFAULT_CONFIG, type=Path,
+        help=CONFIG_HELP,
+    )  # fmt: skip
     parser.add_argument(
         "--wait",
         type=_duration_seconds,
@@ -74,9 +82,17 @@ def _describe(report: CommandReport) -> str:
     return ", ".join(parts)
 
 
+_UNSTOPPED = (
+    "warning: `fire {command}` by hand starts a real recording of {stream} that nothing will "
+    "stop (the daemon stops only its own windows). Stop it with: liverecd fire stop {stream}"
+)
+
+
 async def _fire(args: argparse.Namespace) -> CommandReport:
     config = load_config(args.config)
     credentials = load_credentials()
+    for secret in (credentials.secret, credentials.security_token):
+        logs.register_secret(secret.reveal() if secret else None)
     clock = SystemClock()
     async with LiveClient(config.api, credentials, clock=clock) as client:
         limiter = limiter_for(credentials.access_key_id, config.api.qps, clock)
@@ -91,6 +107,11 @@ async def _fire(args: argparse.Namespace) -> CommandReport:
 
 def run(args: argparse.Namespace) -> int:
     """Send the command; print outcome and RequestId; 0 on OK or IDEMPOTENT_OK, else 1."""
-    report = asyncio.run(_fire(args))
+    if args.command_name in (Command.START.value, Command.RESTART.value):
+        print(_UNSTOPPED.format(command=args.command_name, stream=args.stream), file=sys.stderr)
+    # The attempt lines on stderr as the daemon writes them (UTC, `Z`), for a person reading;
+    # put back afterwards, since tests and embedders call this in their own process.
+    with logs.configured(LogConfig(format="console"), stream=sys.stderr):
+        report = asyncio.run(_fire(args))
     print(_describe(report))
     return 0 if report.succeeded else 1

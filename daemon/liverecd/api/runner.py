@@ -148,6 +148,13 @@ class CommandRunner:
 
     @staticmethod
     def _log(result: ApiResult, outcome: Outcome, attempt: int) -> None:
+        fields = {
+            "request_id": result.request_id,
+            "http_status": result.http_status,
+            "code": result.code,
+            "message": result.message if outcome is Outcome.FATAL else None,
+            "transport_error": result.transport_error.value if result.transport_error else None,
+        }
         log.log(
             logging.getLevelNamesMapping()[outcome.log_level.upper()],
             "command_attempt",
@@ -155,10 +162,7 @@ class CommandRunner:
             command=result.command.value,
             outcome=outcome.value,
             attempt=attempt,
-            request_id=result.request_id,
-            http_status=result.http_status,
-            code=result.code,
-            message=result.message if outcome is Outcome.FATAL else None,
-            transport_error=result.transport_error.value if result.transport_error else None,
             latency_ms=round(result.latency * 1000, 1),
+            # Only what the answer had: `code=None message=None` is noise to a reader.
+            **{k: v for k, v in fields.items() if v is not None},
         )

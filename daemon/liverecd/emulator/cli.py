@@ -136,6 +136,10 @@ async def _serve(args: argparse.Namespace, config: EmulatorConfig) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM; 0 on a clean stop."""
-    config = _config(args)
-    asyncio.run(_serve(args, config))
+    from liverecd.ops import logs  # times in UTC with `Z`, as the daemon writes them
+    from liverecd.schedule.model import LogConfig
+
+    with logs.configured(LogConfig(format="console"), stream=sys.stderr):
+        config = _config(args)
+        asyncio.run(_serve(args, config))
     return 0

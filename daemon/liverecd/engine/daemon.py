@@ -9,8 +9,8 @@ start-up's reconcile, and the state is flushed before `run()` returns.
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Protocol

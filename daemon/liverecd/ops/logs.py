@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any, TextIO, cast
 
 import structlog
@@ -155,3 +156,26 @@ def configure(config: LogConfig | None = None, *, stream: TextIO | None = None) 
     # APScheduler announces every job added and run at INFO: thousands of lines per horizon.
     logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
     logging.getLogger("aiohttp.access").setLevel(max(level, logging.WARNING))
+
+
+def fatal(exc: BaseException, config: LogConfig | None) -> None:
+    """The reason the daemon cannot run, as one `daemon_failed` line on stderr in the log
+    format (JSON under systemd: a log pipeline's `| json` must parse this line above all)."""
+    configure(config, stream=sys.stderr)
+    structlog.get_logger(__name__).critical("daemon_failed", error=str(exc))
+
+
+@contextlib.contextmanager
+def configured(config: LogConfig, *, stream: TextIO) -> Iterator[None]:
+    """`configure` for the duration of a one-shot command, then the process's logging as it was
+    (a command run in-process, as tests do, must not leave a closed stream configured)."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    configure(config, stream=stream)
+    try:
+        yield
+    finally:
+        structlog.configure(**saved)
+        root.handlers[:] = handlers
+        root.setLevel(level)

@@ -14,11 +14,15 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import structlog
 
 from liverecd.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from liverecd.engine.daemon import Daemon
 
 log = structlog.get_logger(__name__)
 
@@ -248,3 +252,24 @@ async def watchdog_loop(
             log.error("watchdog_ping_withheld", reason="heartbeat not ok")
             withheld = True
         await clock.sleep(interval / 2)
+
+
+class StatusLineExtension:
+    """A service extension: `status_loop` on the daemon's snapshot, so that `systemctl status`
+    shows what the daemon is doing (a no-op without NOTIFY_SOCKET)."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+        self._daemon: Daemon | None = None
+
+    async def start(self, daemon: Daemon) -> None:
+        """Remember the daemon whose snapshot is shown."""
+        self._daemon = daemon
+
+    async def run(self) -> None:
+        """Send STATUS= on every change until cancelled."""
+        if self._daemon is not None:
+            await status_loop(self._notifier, self._daemon.snapshot, clock=self._daemon.clock)
+
+    async def close(self) -> None:
+        """Nothing to release."""

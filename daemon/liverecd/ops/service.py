@@ -36,9 +36,9 @@ from liverecd.errors import LiverecdError
 from liverecd.ops import logs
 from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
 from liverecd.ops.metrics import Metrics
-from liverecd.ops.notify import Notifier, watchdog_loop
+from liverecd.ops.notify import Notifier, StatusLineExtension, watchdog_loop
 from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
-from liverecd.schedule.model import Config, ListenAddress, Stream
+from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, Config, ListenAddress, Stream
 
 log = structlog.get_logger(__name__)
 
@@ -61,30 +61,36 @@ class Extension(Protocol):
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """Arguments of `liverecd run`."""
-    parser.add_argument("-c", "--config", required=True, type=Path, help="main config file")
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, type=Path, help=CONFIG_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load the config, configure logs, run the service; 0 after a clean drain."""
     from liverecd.schedule.config import load_config  # the schedule layer owns the format
 
-    config = load_config(args.config)
-    logs.configure(config.log)
-    credentials = load_credentials()
-    logs.register_secret(credentials.secret.reveal())
-    if credentials.security_token is not None:
-        logs.register_secret(credentials.security_token.reveal())
-    lifecycle, observer, extensions = _ops_defaults(config)
-    return asyncio.run(
-        serve(config, credentials, lifecycle=lifecycle, observer=observer, extensions=extensions)
-    )
+    config = None
+    try:
+        config = load_config(args.config)
+        logs.configure(config.log)
+        credentials = load_credentials()
+        for secret in (credentials.secret, credentials.security_token):
+            logs.register_secret(secret.reveal() if secret else None)
+        lifecycle, observer, extensions = _ops_defaults(config)
+        return asyncio.run(serve(
+            config, credentials, lifecycle=lifecycle, observer=observer, extensions=extensions,
+        ))  # fmt: skip
+    except LiverecdError as exc:  # one log line, JSON under systemd like every other line
+        logs.fatal(exc, config.log if config else None)
+        return 1
 
 
 def _ops_defaults(config: Config) -> tuple[Lifecycle, EngineObserver, list[Extension]]:
     """systemd notify + watchdog, Prometheus metrics, the status endpoint."""
     notifier = Notifier.from_env(os.environ)
     metrics = Metrics()
-    extensions: list[Extension] = [WatchdogExtension(notifier), IngestExtension(config)]
+    extensions: list[Extension] = [
+        WatchdogExtension(notifier), StatusLineExtension(notifier), IngestExtension(config),
+    ]  # fmt: skip
     if config.status.listen is not None:
         extensions.append(StatusExtension(config.status.listen, metrics))
     return notifier, metrics, extensions

@@ -1,7 +1,8 @@
 """`liverecd check` and `liverecd plan` (DESIGN.md §2): validate, and show what would be sent.
 
-Neither needs credentials nor sends anything. Problems go to stderr as `FILE:LINE:COL: message`
-(warnings say so); the one-line summary of `check` and the table or JSON of `plan` go to stdout.
+Neither needs credentials (`check` lists those the daemon will need) nor sends anything.
+Problems go to stderr as `FILE:LINE:COL: message` (warnings say so); the credentials and the
+one-line summary of `check`, and the table or JSON of `plan`, go to stdout.
 Exit 0 when the config and every schedule are valid (warnings allowed), 1 otherwise.
 """
 
@@ -14,17 +15,25 @@ import math
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from liverecd.clock import SystemClock
 from liverecd.durations import format_duration
 from liverecd.errors import ConfigError, LiverecdError, Problem
 from liverecd.schedule.actions import Action, Recording
+from liverecd.schedule.checks import (
+    config_warnings,
+    credentials_needed,
+    describe_credential,
+    endless_rules,
+    past_windows,
+    quota_warnings,
+)
 from liverecd.schedule.config import load_config
 from liverecd.schedule.findings import dst_findings, short_windows
 from liverecd.schedule.loader import LoadResult, load_schedules
-from liverecd.schedule.model import Config
-from liverecd.schedule.quota import LateStart, late_starts, plan_starts
+from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, Config
+from liverecd.schedule.quota import late_starts, plan_starts
 from liverecd.schedule.timeline import Timeline, actions_in, iso_utc
 from liverecd.streams import Command
 
@@ -37,12 +46,14 @@ class UsageError(LiverecdError):
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """Options of `check` (name "check") or `plan` (name "plan")."""
-    parser.add_argument("-c", "--config", required=True, metavar="CONFIG", help="main config")
+    parser.add_argument(
+        "-c", "--config", default=DEFAULT_CONFIG, metavar="CONFIG", help=CONFIG_HELP
+    )
     parser.add_argument(
         "--from",
         dest="start",
         metavar="ISO8601",
-        help="start of the range (default: now; without an offset: UTC)",
+        help="start of the range (default: now; without an offset: in --tz, else UTC)",
     )
     default_hours = "48" if name == "check" else "24"
     parser.add_argument(
@@ -51,7 +62,15 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         help=f"length of the range in hours (default: {default_hours})",
     )
     if name == "plan":
-        parser.add_argument("--format", choices=("text", "json"), default="text")
+        parser.add_argument(
+            "--tz", metavar="ZONE",
+            help="show every local time in this IANA zone, e.g. Asia/Shanghai (default: each "
+            "schedule file's own zone); a --from without an offset is read in it too",
+        )  # fmt: skip
+        parser.add_argument(
+            "--format", choices=("text", "json"), default="text",
+            help="text: a table for people (default); json: one array of objects for scripts",
+        )  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -74,12 +93,13 @@ def _run(args: argparse.Namespace) -> int:
         if loaded is None:
             return 1
         config, result = loaded
-        start = _start(args.start)
+        tz = _zone(getattr(args, "tz", None))
+        start = _start(args.start, tz)
         default = timedelta(hours=48 if args.command == "check" else 24)
         end = start + _hours(args.hours, default)
         if args.command == "check":
             return _check(config, result, start, end)
-        return _plan(config, result, start, end, args.format)
+        return _plan(config, result, (start, end), args.format, tz)
     except LiverecdError as exc:
         print(f"liverecd {args.command}: {exc}", file=sys.stderr)
         return 1
@@ -106,9 +126,16 @@ def _check(config: Config, result: LoadResult, start: datetime, end: datetime) -
     timeline = Timeline(schedule)
     recs = timeline.recordings(start, end)
     warnings = dst_findings(schedule, start, end) + short_windows(schedule)
+    warnings += past_windows(schedule, start) + endless_rules(schedule, start, end)
     opening = [r for r in recs if r.start >= start]
-    warnings += _quota_problems(late_starts(opening, config.api.qps, config.max_lead), config)
-    _print_problems(sorted(warnings, key=lambda p: (p.file, p.line or 0, p.col or 0)))
+    late = late_starts(opening, config.api.qps, config.max_lead)
+    warnings += quota_warnings(late, config.api.qps, config.max_lead)
+    warnings = config_warnings(config) + sorted(
+        warnings, key=lambda p: (p.file, p.line or 0, p.col or 0)
+    )
+    _print_problems(warnings)
+    for need in credentials_needed(config):
+        print(describe_credential(need))
     hours = format_duration(end - start)
     summary = (
         f"ok: {_plural(len(result.files), 'file')}, {_plural(timeline.stream_count, 'stream')}, "
@@ -120,35 +147,17 @@ def _check(config: Config, result: LoadResult, start: datetime, end: datetime) -
     return 0
 
 
-def _quota_problems(late: list[LateStart], config: Config) -> list[Problem]:
-    """One warning per window: how many of its starts land late, and the worst lateness."""
-    worst: dict[tuple[str, int, int, str], tuple[LateStart, int]] = {}
-    for item in late:
-        key = (item.source.file, item.source.line, item.source.col, str(item.stream))
-        seen = worst.get(key)
-        count = 1 if seen is None else seen[1] + 1
-        top = item if seen is None or item.lateness > seen[0].lateness else seen[0]
-        worst[key] = (top, count)
-    out: list[Problem] = []
-    for (file, line, col, stream), (top, count) in worst.items():
-        times = "" if count == 1 else f" ({count} starts late, the worst shown)"
-        out.append(
-            Problem(
-                file,
-                line,
-                col,
-                f"start of {stream} due {iso_utc(top.due)} lands "
-                f"{top.lateness.total_seconds():.2f}s late{times}: more starts are due then "
-                f"than api.qps {config.api.qps:g} can send within max_lead "
-                f"{format_duration(config.max_lead)}",
-                "warning",
-            )
-        )
-    return out
-
-
-def _plan(config: Config, result: LoadResult, start: datetime, end: datetime, fmt: str) -> int:
+def _plan(
+    config: Config,
+    result: LoadResult,
+    span: tuple[datetime, datetime],
+    fmt: str,
+    tz: ZoneInfo | None,
+) -> int:
+    start, end = span
     timeline = Timeline(result.schedule)
+    # A rule whose windows overlap shows one start and no stop: say why beside the plan.
+    _print_problems(endless_rules(result.schedule, start, end))
     # One pass reaching max_lead past the range: starts due just after it can still pull
     # the ones inside it earlier.
     recs = timeline.touching(start, end + config.max_lead)
@@ -162,7 +171,7 @@ def _plan(config: Config, result: LoadResult, start: datetime, end: datetime, fm
     if fmt == "json":
         print(_json(actions, early))
     else:
-        print(_table(timeline, actions, start, end))
+        print(_table(timeline, actions, span, tz))
     return 0
 
 
@@ -196,19 +205,21 @@ def _json(actions: list[Action], early: dict[tuple[str, datetime], datetime]) ->
     return "[\n" + ",\n".join(rows) + "\n]" if rows else "[]"
 
 
-def _table(timeline: Timeline, actions: list[Action], start: datetime, end: datetime) -> str:
+def _table(
+    timeline: Timeline, actions: list[Action], span: tuple[datetime, datetime], tz: ZoneInfo | None
+) -> str:
     if not actions:
-        return f"no actions from {iso_utc(start)} to {iso_utc(end)}"
-    rows = [_HEADER]
+        return f"no actions from {iso_utc(span[0])} to {iso_utc(span[1])}"
+    rows = [_HEADER if tz is None else (f"LOCAL ({tz.key})", *_HEADER[1:])]
     # Many actions share an instant and a zone: format each pair once.
     shown: dict[tuple[datetime, ZoneInfo], tuple[str, str]] = {}
     for a in actions:
-        zone = timeline.zone(a.stream)
+        zone = tz or timeline.zone(a.stream)
         times = shown.get((a.time, zone))
         if times is None:
             local = a.time.astimezone(zone)
             times = shown[a.time, zone] = (
-                f"{local:%Y-%m-%d %H:%M:%S} {local:%Z}",
+                f"{local:%Y-%m-%d %H:%M:%S} {_offset(local)}",
                 iso_utc(a.time),
             )
         rows.append((*times, a.command.value, str(a.stream), a.window_id, str(a.source)))
@@ -219,7 +230,21 @@ def _table(timeline: Timeline, actions: list[Action], start: datetime, end: date
     )
 
 
-def _start(text: str | None) -> datetime:
+def _offset(local: datetime) -> str:
+    """`+08:00`: unlike an abbreviation ("CST" is China, Cuba and US Central), unambiguous."""
+    return local.isoformat()[-6:] if local.utcoffset() else "+00:00"
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--tz {name!r} is not an IANA time zone such as Asia/Shanghai") from None
+
+
+def _start(text: str | None, tz: ZoneInfo | None) -> datetime:
     if text is None:
         return SystemClock().wall()
     try:
@@ -228,7 +253,9 @@ def _start(text: str | None) -> datetime:
         raise UsageError(
             f"--from {text!r} is not an ISO 8601 date and time such as 2027-03-14T06:00:00Z"
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=tz or UTC)  # `fold` 0: an ambiguous hour's first
+    return parsed.astimezone(UTC)
 
 
 def _hours(text: str | None, default: timedelta) -> timedelta:

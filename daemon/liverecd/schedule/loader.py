@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from liverecd.durations import format_duration
-from liverecd.errors import ConfigError, Problem
+from liverecd.errors import ConfigError, Problem, Severity
 from liverecd.schedule.fields import display_path
 from liverecd.schedule.model import Config, Schedule, ScheduleFile, Source, Stream, StreamKey
 from liverecd.schedule.parse import load_schedule_file
@@ -120,6 +120,17 @@ def match_schedule_files(config: Config, problems: list[Problem]) -> list[Path]:
                 _config_problem(config_file, where, i, f"invalid glob {pattern!r}: {exc}")
             )
             continue
+        if config.path.absolute() in (p.absolute() for p in matches):
+            # The main config is not a schedule: read as one, it gives "unknown key" errors.
+            matches = [p for p in matches if p.absolute() != config.path.absolute()]
+            problems.append(
+                _config_problem(
+                    config_file, where, i,
+                    f"{pattern!r} matches the main config file; it is skipped (keep schedules "
+                    "in a folder of their own, e.g. schedules/*.yaml)",
+                    "warning",
+                )
+            )  # fmt: skip
         if not matches:
             problems.append(_config_problem(config_file, where, i, f"{pattern!r} matches no file"))
         for path in matches:
@@ -135,9 +146,11 @@ def _glob(base: Path, pattern: str) -> list[Path]:
     return list(base.glob(pattern))
 
 
-def _config_problem(file: str, where: Source | None, index: int, message: str) -> Problem:
+def _config_problem(
+    file: str, where: Source | None, index: int, message: str, severity: Severity = "error"
+) -> Problem:
     line, col = (where.line, where.col) if where else (None, None)
-    return Problem(file, line, col, f"schedules[{index}]: {message}")
+    return Problem(file, line, col, f"schedules[{index}]: {message}", severity)
 
 
 class _Candidate(NamedTuple):

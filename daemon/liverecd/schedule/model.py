@@ -140,6 +140,10 @@ class Schedule:
 # ---------------------------------------------------------------------------------------------
 # Main config (liverecd.yaml)
 
+# Where `-c` looks when it is not given: the unit's ConfigurationDirectory= (systemd/README.md).
+DEFAULT_CONFIG = "/etc/liverecd/liverecd.yaml"
+CONFIG_HELP = f"main config file (default: {DEFAULT_CONFIG})"
+
 
 @dataclass(frozen=True, slots=True)
 class RetryConfig:

@@ -33,7 +33,8 @@ from liverecd.schedule.windows import MAX_PAD, WINDOW_KEYS, read_window
 from liverecd.schedule.yamlload import YMap, YNode, gc_paused, load_yaml
 
 UTC_ZONE = ZoneInfo("UTC")
-_NOT_IN_NAMES = re.compile(r"[/\s\x00-\x1f\x7f]")
+# `*` and `?` are wildcards, which RealTimeRecordCommand does not accept (DESIGN.md §13).
+_NOT_IN_NAMES = re.compile(r"[/*?\s\x00-\x1f\x7f-\x9f]")
 _SETTING_KEYS = frozenset(
     (
         "domain",
@@ -203,12 +204,17 @@ def _read_windows(
 
 
 def _name(reader: Reader, node: YNode, path: str) -> str | None:
-    """A stream, domain or app name: non-empty, no `/`, no spaces or control characters."""
+    """A stream, domain or app name: non-empty; no `/`, wildcards, spaces or control characters."""
     text = reader.string(node, path)
     if text is None:
         return None
     if _NOT_IN_NAMES.search(text):
-        reader.report(node, path, f"{text!r} must not contain '/', spaces or control characters")
+        reader.report(
+            node,
+            path,
+            f"{text!r} must not contain '/', '*' or '?' (the API takes no wildcards), "
+            "spaces or control characters",
+        )
         return None
     return text
 

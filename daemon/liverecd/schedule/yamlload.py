@@ -94,7 +94,7 @@ def load_yaml(path: Path, display: str) -> YamlDoc:
     except yaml.MarkedYAMLError as exc:
         raise ConfigError([_syntax_problem(exc, display, text)]) from None
     except yaml.YAMLError as exc:  # ReaderError: a control character the decoder let through
-        raise ConfigError([Problem(display, None, None, _reader_message(exc, text))]) from None
+        raise ConfigError([_reader_problem(exc, display, text)]) from None
     except RecursionError:  # the pure-Python composer on deep nesting
         raise ConfigError([Problem(display, None, None, "nesting is too deep")]) from None
     if node is None or (isinstance(node, ScalarNode) and node.tag == PLAIN_TAG and not node.value):
@@ -192,16 +192,18 @@ def _syntax_hint(exc: yaml.MarkedYAMLError, text: str, index: int) -> str:
     return ""
 
 
-def _reader_message(exc: yaml.YAMLError, text: str) -> str:
+def _reader_problem(exc: yaml.YAMLError, display: str, text: str) -> Problem:
+    """A ReaderError has no mark, only an offset: turn it into the editor's line and column."""
     offset = getattr(exc, "position", None)
     character = getattr(exc, "character", None)
-    where = ""
+    line = col = None
     if isinstance(offset, int):
         # libyaml reports a byte offset into the UTF-8 text, PyYAML's reader a character index.
         index = offset if _BaseLoader is yaml.SafeLoader else _char_index(text, offset)
-        where = f" at line {position(text, index)[0]}"
+        line, col = position(text, index)
     code = f" #x{character:04x}" if isinstance(character, int) else ""
-    return f"unacceptable character{code}{where}: control characters are not allowed in YAML"
+    message = f"unacceptable character{code}: control characters are not allowed in YAML"
+    return Problem(display, line, col, message)
 
 
 def _char_index(text: str, byte_offset: int) -> int:

@@ -1,0 +1,35 @@
+"""What the unit and the docs promise matches what the daemon does."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from liverecd.durations import parse_duration
+
+REPO = Path(__file__).resolve().parents[2]
+UNIT = REPO / "systemd" / "liverecd.service"
+
+
+def section(text: str, name: str) -> dict[str, str]:
+    body = text.split(f"[{name}]\n", 1)[1].split("\n[", 1)[0]
+    return dict(re.findall(r"^(\w+)=(.*)$", body, re.MULTILINE))
+
+
+def test_the_unit_stops_restarting_a_daemon_that_keeps_failing_to_start() -> None:
+    text = UNIT.read_text()
+    unit, service = section(text, "Unit"), section(text, "Service")
+    burst = int(unit["StartLimitBurst"])
+    interval = parse_duration(unit["StartLimitIntervalSec"].replace("min", "m"))
+    restart_every = parse_duration(service["RestartSec"])
+    # failing at once, burst restarts fit inside the interval: the limit is reachable
+    assert burst > 1 and burst * restart_every < interval
+
+
+def test_the_docs_do_not_promise_that_sighup_reloads_the_main_config() -> None:
+    """The main config is read at start (README "Running the daemon"); SIGHUP reloads the
+    schedule files only, and the unit and systemd/README must say so."""
+    claim = re.compile(r"reloads? (the )?(main )?config(uration)? and", re.IGNORECASE)
+    for path in (UNIT, REPO / "systemd" / "README.md", REPO / "README.md"):
+        assert not claim.search(path.read_text()), path
+    assert "read at start only" in UNIT.read_text()
