@@ -33,7 +33,8 @@ def test_minimal_config_takes_the_documented_defaults(tmp_path: Path) -> None:
     assert config.api.qps == 50
     assert config.api.timeout == timedelta(seconds=10)
     assert config.max_lead == timedelta(seconds=60)
-    assert config.horizon == timedelta(hours=48)
+    assert config.horizon == timedelta(hours=6)
+    assert config.missing_file_grace == timedelta(seconds=5)
     assert config.state_dir == Path("/var/lib/liverecd")
     assert config.log.format == "json"
     assert config.status.listen == ListenAddress("127.0.0.1", 9325)
