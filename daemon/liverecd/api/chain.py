@@ -30,7 +30,13 @@ import aiohttp
 import structlog
 from yarl import URL
 
-from liverecd.api.credentials import Credentials, Secret, _from_environment
+from liverecd.api.credentials import (
+    ENV_KEY_ID,
+    ENV_SECRET,
+    Credentials,
+    Secret,
+    _from_environment,
+)
 from liverecd.errors import CredentialsError
 
 log = structlog.get_logger(__name__)
@@ -45,6 +51,11 @@ _OIDC = (
 )
 URI_TIMEOUT = 10.0
 _MESSAGE_LIMIT = 300
+
+
+class SourceAbsent(CredentialsError):
+    """The source is not configured here (no variables, no file, not on ECS): the chain moves
+    on, and a chain of absent sources means no credentials are configured at all."""
 
 
 class Provider(Protocol):
@@ -133,13 +144,25 @@ def _scrub(message: str) -> str:
 class LibraryProvider:
     """A provider of `alibabacloud-credentials`, built on first use, asked asynchronously."""
 
-    def __init__(self, kind: str, build: Callable[[Any], Any]) -> None:
+    def __init__(
+        self,
+        kind: str,
+        build: Callable[[Any], Any],
+        *,
+        needs_file: str | None = None,
+        absent_on_failure: bool = False,
+    ) -> None:
         self.kind = kind
         self._build = build
+        self._needs_file = needs_file
+        self._absent_on_failure = absent_on_failure  # ECS: failing means "not on ECS"
         self._provider: Any = None
 
     async def fetch(self) -> Credentials:
         """The library's current credentials; CredentialsError naming this source."""
+        # A stat of a local file: not worth a thread.
+        if self._needs_file is not None and not os.path.isfile(self._needs_file):  # noqa: ASYNC240, PTH113
+            raise SourceAbsent(f"{self.kind}: no file {self._needs_file}")
         try:
             if self._provider is None:
                 self._provider = self._build(_library())
@@ -147,7 +170,8 @@ class LibraryProvider:
         except CredentialsError:
             raise
         except Exception as exc:  # noqa: BLE001 - it raises ValueError, Tea and HTTP errors alike
-            raise CredentialsError(f"{self.kind}: {_scrub(str(exc))}") from None
+            error = SourceAbsent if self._absent_on_failure else CredentialsError
+            raise error(f"{self.kind}: {_scrub(str(exc))}") from None
         token = got.get_security_token()
         expires = getattr(got, "get_expiration", lambda: None)()
         return Credentials(
@@ -173,16 +197,19 @@ class ChainProvider:
         """From the chosen source, or the first of the chain that answers."""
         if self._chosen is not None:
             return await self._chosen.fetch()
-        errors = []
+        errors, absent = [], True
         for provider in self._providers:
             try:
                 creds = await provider.fetch()
             except CredentialsError as exc:
-                errors.append(f"{provider.kind}: {exc}")
+                errors.append(str(exc) if str(exc).startswith(provider.kind) else
+                              f"{provider.kind}: {exc}")  # fmt: skip
+                absent = absent and isinstance(exc, SourceAbsent)
                 continue
             self._chosen = provider
             return creds
-        raise CredentialsError("no credentials from any source: " + "; ".join(errors))
+        error = SourceAbsent if absent else CredentialsError
+        raise error("no credentials from any source: " + "; ".join(errors))
 
 
 class _Forward(logging.Handler):
@@ -223,7 +250,14 @@ def _credentials_file(env: Mapping[str, str], profile: str | None) -> LibraryPro
     return LibraryProvider(
         f"credentials_file:{name}",
         lambda lib: lib.ProfileCredentialsProvider(profile_file=path, profile_name=name),
+        needs_file=path,
     )
+
+
+def _environment(env: Mapping[str, str]) -> Credentials:
+    if ENV_KEY_ID not in env and ENV_SECRET not in env:
+        raise SourceAbsent(f"environment: {ENV_KEY_ID} and {ENV_SECRET} are not set")
+    return _from_environment(env)
 
 
 def default_chain(environ: Mapping[str, str], *, profile: str | None = None) -> ChainProvider:
@@ -232,7 +266,7 @@ def default_chain(environ: Mapping[str, str], *, profile: str | None = None) -> 
     env = dict(environ)
     if profile is not None:
         return ChainProvider([_credentials_file(env, profile)])
-    chain: list[Provider] = [FunctionProvider("environment", lambda: _from_environment(env))]
+    chain: list[Provider] = [FunctionProvider("environment", lambda: _environment(env))]
     if all(env.get(name) for name in _OIDC):
         role, provider_arn, token_file = (env[name] for name in _OIDC)
         chain.append(LibraryProvider("oidc_role", lambda lib: lib.OIDCRoleArnCredentialsProvider(
@@ -245,14 +279,14 @@ def default_chain(environ: Mapping[str, str], *, profile: str | None = None) -> 
         cli_file = str(_home(env) / ".aliyun" / "config.json")
         chain.append(LibraryProvider("cli_profile", lambda lib: lib.CLIProfileCredentialsProvider(
             profile_name=env.get(ENV_PROFILE), profile_file=cli_file,
-        )))  # fmt: skip
+        ), needs_file=cli_file))  # fmt: skip
     chain.append(_credentials_file(env, None))
     if not _true(env, "ALIBABA_CLOUD_ECS_METADATA_DISABLED"):
         chain.append(LibraryProvider("ecs_ram_role", lambda lib: lib.EcsRamRoleCredentialsProvider(
             role_name=env.get("ALIBABA_CLOUD_ECS_METADATA"),
             disable_imds_v1=_true(env, "ALIBABA_CLOUD_IMDSV1_DISABLED"),
             async_update_enabled=False,
-        )))  # fmt: skip
+        ), absent_on_failure=not env.get("ALIBABA_CLOUD_ECS_METADATA")))  # fmt: skip
     if env.get(ENV_URI):
         chain.append(UriProvider(env[ENV_URI]))
     return ChainProvider(chain)

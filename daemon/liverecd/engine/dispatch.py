@@ -32,7 +32,7 @@ from liverecd.engine.observer import EngineObserver, NullObserver
 from liverecd.engine.orders import Order, Settled
 from liverecd.engine.queue import Item, OrderQueue
 from liverecd.engine.release import Landing
-from liverecd.engine.timing import Pacer, Wakeup, WallMono
+from liverecd.engine.timing import Pacer, RoutedPacer, Wakeup, WallMono
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)
@@ -80,6 +80,10 @@ class Dispatcher:
     ) -> None:
         self._sender = sender
         self._pacer = pacer
+        # Several accounts: each order is paced by its stream's account (api.accounts).
+        self._pacer_of: Callable[[StreamKey], Pacer] = (
+            pacer.for_stream if isinstance(pacer, RoutedPacer) else lambda _: pacer
+        )
         self._policy = policy
         self._clock = clock
         self._max_lead = max_lead
@@ -201,15 +205,20 @@ class Dispatcher:
             self._landing.adopt(spacing)
             self._queue.replan(self._landing.spacing, self._max_lead, self._landing.ahead)
         self._queue.promote(now)
+        held: list[Item] = []  # ready, but their account has no slot yet
         while self._queue.has_ready() and self._can_send():
-            slot = self._pacer.next_slot()
-            if slot > now:
+            if self._pacer.next_slot() > now:
                 break
             it = self._queue.pop_ready()
-            if it is not None and self._admit(it, now):
+            if it is not None and self._pacer_of(it.order.stream).next_slot() > now:
+                held.append(it)
+            elif it is not None and self._admit(it, now):
                 self._send(tg, it, now)
+        self._queue.put_back(held)
         wake = self._queue.next_release()
-        if self._queue.has_ready() and self._can_send():
+        if held:
+            wake = min(wake, *(self._pacer_of(it.order.stream).next_slot() for it in held))
+        elif self._queue.has_ready() and self._can_send():
             wake = min(wake, self._pacer.next_slot())
         if self._queue:
             wake = min(wake, now + CLOCK_CHECK)
@@ -236,7 +245,7 @@ class Dispatcher:
     def _send(self, tg: asyncio.TaskGroup, it: Item, now: float) -> None:
         self._queue.sending(it)
         it.sent_at = self._clock.wall()
-        self._pacer.take()
+        self._pacer_of(it.order.stream).take()
         waited = now - it.ready_at
         if waited > 0:
             self._observer.limiter_waited(waited)
@@ -262,13 +271,14 @@ class Dispatcher:
         it.maybe_acted = it.maybe_acted or outcome.succeeded or result.outcome_unknown
         if result.transport_error is None:
             self._landing.answered(result.latency)
+        pacer = self._pacer_of(it.order.stream)
         if is_throttle(result):
-            self._pacer.on_throttled(result.retry_after)
+            pacer.on_throttled(result.retry_after)
             self._observer.throttled()
         elif result.transport_error is None:
             # Got past the server's flow control (a refusal such as StreamNotFound too): the
             # limiter may climb back, and a throttle after it is a new episode (api.ratelimit).
-            self._pacer.on_success()
+            pacer.on_success()
         log_attempt(it, result, outcome, lateness)
         self._observer.command_attempt(it.command, outcome, result.latency, lateness)
         self._decide(it, result, outcome)

@@ -157,6 +157,11 @@ class OrderQueue:
                 return it
         return None
 
+    def put_back(self, items: list[Item]) -> None:
+        """Return popped, still-valid items to the ready heap (their account had no slot)."""
+        for it in items:
+            heapq.heappush(self._ready, (it.priority(), it.gen, it))
+
     def next_release(self) -> float:
         """When the next not-yet-released lane head becomes sendable (inf: none)."""
         while self._timed and not self._valid(self._timed[0][3], self._timed[0][2]):
