@@ -152,8 +152,11 @@ def test_plan_json_lists_actions_in_order_with_the_contract_fields(run: Cli) -> 
         ("2027-01-04T12:30:00Z", "cancel_delay", "news"),
     ]
     first = rows[0]
-    assert set(first) == {"time", "command", "domain", "app", "stream", "window", "source"}
+    assert set(first) == {
+        "time", "command", "domain", "app", "stream", "account", "window", "source",
+    }  # fmt: skip
     assert (first["domain"], first["app"]) == ("play.example.com", "live")
+    assert first["account"] == "default"
     assert first["window"].startswith("final@2027-01-04T02:00:00Z#")
     assert first["source"] == "schedules/news.yaml:12"
 
@@ -183,8 +186,9 @@ def test_plan_text_is_an_aligned_table_with_local_and_utc_times(run: Cli) -> Non
     code, out, _ = run("plan", "-c", "liverecd.yaml", "--from", "2027-01-04T00:00:00Z")
     assert code == 0
     header, *rows = out.splitlines()
-    assert header.split() == ["LOCAL", "UTC", "COMMAND", "STREAM", "WINDOW", "SOURCE"]
-    columns = [header.index(name) for name in ("UTC", "COMMAND", "STREAM", "WINDOW", "SOURCE")]
+    names = ("UTC", "COMMAND", "STREAM", "ACCOUNT", "WINDOW", "SOURCE")
+    assert header.split() == ["LOCAL", *names]
+    columns = [header.index(name) for name in names]
     for row in rows:
         for col in columns:
             assert row[col - 2 : col] == "  " and row[col] != " ", row

@@ -23,12 +23,12 @@ from liverecd.schedule.actions import Action, Recording
 from liverecd.schedule.config import load_config
 from liverecd.schedule.findings import dst_findings, short_windows
 from liverecd.schedule.loader import LoadResult, load_schedules
-from liverecd.schedule.model import Config
+from liverecd.schedule.model import DEFAULT_ACCOUNT, Config
 from liverecd.schedule.quota import LateStart, late_starts, plan_starts
 from liverecd.schedule.timeline import Timeline, actions_in, iso_utc
-from liverecd.streams import Command
+from liverecd.streams import Command, StreamKey
 
-_HEADER = ("LOCAL", "UTC", "COMMAND", "STREAM", "WINDOW", "SOURCE")
+_HEADER = ("LOCAL", "UTC", "COMMAND", "STREAM", "ACCOUNT", "WINDOW", "SOURCE")
 
 
 class UsageError(LiverecdError):
@@ -106,9 +106,18 @@ def _check(config: Config, result: LoadResult, start: datetime, end: datetime) -
     timeline = Timeline(schedule)
     recs = timeline.recordings(start, end)
     warnings = dst_findings(schedule, start, end) + short_windows(schedule)
+    account = _accounts(result)
     opening = [r for r in recs if r.start >= start]
-    warnings += _quota_problems(late_starts(opening, config.api.qps, config.max_lead), config)
+    for name in config.account_names:  # each account has its own quota
+        mine = [r for r in opening if account.get(r.stream, DEFAULT_ACCOUNT) == name]
+        qps = config.account(name).api.qps
+        key = "api.qps" if name == DEFAULT_ACCOUNT else f"accounts.{name}.qps"
+        warnings += _quota_problems(late_starts(mine, qps, config.max_lead), config, key, qps)
     _print_problems(sorted(warnings, key=lambda p: (p.file, p.line or 0, p.col or 0)))
+    if config.accounts:
+        for name in config.account_names:
+            count = sum(1 for r in recs if account.get(r.stream, DEFAULT_ACCOUNT) == name)
+            print(f"account {name}: {_plural(count, 'window')}")
     hours = format_duration(end - start)
     summary = (
         f"ok: {_plural(len(result.files), 'file')}, {_plural(timeline.stream_count, 'stream')}, "
@@ -120,7 +129,14 @@ def _check(config: Config, result: LoadResult, start: datetime, end: datetime) -
     return 0
 
 
-def _quota_problems(late: list[LateStart], config: Config) -> list[Problem]:
+def _accounts(result: LoadResult) -> dict[StreamKey, str]:
+    """Each stream's account in the loaded schedule."""
+    return {s.key: s.account for s in result.schedule.streams()}
+
+
+def _quota_problems(
+    late: list[LateStart], config: Config, setting: str, qps: float
+) -> list[Problem]:
     """One warning per window: how many of its starts land late, and the worst lateness."""
     worst: dict[tuple[str, int, int, str], tuple[LateStart, int]] = {}
     for item in late:
@@ -139,7 +155,7 @@ def _quota_problems(late: list[LateStart], config: Config) -> list[Problem]:
                 col,
                 f"start of {stream} due {iso_utc(top.due)} lands "
                 f"{top.lateness.total_seconds():.2f}s late{times}: more starts are due then "
-                f"than api.qps {config.api.qps:g} can send within max_lead "
+                f"than {setting} {qps:g} can send within max_lead "
                 f"{format_duration(config.max_lead)}",
                 "warning",
             )
@@ -154,15 +170,18 @@ def _plan(config: Config, result: LoadResult, start: datetime, end: datetime, fm
     recs = timeline.touching(start, end + config.max_lead)
     actions = plan_actions(recs, start, end)
     after = [r for r in recs if end <= r.start < end + config.max_lead]
-    early = {
-        (p.action.window_id, p.action.time): p.send_at
-        for p in plan_starts([*actions, *after], config.api.qps, config.max_lead)
-        if p.early
-    }
+    account = _accounts(result)
+    early = {}
+    items: list[Action | Recording] = [*actions, *after]
+    for name in config.account_names:  # each account sends at its own qps
+        mine = [x for x in items if account.get(x.stream, DEFAULT_ACCOUNT) == name]
+        qps = config.account(name).api.qps
+        early.update({(p.action.window_id, p.action.time): p.send_at
+                      for p in plan_starts(mine, qps, config.max_lead) if p.early})  # fmt: skip
     if fmt == "json":
-        print(_json(actions, early))
+        print(_json(actions, early, account))
     else:
-        print(_table(timeline, actions, start, end))
+        print(_table(timeline, actions, start, end, account))
     return 0
 
 
@@ -177,7 +196,11 @@ def plan_actions(recs: list[Recording], start: datetime, end: datetime) -> list[
     return sorted(opened + actions_in(recs, start, end), key=Action.sort_key)
 
 
-def _json(actions: list[Action], early: dict[tuple[str, datetime], datetime]) -> str:
+def _json(
+    actions: list[Action],
+    early: dict[tuple[str, datetime], datetime],
+    account: dict[StreamKey, str],
+) -> str:
     rows = []
     for a in actions:
         row = {
@@ -186,6 +209,7 @@ def _json(actions: list[Action], early: dict[tuple[str, datetime], datetime]) ->
             "domain": a.stream.domain,
             "app": a.stream.app,
             "stream": a.stream.stream,
+            "account": account.get(a.stream, DEFAULT_ACCOUNT),
             "window": a.window_id,
             "source": str(a.source),
         }
@@ -196,7 +220,13 @@ def _json(actions: list[Action], early: dict[tuple[str, datetime], datetime]) ->
     return "[\n" + ",\n".join(rows) + "\n]" if rows else "[]"
 
 
-def _table(timeline: Timeline, actions: list[Action], start: datetime, end: datetime) -> str:
+def _table(
+    timeline: Timeline,
+    actions: list[Action],
+    start: datetime,
+    end: datetime,
+    account: dict[StreamKey, str],
+) -> str:
     if not actions:
         return f"no actions from {iso_utc(start)} to {iso_utc(end)}"
     rows = [_HEADER]
@@ -211,7 +241,8 @@ def _table(timeline: Timeline, actions: list[Action], start: datetime, end: date
                 f"{local:%Y-%m-%d %H:%M:%S} {local:%Z}",
                 iso_utc(a.time),
             )
-        rows.append((*times, a.command.value, str(a.stream), a.window_id, str(a.source)))
+        name = account.get(a.stream, DEFAULT_ACCOUNT)
+        rows.append((*times, a.command.value, str(a.stream), name, a.window_id, str(a.source)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
