@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from conftest import TEST_AK, TEST_SECRET, EmulatorFactory
 from liverecd.api import chain
 from liverecd.api.accounts import provider_for
 from liverecd.api.chain import SourceAbsent, default_chain
 from liverecd.errors import CredentialsError
 from liverecd.schedule.model import AccountConfig, ApiConfig
-
-from conftest import TEST_AK, TEST_SECRET, EmulatorFactory
 
 
 def quiet_env(home: Path, **extra: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ import socket
 import pytest
 from structlog.testing import capture_logs
 
+from conftest import TEST_AK, EmulatorFactory
 from liverecd.api.chain import UriProvider
 from liverecd.api.client import LiveClient
 from liverecd.api.credsource import CredentialSource
@@ -20,8 +21,6 @@ from liverecd.emulator import Emulator
 from liverecd.errors import CredentialsError
 from liverecd.schedule.model import ApiConfig
 from liverecd.streams import Command, StreamKey
-
-from conftest import TEST_AK, EmulatorFactory
 
 KEY = StreamKey("play.example.com", "live", "news")
 
