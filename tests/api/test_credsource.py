@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Literal
 
 import pytest
 from structlog.testing import capture_logs
@@ -26,19 +27,19 @@ KEY = StreamKey("play.example.com", "live", "news")
 
 
 async def sts_setup(
-    emulator_factory: EmulatorFactory, ttl: float = 30.0, signature: str = "v3"
+    emulator_factory: EmulatorFactory, ttl: float = 30.0, signature: Literal["v3", "v1"] = "v3"
 ) -> tuple[Emulator, FakeClock, CredentialSource, LiveClient]:
     clock = FakeClock()
     emu = await emulator_factory(clock=clock, sts_ttl=ttl)
     source = CredentialSource(UriProvider(emu.credentials_uri(TEST_AK)), clock)
     await source.start()
-    client = LiveClient(ApiConfig(endpoint=emu.url, signature=signature), source, clock=clock)  # type: ignore[arg-type]
+    client = LiveClient(ApiConfig(endpoint=emu.url, signature=signature), source, clock=clock)
     return emu, clock, source, client
 
 
 @pytest.mark.parametrize("signature", ["v3", "v1"])
 async def test_temporary_keys_from_the_credentials_uri_are_accepted_with_their_token(
-    emulator_factory: EmulatorFactory, signature: str
+    emulator_factory: EmulatorFactory, signature: Literal["v3", "v1"]
 ) -> None:
     emu, _, source, client = await sts_setup(emulator_factory, signature=signature)
     async with client:
