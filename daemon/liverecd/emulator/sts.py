@@ -64,6 +64,10 @@ class StsIssuer:
         self.issued += 1
         return key
 
+    def issued_keys(self) -> list[TemporaryKey]:
+        """Every temporary key issued so far, oldest first."""
+        return list(self._keys.values())
+
     def lookup(self, access_key_id: str) -> TemporaryKey | None:
         """The temporary key, or None when `access_key_id` is not one."""
         return self._keys.get(access_key_id)
