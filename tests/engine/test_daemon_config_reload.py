@@ -44,7 +44,7 @@ async def test_reload_applies_qps_in_place_names_restart_keys_and_survives_a_bro
             edit(
                 cfg,
                 ("qps: 50", "qps: 20"),
-                ("status:\n  listen: off", "status:\n  listen: [::1]:9"),
+                ("status:\n  listen: off", "status:\n  listen: 127.0.0.1:9"),
             )
             async with asyncio.timeout(10):
                 await daemon.wait_reloads(1)
