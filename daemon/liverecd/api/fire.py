@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from pathlib import Path
 
+from liverecd.api.accounts import provider_for
 from liverecd.api.client import LiveClient
-from liverecd.api.credentials import load_credentials
+from liverecd.api.credsource import CredentialSource
 from liverecd.api.ratelimit import limiter_for
 from liverecd.api.retry import RetryPolicy
 from liverecd.api.runner import CommandReport, CommandRunner
 from liverecd.clock import SystemClock
 from liverecd.durations import parse_duration
+from liverecd.errors import LiverecdError
 from liverecd.schedule.config import load_config
 from liverecd.streams import Command, StreamKey
 
@@ -43,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("command_name", metavar="COMMAND", choices=[c.value for c in Command])
     parser.add_argument("stream", metavar="DOMAIN/APP/STREAM", type=_stream_key)
     parser.add_argument("-c", "--config", required=True, type=Path, help="main config file")
+    parser.add_argument(
+        "--account", default="default", help="the account to send with (default: the api block's)"
+    )
     parser.add_argument(
         "--wait",
         type=_duration_seconds,
@@ -76,10 +82,16 @@ def _describe(report: CommandReport) -> str:
 
 async def _fire(args: argparse.Namespace) -> CommandReport:
     config = load_config(args.config)
-    credentials = load_credentials()
+    try:
+        account = config.account(args.account)
+    except KeyError:
+        raise LiverecdError(f"unknown account {args.account!r}: {config.account_names}") from None
     clock = SystemClock()
-    async with LiveClient(config.api, credentials, clock=clock) as client:
-        limiter = limiter_for(credentials.access_key_id, config.api.qps, clock)
+    # The same sources as the daemon's (DESIGN.md §10), read once: a command is one call.
+    source = CredentialSource(provider_for(account, os.environ), clock, account=account.name)
+    await source.start()
+    async with LiveClient(account.api, source, clock=clock) as client:
+        limiter = limiter_for(source.current().access_key_id, account.api.qps, clock)
         runner = CommandRunner(client, limiter, RetryPolicy.from_config(config.api.retry), clock)
         return await runner.run(
             Command(args.command_name),
