@@ -103,16 +103,20 @@ async def _start(source: CredentialSource, clock: Clock) -> None:
 
 class AccountPacers:
     """The limiters as the dispatcher sees them: the default account's by default, and each
-    stream's own through `for_stream`."""
+    stream's own through its account (`group_of`, `for_group`)."""
 
     def __init__(self, limiters: Mapping[str, RateLimiter], account_of: Callable[[StreamKey], str]):
         self._limiters = limiters
         self._default = limiters[DEFAULT_ACCOUNT]
         self._account_of = account_of
 
-    def for_stream(self, stream: StreamKey) -> RateLimiter:
-        """The limiter of `stream`'s account."""
-        return self._limiters.get(self._account_of(stream), self._default)
+    def group_of(self, stream: StreamKey) -> str:
+        """`stream`'s account."""
+        return self._account_of(stream)
+
+    def for_group(self, group: str) -> RateLimiter:
+        """The limiter of account `group` (the default account's for an unknown one)."""
+        return self._limiters.get(group, self._default)
 
     @property
     def interval(self) -> float:
@@ -124,15 +128,15 @@ class AccountPacers:
         return min(limiter.next_slot() for limiter in self._limiters.values())
 
     def take(self) -> None:
-        """Unused: the dispatcher takes from `for_stream(stream)`."""
+        """Unused: the dispatcher takes from `for_group(group_of(stream))`."""
         self._default.take()
 
     def on_throttled(self, retry_after: float | None = None) -> None:
-        """Unused: the dispatcher reports to `for_stream(stream)`."""
+        """Unused: the dispatcher reports to `for_group(group_of(stream))`."""
         self._default.on_throttled(retry_after)
 
     def on_success(self) -> None:
-        """Unused: the dispatcher reports to `for_stream(stream)`."""
+        """Unused: the dispatcher reports to `for_group(group_of(stream))`."""
         self._default.on_success()
 
 

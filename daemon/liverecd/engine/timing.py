@@ -101,6 +101,9 @@ class Pacer(Protocol):
 
 @runtime_checkable
 class RoutedPacer(Pacer, Protocol):
-    """Limiters per account (`api.accounts.AccountPacers`): each stream is paced by its own."""
+    """Limiters per account (`api.accounts.AccountPacers`): each stream is paced by the limiter
+    of its group (its account)."""
 
-    def for_stream(self, stream: StreamKey) -> Pacer: ...
+    def group_of(self, stream: StreamKey) -> str: ...
+
+    def for_group(self, group: str) -> Pacer: ...
