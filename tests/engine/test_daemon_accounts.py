@@ -149,3 +149,26 @@ async def test_an_unknown_account_is_an_error_at_its_line_and_the_file_is_not_us
     assert (problem.file.endswith("x.yaml"), problem.line, problem.col) == (True, 5, 14)
     assert "account: unknown account 'ghost'" in str(problem) and "partner" in str(problem)
     assert str(bad) in result.failed
+
+
+async def test_the_online_watch_lists_each_domain_with_its_account(
+    emulator_factory: EmulatorFactory, tmp_path: object
+) -> None:
+    emu = await emulator_factory(accounts=dict([A, B]))
+    ws = Workspace(tmp_path, emu)  # type: ignore[arg-type]
+    ws.write_config(watch="1s", extra="accounts:\n  partner:\n    credentials_prefix: p_\n")
+    t = now()
+    window = [(t + seconds(0.5), t + seconds(30))]
+    ws.write_schedule("a.yaml", schedule_text({"a": window}))
+    partner = schedule_text({"b": window}, extra="account: partner\n")
+    ws.write_schedule("b.yaml", partner.replace(f"domain: {DOMAIN}", "domain: p.example"))
+    clock = SystemClock()
+    sources = {
+        "default": CredentialSource.fixed(Credentials(A[0], Secret(A[1])), clock),
+        "partner": CredentialSource.fixed(Credentials(B[0], Secret(B[1])), clock),
+    }
+    async with service.running(load_config(ws.config_path), sources):
+        await asyncio.sleep(3.0)
+    listing = [r for r in emu.requests if r.action == "DescribeLiveStreamsOnlineList"]
+    assert {r.access_key_id for r in listing} == {A[0], B[0]}
+    assert all(r.code is None for r in listing)

@@ -21,6 +21,7 @@ from liverecd.api.chain import FunctionProvider, Provider, SourceAbsent, default
 from liverecd.api.client import LiveClient
 from liverecd.api.credentials import Credentials, load_credentials
 from liverecd.api.credsource import RETRY_DELAYS, CredentialSource
+from liverecd.api.online import OnlineListResult
 from liverecd.api.ratelimit import RateLimiter, limiter_for
 from liverecd.api.result import ApiResult
 from liverecd.clock import Clock
@@ -165,12 +166,13 @@ class Accounts:
             self.limiters[name] = limiter_for(key, api.qps, clock)
         self._streams: tuple[Stream, ...] | None = None
         self._routes: dict[StreamKey, str] = {}
+        self._domains: dict[str, str] = {}
         self._current_streams: Callable[[], tuple[Stream, ...]] = tuple
         self.pacer = AccountPacers(self.limiters, self.account_of)
 
     @property
     def default_client(self) -> LiveClient:
-        """The `api` block's client (the online watch lists through it)."""
+        """The `api` block's client."""
         return self.clients[DEFAULT_ACCOUNT]
 
     def route_by(self, streams: Callable[[], tuple[Stream, ...]]) -> None:
@@ -179,11 +181,33 @@ class Accounts:
 
     def account_of(self, stream: StreamKey) -> str:
         """`stream`'s account (the default for a stream no schedule names)."""
+        self._refresh_routes()
+        return self._routes.get(stream, DEFAULT_ACCOUNT)
+
+    def _refresh_routes(self) -> None:
         streams = self._current_streams()
         if streams is not self._streams:  # the same tuple until the next schedule load
             self._streams = streams
             self._routes = {s.key: s.account for s in streams}
-        return self._routes.get(stream, DEFAULT_ACCOUNT)
+            self._domains = {}
+            for s in streams:  # a domain listed under two accounts: the first one lists it
+                self._domains.setdefault(s.key.domain, s.account)
+
+    async def describe_live_streams_online_list(
+        self,
+        domain: str,
+        *,
+        app: str | None = None,
+        page_num: int = 1,
+        page_size: int = 3000,
+        stream: str | None = None,
+    ) -> OnlineListResult:
+        """The online list of `domain`, asked with the account whose streams use it."""
+        self._refresh_routes()
+        client = self.clients.get(self._domains.get(domain, DEFAULT_ACCOUNT), self.default_client)
+        return await client.describe_live_streams_online_list(
+            domain, app=app, page_num=page_num, page_size=page_size, stream=stream
+        )
 
     async def send(self, command: Command, stream: StreamKey) -> ApiResult:
         """One RealTimeRecordCommand attempt through `stream`'s account."""

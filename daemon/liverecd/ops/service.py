@@ -106,7 +106,7 @@ async def serve(
         daemon = Daemon(
             config, sender=accounts.send, pacer=accounts.pacer,
             store=SqliteStateStore(config.state_dir), clock=clock, observer=observer,
-            lifecycle=lifecycle, watch_files=watch_files, online_lister=accounts.default_client,
+            lifecycle=lifecycle, watch_files=watch_files, online_lister=accounts,
             reload_config=ConfigReloader(accounts.apply),
         )  # fmt: skip
         accounts.route_by(daemon.schedule_streams)
