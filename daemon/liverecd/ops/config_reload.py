@@ -59,11 +59,17 @@ def _flat(config: Config) -> dict[str, object]:
     return out
 
 
-def _in_place(key: str) -> bool:
+def _in_place(key: str, kept_accounts: set[str]) -> bool:
+    """`kept_accounts`: in both configs (an added or removed account waits for a restart)."""
     if key in IN_PLACE:
         return True
     parts = key.split(".")
-    return len(parts) == 3 and parts[0] == "accounts" and parts[2] in _ACCOUNT_IN_PLACE
+    return (
+        len(parts) == 3
+        and parts[0] == "accounts"
+        and parts[1] in kept_accounts
+        and parts[2] in _ACCOUNT_IN_PLACE
+    )
 
 
 def _limits(running: ApiConfig, new: ApiConfig) -> ApiConfig:
@@ -74,9 +80,10 @@ def diff_config(running: Config, new: Config) -> ConfigChange:
     """What of `new` applies to a daemon running `running`, and what needs a restart."""
     before, after = _flat(running), _flat(new)
     changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
-    applied = tuple(k for k in changed if _in_place(k))
-    waiting = tuple(k for k in changed if not _in_place(k))
     by_name = {a.name: a for a in new.accounts}
+    kept = {a.name for a in running.accounts} & set(by_name)
+    applied = tuple(k for k in changed if _in_place(k, kept))
+    waiting = tuple(k for k in changed if not _in_place(k, kept))
     accounts: list[AccountConfig] = [
         replace(a, api=_limits(a.api, by_name[a.name].api)) if a.name in by_name else a
         for a in running.accounts
