@@ -113,8 +113,9 @@ async def test_two_accounts_send_their_bursts_side_by_side_each_at_its_own_quota
     for sent in by_key.values():
         assert all(r.stream is not None and r.stream.stream[0] in "ab" for r in sent)
         assert len({r.stream.stream[0] for r in sent if r.stream}) == 1  # routed by account
-        # 20 starts at 10/s: about 2 s each; one after the other would take 4 s
-        assert (max(r.wall for r in sent) - t).total_seconds() < 2.6
+        # 20 starts at 10/s: about 2 s each (slack for a loaded machine); one after the
+        # other would take 4 s
+        assert (max(r.wall for r in sent) - t).total_seconds() < 3.3
     assert emu.max_in_any_second(A[0]) <= 11 and emu.max_in_any_second(B[0]) <= 11
     families = {f.name: f for f in text_string_to_metric_families(exposition)}
     expiry = {
