@@ -173,3 +173,29 @@ async def test_the_online_watch_lists_each_domain_with_its_account(
     listing = [r for r in emu.requests if r.action == "DescribeLiveStreamsOnlineList"]
     assert {r.access_key_id for r in listing} == {A[0], B[0]}
     assert all(r.code is None for r in listing)
+
+
+async def test_a_token_the_refresh_cannot_replace_keeps_the_start_queued_until_it_can(
+    emulator_factory: EmulatorFactory, tmp_path: object
+) -> None:
+    emu = await emulator_factory(sts_ttl=2.0, stop_delay=0.2)
+    ws = Workspace(tmp_path, emu)  # type: ignore[arg-type]
+    ws.write_config()
+    t = now()
+    window = (t + seconds(3), t + seconds(12))
+    ws.write_schedule("main.yaml", schedule_text({"late": [window]}))
+    source = CredentialSource(UriProvider(emu.credentials_uri(TEST_AK)), SystemClock())
+    await source.start()
+    emu.sts.answer_code = "ServiceUnavailable"  # every refresh fails from now on
+    with capture_logs() as logs:
+        async with service.running(load_config(ws.config_path), {"default": source}):
+            await asyncio.sleep((t + seconds(6) - now()).total_seconds())
+            assert not emu.recordings(StreamKey(DOMAIN, APP, "late"))
+            emu.sts.answer_code = "Success"  # the source comes back: the start goes through
+            await asyncio.sleep((t + seconds(9) - now()).total_seconds())
+    assert covered(emu, StreamKey(DOMAIN, APP, "late"), *window) > 0.2
+    assert [r.code for r in emu.requests if r.command == "start"].count(EXPIRED) >= 2
+    failed = [e for e in logs if e["event"] == "credentials_refresh_failed"]
+    assert failed and {e["log_level"] for e in failed} == {"error"}
+    assert {e["source"] for e in failed} == {"credentials_uri"}
+    assert not [e for e in logs if e["event"] == "command_dropped"]
