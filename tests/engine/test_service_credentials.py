@@ -82,3 +82,21 @@ async def test_the_daemon_is_not_ready_until_the_credentials_uri_answers(
     output = json.dumps(events)
     for key in emu.sts.issued_keys():
         assert key.secret not in output and key.token not in output
+
+
+async def test_half_a_key_pair_stops_start_up_at_once_naming_the_missing_variable(
+    workspace: Workspace,
+) -> None:
+    workspace.write_schedule("a.yaml", "domain: d.example\napp: live\nstreams: []\n")
+    env = chain_env(workspace, "")
+    del env["ALIBABA_CLOUD_CREDENTIALS_URI"]
+    env["ALIBABA_CLOUD_ACCESS_KEY_ID"] = TEST_AK
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liverecd", "run", "-c", str(workspace.config_path),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, env=env,
+    )  # fmt: skip
+    async with asyncio.timeout(20):
+        _, err = await proc.communicate()
+    assert proc.returncode == 1
+    assert "ALIBABA_CLOUD_ACCESS_KEY_SECRET is not set" in err.decode()
+    assert "Traceback" not in err.decode()

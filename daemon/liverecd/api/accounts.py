@@ -17,7 +17,14 @@ from typing import Self
 import aiohttp
 import structlog
 
-from liverecd.api.chain import FunctionProvider, Provider, SourceAbsent, default_chain
+from liverecd.api.chain import (
+    FunctionProvider,
+    Provider,
+    SourceAbsent,
+    SourceMisconfigured,
+    default_chain,
+    strict,
+)
 from liverecd.api.client import LiveClient
 from liverecd.api.credentials import Credentials, load_credentials
 from liverecd.api.credsource import RETRY_DELAYS, CredentialSource
@@ -46,7 +53,7 @@ def provider_for(account: AccountConfig, environ: Mapping[str, str]) -> Provider
         )
     if directory and account.profile is None:
         return FunctionProvider(
-            "credentials_directory", lambda: load_credentials(env, prefix=prefix or "")
+            "credentials_directory", strict(lambda: load_credentials(env, prefix=prefix or ""))
         )
     return default_chain(env, profile=account.profile)
 
@@ -90,8 +97,8 @@ async def _start(source: CredentialSource, clock: Clock) -> None:
     while True:
         try:
             await source.start()
-        except SourceAbsent:
-            raise
+        except (SourceAbsent, SourceMisconfigured):
+            raise  # nothing to wait for: start-up stops with the message
         except CredentialsError as exc:
             error = str(exc)
         else:

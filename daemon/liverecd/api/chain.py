@@ -58,6 +58,23 @@ class SourceAbsent(CredentialsError):
     on, and a chain of absent sources means no credentials are configured at all."""
 
 
+class SourceMisconfigured(CredentialsError):
+    """The source is configured but wrong in a way no retry can fix (half a key pair, a file
+    missing from $CREDENTIALS_DIRECTORY): start-up stops with the message."""
+
+
+def strict(read: Callable[[], Credentials]) -> Callable[[], Credentials]:
+    """`read`, with its CredentialsError turned into SourceMisconfigured."""
+
+    def checked() -> Credentials:
+        try:
+            return read()
+        except CredentialsError as exc:
+            raise SourceMisconfigured(str(exc)) from None
+
+    return checked
+
+
 class Provider(Protocol):
     """One source of credentials; `kind` names it in logs (never a value)."""
 
@@ -201,6 +218,8 @@ class ChainProvider:
         for provider in self._providers:
             try:
                 creds = await provider.fetch()
+            except SourceMisconfigured:
+                raise
             except CredentialsError as exc:
                 errors.append(str(exc) if str(exc).startswith(provider.kind) else
                               f"{provider.kind}: {exc}")  # fmt: skip
@@ -257,7 +276,7 @@ def _credentials_file(env: Mapping[str, str], profile: str | None) -> LibraryPro
 def _environment(env: Mapping[str, str]) -> Credentials:
     if ENV_KEY_ID not in env and ENV_SECRET not in env:
         raise SourceAbsent(f"environment: {ENV_KEY_ID} and {ENV_SECRET} are not set")
-    return _from_environment(env)
+    return strict(lambda: _from_environment(env))()
 
 
 def default_chain(environ: Mapping[str, str], *, profile: str | None = None) -> ChainProvider:
