@@ -59,7 +59,7 @@ ERROR_TABLE: list[tuple[Command, int, str, Outcome]] = [
     (S, 400, "SignatureDoesNotMatch", Outcome.FATAL),
     (S, 400, "InvalidAccessKeyId.NotFound", Outcome.FATAL),
     (S, 400, "InvalidAccessKeyId.Inactive", Outcome.FATAL),
-    (S, 403, "InvalidSecurityToken.Expired", Outcome.FATAL),
+    (S, 403, "InvalidSecurityToken.Expired", Outcome.RETRY),
     (S, 403, "Forbidden.RAM", Outcome.FATAL),
     (S, 400, "MissingParameter", Outcome.FATAL),
     (S, 404, "InvalidApi.NotFound", Outcome.FATAL),

@@ -150,8 +150,11 @@ def test_plan_json_lists_actions_in_order_with_the_contract_fields(run: Cli) -> 
         ("2027-01-04T12:30:00Z", "cancel_delay", "news"),
     ]
     first = rows[0]
-    assert set(first) == {"time", "command", "domain", "app", "stream", "window", "source"}
+    assert set(first) == {
+        "time", "command", "domain", "app", "stream", "account", "window", "source",
+    }  # fmt: skip
     assert (first["domain"], first["app"]) == ("play.example.com", "live")
+    assert first["account"] == "default"
     assert first["window"].startswith("final@2027-01-04T02:00:00Z#")
     assert first["source"] == "schedules/news.yaml:12"
 
@@ -181,8 +184,9 @@ def test_plan_text_is_an_aligned_table_with_local_and_utc_times(run: Cli) -> Non
     code, out, _ = run("plan", "-c", "liverecd.yaml", "--from", "2027-01-04T00:00:00Z")
     assert code == 0
     header, *rows = out.splitlines()
-    assert header.split() == ["LOCAL", "UTC", "COMMAND", "STREAM", "WINDOW", "SOURCE"]
-    columns = [header.index(name) for name in ("UTC", "COMMAND", "STREAM", "WINDOW", "SOURCE")]
+    names = ("UTC", "COMMAND", "STREAM", "ACCOUNT", "WINDOW", "SOURCE")
+    assert header.split() == ["LOCAL", *names]
+    columns = [header.index(name) for name in names]
     for row in rows:
         for col in columns:
             assert row[col - 2 : col] == "  " and row[col] != " ", row
@@ -289,3 +293,27 @@ def test_plan_bad_options_exit_1_with_a_message(
     code, _, err = run("plan", "-c", "liverecd.yaml", option, value)
     assert code == 1
     assert message in err
+
+
+ACCOUNTS_CONFIG = CONFIG + "accounts:\n  partner:\n    profile: partner\n    qps: 1\n"
+
+
+def test_check_and_plan_name_each_windows_account_and_its_own_quota(run: Cli) -> None:
+    partner = NEW_YORK.replace("app: us\n", "app: us\naccount: partner\n")
+    run.write({"news.yaml": NEWS, "ny.yaml": partner}, ACCOUNTS_CONFIG)
+    code, out, _ = run("check", "-c", "liverecd.yaml", "--from", "2027-01-04T00:00:00Z")
+    assert code == 0
+    assert "account default: 3 windows" in out and "account partner: 4 windows" in out
+    code, out, _ = run(
+        "plan", "-c", "liverecd.yaml", "--from", "2027-01-04T00:00:00Z", "--format", "json"
+    )
+    accounts = {(r["app"], r["account"]) for r in json.loads(out)}
+    assert accounts == {("live", "default"), ("us", "partner")}
+
+
+def test_check_names_an_unknown_account_at_its_line(run: Cli) -> None:
+    ghost = NEWS.replace("  - name: final\n", "  - name: final\n    account: ghost\n")
+    run.write({"news.yaml": ghost}, ACCOUNTS_CONFIG)
+    code, _, err = run("check", "-c", "liverecd.yaml")
+    assert code == 1
+    assert "schedules/news.yaml:10:14: account: unknown account 'ghost'" in err

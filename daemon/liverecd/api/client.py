@@ -20,6 +20,7 @@ from yarl import URL
 from liverecd.api import answer
 from liverecd.api.answer import Answer
 from liverecd.api.credentials import Credentials
+from liverecd.api.credsource import CredentialSource
 from liverecd.api.online import OnlineListResult, online_list_result
 from liverecd.api.result import ApiResult, TransportError
 from liverecd.api.signing import SignedRequest, percent_encode, sign_v1_request, sign_v3_request
@@ -33,6 +34,7 @@ log = structlog.get_logger(__name__)
 ACTION_RECORD = "RealTimeRecordCommand"
 ACTION_ONLINE = "DescribeLiveStreamsOnlineList"
 USER_AGENT = "liverecd"
+EXPIRED_TOKEN = "InvalidSecurityToken.Expired"  # noqa: S105 - an error code
 
 
 def _is_loopback(host: str) -> bool:
@@ -82,32 +84,45 @@ def _transport_error(exc: BaseException) -> TransportError:
     return TransportError.RESET
 
 
+def _client_timeout(config: ApiConfig) -> aiohttp.ClientTimeout:
+    return aiohttp.ClientTimeout(
+        total=config.timeout.total_seconds(), connect=config.connect_timeout.total_seconds()
+    )
+
+
 class LiveClient:
     """Signed calls to the Live API over one pooled `aiohttp.ClientSession`."""
 
     def __init__(
         self,
         config: ApiConfig,
-        credentials: Credentials,
+        credentials: Credentials | CredentialSource,
         *,
         session: aiohttp.ClientSession | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._config = config
-        self._credentials = credentials
+        self._clock: Clock = clock or SystemClock()
+        self.source = (
+            credentials
+            if isinstance(credentials, CredentialSource)
+            else CredentialSource.fixed(credentials, self._clock)
+        )
         self._base = validate_endpoint(config.endpoint)
         self._host = _host_header(self._base)
-        self._clock: Clock = clock or SystemClock()
         self._session = session
         self._owns_session = session is None
-        self._timeout = aiohttp.ClientTimeout(
-            total=config.timeout.total_seconds(), connect=config.connect_timeout.total_seconds()
-        )
+        self._timeout = _client_timeout(config)
 
     @property
     def access_key_id(self) -> str:
-        """The key whose quota these calls use (the limiter's key)."""
-        return self._credentials.access_key_id
+        """The key these calls are signed with now (STS keys change at every refresh)."""
+        return self.source.current().access_key_id
+
+    def set_timeout(self, config: ApiConfig) -> None:
+        """Take `config.timeout` for the next attempts (config reload)."""
+        self._config = replace(self._config, timeout=config.timeout)
+        self._timeout = _client_timeout(self._config)
 
     async def __aenter__(self) -> Self:
         return self
@@ -192,8 +207,7 @@ class LiveClient:
         )
         return replace(page, streams=kept)
 
-    def _sign(self, action: str, params: Mapping[str, str]) -> SignedRequest:
-        creds = self._credentials
+    def _sign(self, action: str, params: Mapping[str, str], creds: Credentials) -> SignedRequest:
         token = creds.security_token.reveal() if creds.security_token else None
         common: dict[str, Any] = {
             "action": action,
@@ -208,7 +222,8 @@ class LiveClient:
         return sign_v3_request(host=self._host, **common)
 
     async def _call(self, action: str, params: Mapping[str, str]) -> Answer:
-        signed = self._sign(action, params)
+        creds = self.source.current()
+        signed = self._sign(action, params, creds)
         query = "&".join(
             f"{percent_encode(k)}={percent_encode(v)}" for k, v in signed.query.items()
         )
@@ -234,7 +249,12 @@ class LiveClient:
                 transport_error=_transport_error(exc),
                 nonce=signed.nonce,
             )
-        return self._answer(signed, status, retry_header, body, self._clock.monotonic() - started)
+        got = self._answer(signed, status, retry_header, body, self._clock.monotonic() - started)
+        if got.code == EXPIRED_TOKEN:
+            # The answer goes back as a retry (api.outcome); the retry signs with what this
+            # refresh brings (or, when it fails, the refresh is retried on its own timer).
+            await self.source.refresh("expired", stale=creds)
+        return got
 
     def _answer(
         self,
@@ -252,7 +272,7 @@ class LiveClient:
             ours = answer.redact(signed.string_to_sign, self._secrets())
             log.error(
                 "signature_mismatch",
-                access_key_id=self._credentials.access_key_id,
+                access_key_id=self.source.current().access_key_id,
                 signature=self._config.signature,
                 server_string_to_sign=theirs,
                 our_string_to_sign=ours,
@@ -273,6 +293,8 @@ class LiveClient:
         )
 
     def _secrets(self) -> tuple[str, ...]:
-        creds = self._credentials
-        token = creds.security_token.reveal() if creds.security_token else ""
-        return (creds.secret.reveal(), token)
+        creds = self.source.current()
+        return (
+            creds.secret.reveal(),
+            creds.security_token.reveal() if creds.security_token else "",
+        )

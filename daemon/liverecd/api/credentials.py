@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from liverecd.errors import CredentialsError
@@ -53,11 +54,13 @@ class Secret:
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """An AccessKey pair and optional STS token. Its repr shows the key id only."""
+    """An AccessKey pair and optional STS token (with its expiry, when the source says). Its repr
+    shows the key id only."""
 
     access_key_id: str
     secret: Secret
     security_token: Secret | None = None
+    expiration: datetime | None = None
 
     @property
     def is_sts(self) -> bool:
@@ -88,22 +91,19 @@ def _read_file(directory: Path, name: str) -> str | None:
         ) from None
 
 
-def _from_directory(directory: Path) -> Credentials:
-    key_id = _read_file(directory, FILE_KEY_ID)
-    secret = _read_file(directory, FILE_SECRET)
-    token = _read_file(directory, FILE_TOKEN)
+def _from_directory(directory: Path, prefix: str = "") -> Credentials:
+    names = [prefix + n for n in (FILE_KEY_ID, FILE_SECRET, FILE_TOKEN)]
+    key_id, secret, token = (_read_file(directory, n) for n in names)
     if key_id is None or secret is None:
-        missing = FILE_KEY_ID if key_id is None else FILE_SECRET
+        missing = names[0] if key_id is None else names[1]
         raise CredentialsError(
             f"credential file {directory / missing} is missing "
-            f"($CREDENTIALS_DIRECTORY is set: {FILE_KEY_ID} and {FILE_SECRET} must both be there)"
+            f"($CREDENTIALS_DIRECTORY is set: {names[0]} and {names[1]} must both be there)"
         )
     return Credentials(
-        _clean(key_id, f"credential file {directory / FILE_KEY_ID}"),
-        Secret(_clean(secret, f"credential file {directory / FILE_SECRET}")),
-        None
-        if token is None
-        else Secret(_clean(token, f"credential file {directory / FILE_TOKEN}")),
+        _clean(key_id, f"credential file {directory / names[0]}"),
+        Secret(_clean(secret, f"credential file {directory / names[1]}")),
+        None if token is None else Secret(_clean(token, f"credential file {directory / names[2]}")),
     )
 
 
@@ -127,15 +127,16 @@ def _from_environment(environ: Mapping[str, str]) -> Credentials:
     )
 
 
-def load_credentials(environ: Mapping[str, str] | None = None) -> Credentials:
-    """The AccessKey from `$CREDENTIALS_DIRECTORY` files if that is set, else the environment.
+def load_credentials(environ: Mapping[str, str] | None = None, *, prefix: str = "") -> Credentials:
+    """The AccessKey from `$CREDENTIALS_DIRECTORY` files (named `prefix` + `access_key_id`, ...)
+    if that is set, else the environment.
 
     Raises CredentialsError naming the missing or malformed file or variable.
     """
     env = os.environ if environ is None else environ
     directory = env.get("CREDENTIALS_DIRECTORY")
     if directory:
-        return _from_directory(Path(directory))
+        return _from_directory(Path(directory), prefix)
     return _from_environment(env)
 
 

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
+from liverecd.api.accounts import provider_for
 from liverecd.api.client import LiveClient
-from liverecd.api.credentials import load_credentials
+from liverecd.api.credsource import CredentialSource
 from liverecd.api.ratelimit import limiter_for
 from liverecd.api.retry import RetryPolicy
 from liverecd.api.runner import CommandReport, CommandRunner
 from liverecd.clock import SystemClock
 from liverecd.durations import parse_duration
+from liverecd.errors import LiverecdError
 from liverecd.ops import logs
 from liverecd.schedule.config import load_config
 from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, LogConfig
@@ -51,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         "-c", "--config", default=DEFAULT_CONFIG, type=Path,
         help=CONFIG_HELP,
     )  # fmt: skip
+    parser.add_argument(
+        "--account", default="default", help="the account to send with (default: the api block's)"
+    )
     parser.add_argument(
         "--wait",
         type=_duration_seconds,
@@ -90,12 +96,16 @@ _UNSTOPPED = (
 
 async def _fire(args: argparse.Namespace) -> CommandReport:
     config = load_config(args.config)
-    credentials = load_credentials()
-    for secret in (credentials.secret, credentials.security_token):
-        logs.register_secret(secret.reveal() if secret else None)
+    try:
+        account = config.account(args.account)
+    except KeyError:
+        raise LiverecdError(f"unknown account {args.account!r}: {config.account_names}") from None
     clock = SystemClock()
-    async with LiveClient(config.api, credentials, clock=clock) as client:
-        limiter = limiter_for(credentials.access_key_id, config.api.qps, clock)
+    # The same sources as the daemon's (DESIGN.md §10), read once: a command is one call.
+    source = CredentialSource(provider_for(account, os.environ), clock, account=account.name)
+    await source.start()
+    async with LiveClient(account.api, source, clock=clock) as client:
+        limiter = limiter_for(source.current().access_key_id, account.api.qps, clock)
         runner = CommandRunner(client, limiter, RetryPolicy.from_config(config.api.retry), clock)
         return await runner.run(
             Command(args.command_name),

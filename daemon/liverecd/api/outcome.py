@@ -27,6 +27,9 @@ _CODE_ROWS: tuple[tuple[tuple[str, ...], frozenset[Command], Outcome], ...] = (
     (("Throttling", "Throttling.User", "Throttling.Api"), _ALL, Outcome.RETRY),
     (("ServiceUnavailable", "InternalError", "UnknownError"), _ALL, Outcome.RETRY),
     (("SignatureNonceUsed",), _ALL, Outcome.RETRY_RESIGNED_ONCE),
+    # The client refreshed the credentials before handing this answer back (api.credsource);
+    # a token the refresh cannot replace keeps retrying until the window closes, never FATAL.
+    (("InvalidSecurityToken.Expired",), _ALL, Outcome.RETRY),
     (
         (
             # Written out although FATAL is the default: these are the ones we know are fatal.
@@ -35,7 +38,6 @@ _CODE_ROWS: tuple[tuple[tuple[str, ...], frozenset[Command], Outcome], ...] = (
             "SignatureDoesNotMatch",
             "InvalidAccessKeyId.NotFound",
             "InvalidAccessKeyId.Inactive",
-            "InvalidSecurityToken.Expired",  # static credentials: nothing to refresh them from
             "Forbidden.RAM",
             "CodeConfigNotFound",
             "InvalidConfig.NotFound",

@@ -25,6 +25,7 @@ from liverecd.emulator.config import EmulatorConfig, RequestRecord
 from liverecd.emulator.faults import Fault, FaultInjector
 from liverecd.emulator.online_list import describe_online, strict_target
 from liverecd.emulator.streams import StreamBook
+from liverecd.emulator.sts import StsIssuer
 from liverecd.emulator.throttle import ONLINE_LIST, REAL_TIME_RECORD_COMMAND, Throttle
 from liverecd.emulator.wire import Rejection, missing, new_request_id, render, render_error
 from liverecd.streams import Command, StreamKey
@@ -88,6 +89,7 @@ class ApiEndpoint:
         faults: FaultInjector,
         closing: asyncio.Event,
         skew: Callable[[], float],
+        sts: StsIssuer | None = None,
     ) -> None:
         self._config = config
         self._clock = clock
@@ -101,6 +103,7 @@ class ApiEndpoint:
             timestamp_window=config.timestamp_window,
             nonce_memory=config.nonce_memory,
             require_signed_content_type=config.require_signed_content_type,
+            sts=sts,
         )
         self.throttle = Throttle(config.qps, config.online_list_per_minute)
         self.requests: deque[RequestRecord] = deque(maxlen=config.request_log_limit)

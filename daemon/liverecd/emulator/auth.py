@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from liverecd.api import signing
+from liverecd.emulator.sts import StsIssuer
 from liverecd.emulator.wire import Rejection, missing
 
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z")
@@ -167,7 +168,9 @@ class Authenticator:
         timestamp_window: float,
         nonce_memory: float,
         require_signed_content_type: bool = True,
+        sts: StsIssuer | None = None,
     ) -> None:
+        self._sts = sts
         self._sign_content_type = require_signed_content_type
         self._accounts = dict(accounts)
         self._tokens = dict(sts_tokens)
@@ -175,7 +178,8 @@ class Authenticator:
         self._nonces = NonceStore(nonce_memory)
 
     def verify(self, req: ParsedRequest, server_now: datetime, mono_now: float) -> str:
-        """Return the verified AccessKeyId, or raise Rejection."""
+        """Return the verified account (the AccessKeyId, or a temporary key's owner), or raise
+        Rejection."""
         if req.signature_version == "v3":
             self._verify_v3(req, server_now)
         else:
@@ -184,7 +188,8 @@ class Authenticator:
         assert ak is not None and nonce is not None  # checked as required fields above
         if not self._nonces.use(ak, nonce, mono_now):
             raise Rejection(400, "SignatureNonceUsed")
-        return ak
+        temporary = self._sts.lookup(ak) if self._sts is not None else None
+        return temporary.owner if temporary is not None else ak
 
     def _check_time(self, value: str, server_now: datetime) -> None:
         sent = parse_timestamp(value)
@@ -192,12 +197,20 @@ class Authenticator:
             raise Rejection(400, "InvalidTimeStamp.Expired")
 
     def _secret(self, access_key_id: str) -> str:
+        temporary = self._sts.lookup(access_key_id) if self._sts is not None else None
+        if temporary is not None:
+            return temporary.secret
         secret = self._accounts.get(access_key_id)
         if secret is None:
             raise Rejection(400, "InvalidAccessKeyId.NotFound")
         return secret
 
-    def _check_token(self, access_key_id: str, sent: str | None) -> None:
+    def _check_token(self, access_key_id: str, sent: str | None, server_now: datetime) -> None:
+        temporary = self._sts.lookup(access_key_id) if self._sts is not None else None
+        if temporary is not None:
+            assert self._sts is not None
+            self._sts.check(temporary, sent, server_now)
+            return
         expected = self._tokens.get(access_key_id)
         if expected is None and sent is None:
             return
@@ -219,7 +232,7 @@ class Authenticator:
         # The old core SDK always signs an empty SignatureType; bearer tokens are not emulated.
         if req.params.get("SignatureType", "") != "":
             raise Rejection(400, "InvalidSignatureType", "Only AccessKey signatures are served.")
-        self._check_token(ak, req.params.get("SecurityToken"))
+        self._check_token(ak, req.params.get("SecurityToken"), server_now)
         string_to_sign = signing.v1_string_to_sign(req.method, req.params)
         expected = signing.v1_sign_string(string_to_sign, secret)
         assert req.signature is not None
@@ -261,7 +274,7 @@ class Authenticator:
                 "The request signature does not conform to Aliyun standards. "
                 f"Unsigned or absent headers: {', '.join(unsigned) or 'see SignedHeaders'}",
             )
-        self._check_token(ak, req.headers.get("x-acs-security-token"))
+        self._check_token(ak, req.headers.get("x-acs-security-token"), server_now)
         string_to_sign = self.v3_string_to_sign(req, signed)
         expected = signing.v3_signature(string_to_sign, secret)
         if not hmac.compare_digest(expected, signature.lower()):

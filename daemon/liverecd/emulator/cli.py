@@ -77,6 +77,13 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
         metavar="D/A/S",
         help="publish this stream at start-up (repeatable)",
     )
+    parser.add_argument(
+        "--sts-ttl",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="lifetime of the temporary keys served at /sts/credentials (default 3600)",
+    )
     parser.add_argument("--notify-url", help="send ingest callbacks (publish/publish_done) here")
     parser.add_argument(
         "--ingest-domain",
@@ -112,6 +119,7 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
             notify_auth_key=load_notify_auth_key(),
             ingest_domain_map=dict(args.ingest_domain),
             request_log_limit=100_000,  # a long-running emulator must not grow without bound
+            sts_ttl=args.sts_ttl,
         )
     except ValueError as exc:
         raise LiverecdError(str(exc)) from None
@@ -128,6 +136,7 @@ async def _serve(args: argparse.Namespace, config: EmulatorConfig) -> None:
         for key in args.online:
             emu.set_online(key, True)
         print(f"liverecd emulator listening on {url} (key id {next(iter(config.accounts))})")
+        print(f"STS: ALIBABA_CLOUD_CREDENTIALS_URI={emu.credentials_uri()}")
         sys.stdout.flush()
         await stop.wait()
     finally:

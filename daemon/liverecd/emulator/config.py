@@ -52,6 +52,7 @@ class EmulatorConfig:
     host_id: str = "live.aliyuncs.com"
     require_signed_content_type: bool = True
     request_log_limit: int | None = None  # keep only the newest N request records (None: all)
+    sts_ttl: float = 3600.0  # seconds a temporary key from the credentials URI stays valid
 
     def __post_init__(self) -> None:
         if self.qps < 1 or self.online_list_per_minute < 1:

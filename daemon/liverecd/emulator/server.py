@@ -24,6 +24,8 @@ from liverecd.emulator.config import (
 from liverecd.emulator.control import ControlApi, loopback_only
 from liverecd.emulator.faults import FaultInjector
 from liverecd.emulator.streams import StreamBook
+from liverecd.emulator.sts import PATH as STS_PATH
+from liverecd.emulator.sts import StsIssuer
 from liverecd.emulator.throttle import REAL_TIME_RECORD_COMMAND
 from liverecd.errors import LiverecdError
 from liverecd.streams import StreamKey
@@ -55,8 +57,15 @@ class Emulator:
         self._closing = asyncio.Event()
         self._book = StreamBook(config, self.clock)
         self._faults = FaultInjector(config.seed)
+        self.sts = StsIssuer(config.accounts, self.clock, config.sts_ttl)
         self._api = ApiEndpoint(
-            config, self.clock, self._book, self._faults, self._closing, lambda: self.clock_skew
+            config,
+            self.clock,
+            self._book,
+            self._faults,
+            self._closing,
+            lambda: self.clock_skew,
+            self.sts,
         )
         self._callbacks: CallbackSender | None = None
         if config.notify_url is not None:
@@ -86,6 +95,7 @@ class Emulator:
         app = web.Application(middlewares=[loopback_only])
         app.router.add_get("/", self._api.handle)
         app.router.add_post("/", self._api.handle)
+        app.router.add_get(STS_PATH, self.sts.handle)
         ControlApi(self).add_routes(app)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await runner.setup()
@@ -101,6 +111,11 @@ class Emulator:
         self._url = f"http://{shown}:{bound_port}"
         log.info("emulator_listening", url=self._url)
         return self._url
+
+    def credentials_uri(self, account: str | None = None) -> str:
+        """The URL to put in `ALIBABA_CLOUD_CREDENTIALS_URI` for temporary keys of `account`
+        (a permanent AccessKeyId; default: the first)."""
+        return self.url + STS_PATH + (f"?account={account}" if account else "")
 
     @property
     def url(self) -> str:

@@ -27,6 +27,7 @@ MESSAGES: Mapping[str, str] = {
     "IncompleteSignature": "The request signature does not conform to Aliyun standards.",
     "InvalidSecurityToken.MismatchWithAccessKey": "Specified SecurityToken mismatch with the "
     "AccessKey.",
+    "InvalidSecurityToken.Expired": "Specified SecurityToken is expired.",
     "InvalidApi.NotFound": "Specified api is not found, please check your url and method.",
     "StreamNotFound": "The stream is not being ingested.",
     "TaskAlreadyStarted": "Task has already started.",

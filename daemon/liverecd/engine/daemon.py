@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -90,8 +90,11 @@ class Daemon:
         watch_files: bool = True,
         drain_grace: float = DRAIN_GRACE,
         online_lister: OnlineLister | None = None,
+        reload_config: Callable[[Config], Config] | None = None,
     ) -> None:
         self.config = config
+        # Re-reads the main config on each reload (ops.config_reload); None: schedules only.
+        self._reload_config = reload_config
         self.clock: Clock = clock or SystemClock()
         self._observer: EngineObserver = observer or NullObserver()
         self._lifecycle: Lifecycle = lifecycle or _Quiet()
@@ -255,6 +258,8 @@ class Daemon:
         """Reload the schedule files now and apply the difference (one `reload` event)."""
         async with self._lock:
             self._lifecycle.reloading()
+            if self._reload_config is not None:
+                self.config = self._reload_config(self.config)
             await self._load(confirmed="sighup" in trigger)
             assert self._loaded is not None
             now = self.clock.wall()
@@ -304,7 +309,8 @@ class Daemon:
     async def _watch(self) -> None:
         base = self.config.path.parent
         with contextlib.suppress(OSError):
-            await watch(base, self.config.schedules, lambda: self.request_reload("file_change"))
+            files = (*self.config.schedules, self.config.path.name)  # and liverecd.yaml itself
+            await watch(base, files, lambda: self.request_reload("file_change"))
 
     def schedule_streams(self) -> tuple[Stream, ...]:
         """Every stream entry of the schedule in force (for the ingest endpoint's domains): the

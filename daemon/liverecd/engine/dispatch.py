@@ -32,7 +32,7 @@ from liverecd.engine.observer import EngineObserver, NullObserver
 from liverecd.engine.orders import Order, Settled
 from liverecd.engine.queue import Item, OrderQueue
 from liverecd.engine.release import Landing
-from liverecd.engine.timing import Pacer, Wakeup, WallMono
+from liverecd.engine.timing import Pacer, RoutedPacer, Wakeup, WallMono
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)
@@ -80,6 +80,14 @@ class Dispatcher:
     ) -> None:
         self._sender = sender
         self._pacer = pacer
+        # Several accounts: each order is paced by its stream's account (api.accounts).
+        routed = pacer if isinstance(pacer, RoutedPacer) else None
+        self._group_of: Callable[[StreamKey], str | None] = (
+            routed.group_of if routed is not None else lambda _: None
+        )
+        self._pacers: Callable[[str | None], Pacer] = (
+            (lambda g: routed.for_group(g or "")) if routed is not None else lambda _: pacer
+        )
         self._policy = policy
         self._clock = clock
         self._max_lead = max_lead
@@ -90,7 +98,7 @@ class Dispatcher:
         self._stream_wait = stream_wait
         self._max_in_flight = max_in_flight
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
-        self._queue = OrderQueue()
+        self._queue = OrderQueue(self._group_of)
         self._tasks: set[asyncio.Task[None]] = set()
         self._landing = Landing(max_lead)
         self._time = WallMono(clock)
@@ -201,19 +209,24 @@ class Dispatcher:
             self._landing.adopt(spacing)
             self._queue.replan(self._landing.spacing, self._max_lead, self._landing.ahead)
         self._queue.promote(now)
-        while self._queue.has_ready() and self._can_send():
-            slot = self._pacer.next_slot()
-            if slot > now:
-                break
-            it = self._queue.pop_ready()
-            if it is not None and self._admit(it, now):
-                self._send(tg, it, now)
+        for group in self._queue.ready_groups():
+            pacer = self._pacers(group)
+            while self._queue.has_ready(group) and self._can_send():
+                if pacer.next_slot() > now:
+                    break
+                it = self._queue.pop_ready(group)
+                if it is not None and self._admit(it, now):
+                    self._send(tg, it, now)
         wake = self._queue.next_release()
-        if self._queue.has_ready() and self._can_send():
-            wake = min(wake, self._pacer.next_slot())
+        if self._can_send():
+            for group in self._queue.ready_groups():
+                wake = min(wake, self._pacers(group).next_slot())
         if self._queue:
             wake = min(wake, now + CLOCK_CHECK)
         self._wake.at(wake)
+
+    def _pacer_of(self, it: Item) -> Pacer:
+        return self._pacers(self._group_of(it.order.stream))
 
     def _can_send(self) -> bool:
         return not self._closing and len(self._tasks) < self._max_in_flight
@@ -236,7 +249,7 @@ class Dispatcher:
     def _send(self, tg: asyncio.TaskGroup, it: Item, now: float) -> None:
         self._queue.sending(it)
         it.sent_at = self._clock.wall()
-        self._pacer.take()
+        self._pacer_of(it).take()
         waited = now - it.ready_at
         if waited > 0:
             self._observer.limiter_waited(waited)
@@ -262,13 +275,14 @@ class Dispatcher:
         it.maybe_acted = it.maybe_acted or outcome.succeeded or result.outcome_unknown
         if result.transport_error is None:
             self._landing.answered(result.latency)
+        pacer = self._pacer_of(it)
         if is_throttle(result):
-            self._pacer.on_throttled(result.retry_after)
+            pacer.on_throttled(result.retry_after)
             self._observer.throttled()
         elif result.transport_error is None:
             # Got past the server's flow control (a refusal such as StreamNotFound too): the
             # limiter may climb back, and a throttle after it is a new episode (api.ratelimit).
-            self._pacer.on_success()
+            pacer.on_success()
         log_attempt(it, result, outcome, lateness)
         self._observer.command_attempt(it.command, outcome, result.latency, lateness)
         self._decide(it, result, outcome)

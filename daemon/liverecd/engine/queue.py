@@ -71,12 +71,15 @@ class Item:
 class OrderQueue:
     """Items by key, lanes by stream, and the timed and ready heaps."""
 
-    def __init__(self) -> None:
+    def __init__(self, group_of: Callable[[StreamKey], str | None] = lambda _: None) -> None:
+        # One ready heap per group (account): each group is paced by its own limiter, so the
+        # dispatcher takes from the heaps whose limiter has a slot, never scanning the others.
+        self._group_of = group_of
         self.items: dict[tuple[str, Command], Item] = {}
         self._lanes: dict[StreamKey, list[Item]] = {}
         self._busy: set[StreamKey] = set()  # lanes with an attempt in flight
         self._timed: list[tuple[float, int, int, Item]] = []
-        self._ready: list[tuple[Priority, int, Item]] = []
+        self._ready: dict[str | None, list[tuple[Priority, int, Item]]] = {}
         self._seq = 0
         self.dirty = False  # an early item arrived: the release plan must be recomputed
 
@@ -143,16 +146,22 @@ class OrderQueue:
         while self._timed and self._timed[0][0] <= now:
             _, _, gen, it = heapq.heappop(self._timed)
             if self._valid(it, gen):
-                heapq.heappush(self._ready, (it.priority(), it.gen, it))
+                heap = self._ready.setdefault(self._group_of(it.order.stream), [])
+                heapq.heappush(heap, (it.priority(), it.gen, it))
 
-    def has_ready(self) -> bool:
-        """True when the ready heap holds entries (possibly stale ones)."""
-        return bool(self._ready)
+    def ready_groups(self) -> list[str | None]:
+        """The groups whose ready heap holds entries (possibly stale ones)."""
+        return [group for group, heap in self._ready.items() if heap]
 
-    def pop_ready(self) -> Item | None:
-        """The best sendable item, or None when only stale entries were left."""
-        while self._ready:
-            _, gen, it = heapq.heappop(self._ready)
+    def has_ready(self, group: str | None = None) -> bool:
+        """True when `group`'s ready heap holds entries (possibly stale ones)."""
+        return bool(self._ready.get(group))
+
+    def pop_ready(self, group: str | None = None) -> Item | None:
+        """`group`'s best sendable item, or None when only stale entries were left."""
+        heap = self._ready.get(group)
+        while heap:
+            _, gen, it = heapq.heappop(heap)
             if self._valid(it, gen):
                 return it
         return None

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import math
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from liverecd.clock import Clock
+from liverecd.streams import StreamKey
 
 CLOCK_JUMP = 2.0  # seconds of disagreement between wall and monotonic that count as a jump
 
@@ -96,3 +97,13 @@ class Pacer(Protocol):
     def on_throttled(self, retry_after: float | None = None) -> None: ...
 
     def on_success(self) -> None: ...
+
+
+@runtime_checkable
+class RoutedPacer(Pacer, Protocol):
+    """Limiters per account (`api.accounts.AccountPacers`): each stream is paced by the limiter
+    of its group (its account)."""
+
+    def group_of(self, stream: StreamKey) -> str: ...
+
+    def for_group(self, group: str) -> Pacer: ...

@@ -19,14 +19,18 @@ import logging
 import os
 import re
 import sys
+from collections import deque
 from collections.abc import Iterator
-from typing import Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from liverecd.schedule.model import LogConfig
+
+if TYPE_CHECKING:
+    from liverecd.api.credentials import Credentials
 
 REDACTED = "***"
 _SECRET_KEY = re.compile(r"secret|token|password|passwd|auth_?key|authorization|credential", re.I)
@@ -39,6 +43,22 @@ def register_secret(value: str | None) -> None:
     """Redact `value` wherever it would appear in a log line from now on."""
     if value and len(value) >= _MIN_SECRET:
         _SECRETS.add(value)
+
+
+_ROTATING: deque[tuple[str, ...]] = deque()
+_ROTATING_KEEP = 16  # credential sets: a few generations of every account's STS keys
+
+
+def register_credentials(creds: Credentials) -> None:
+    """Redact `creds`' secret and token from now on. STS credentials rotate (every 30 s in
+    some setups): only the newest sets stay registered, so scrubbing stays cheap for weeks."""
+    values = tuple(s.reveal() for s in (creds.secret, creds.security_token) if s is not None)
+    for value in values:
+        register_secret(value)
+    _ROTATING.append(values)
+    while len(_ROTATING) > _ROTATING_KEEP:
+        old = _ROTATING.popleft()
+        _SECRETS.difference_update(set(old) - {v for entry in _ROTATING for v in entry})
 
 
 def _scrub(value: Any) -> Any:

@@ -7,6 +7,7 @@ the engine updates them on the event loop while the status thread renders them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -17,6 +18,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from liverecd import __version__
 from liverecd.api.result import Outcome
@@ -34,6 +37,21 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # Recording lost per drop: the stream's time away plus the re-arm (one watch interval, 10 s by
 # default, or about a second with ingest callbacks); long outages reach minutes.
 LOST_BUCKETS = (1, 2.5, 5, 10, 15, 20, 30, 45, 60, 120, 300, 600, 1800, 3600)
+
+
+class _ExpiryCollector(Collector):
+    def __init__(self, read: Callable[[], Mapping[str, float]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        gauge = GaugeMetricFamily(
+            "liverecd_credentials_expiry_seconds",
+            "Seconds until each account's credentials expire (+Inf: they do not).",
+            labels=["account"],
+        )
+        for account, seconds in sorted(self._read().items()):
+            gauge.add_metric([account], seconds)
+        yield gauge
 
 
 class Metrics:
@@ -151,6 +169,11 @@ class Metrics:
         for result in ("ok", "failed"):
             self.reloads.labels(result=result)
             self.online_list_calls.labels(result=result)
+
+    def track_credentials(self, read: Callable[[], Mapping[str, float]]) -> None:
+        """Export `liverecd_credentials_expiry_seconds{account}` from `read()` at each scrape
+        (+Inf for credentials that do not expire)."""
+        self.registry.register(_ExpiryCollector(read))
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""

@@ -25,15 +25,14 @@ from typing import Any, Protocol
 import aiohttp
 import structlog
 
-from liverecd.api.client import LiveClient
-from liverecd.api.credentials import Credentials, load_credentials
-from liverecd.api.ratelimit import limiter_for
+from liverecd.api.accounts import Accounts, Creds, sources_for
 from liverecd.clock import Clock, SystemClock
 from liverecd.engine.daemon import Daemon, Lifecycle
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.state import SqliteStateStore
 from liverecd.errors import LiverecdError
 from liverecd.ops import logs
+from liverecd.ops.config_reload import ConfigReloader
 from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.notify import Notifier, StatusLineExtension, watchdog_loop
@@ -72,13 +71,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         logs.configure(config.log)
-        credentials = load_credentials()
-        for secret in (credentials.secret, credentials.security_token):
-            logs.register_secret(secret.reveal() if secret else None)
         lifecycle, observer, extensions = _ops_defaults(config)
-        return asyncio.run(serve(
-            config, credentials, lifecycle=lifecycle, observer=observer, extensions=extensions,
-        ))  # fmt: skip
+        return asyncio.run(
+            serve(config, None, lifecycle=lifecycle, observer=observer, extensions=extensions)
+        )
     except LiverecdError as exc:  # one log line, JSON under systemd like every other line
         logs.fatal(exc, config.log if config else None)
         return 1
@@ -98,7 +94,7 @@ def _ops_defaults(config: Config) -> tuple[Lifecycle, EngineObserver, list[Exten
 
 async def serve(
     config: Config,
-    credentials: Credentials,
+    credentials: Creds,
     *,
     lifecycle: Lifecycle | None = None,
     observer: EngineObserver | None = None,
@@ -112,16 +108,20 @@ async def serve(
     """Run the daemon until a stop request; 0 after a clean drain. `on_ready(daemon)` is called
     once the daemon has reconciled and armed its alarms (right after systemd's READY=1)."""
     clock = clock or SystemClock()
-    async with LiveClient(config.api, credentials, clock=clock, session=session) as client:
-        pacer = limiter_for(credentials.access_key_id, config.api.qps, clock)
+    sources = await sources_for(config, credentials, clock, logs.register_credentials)
+    async with Accounts(config, sources, clock, session=session) as accounts:
         daemon = Daemon(
-            config, sender=client.real_time_record_command, pacer=pacer,
+            config, sender=accounts.send, pacer=accounts.pacer,
             store=SqliteStateStore(config.state_dir), clock=clock, observer=observer,
-            lifecycle=lifecycle, watch_files=watch_files, online_lister=client,
+            lifecycle=lifecycle, watch_files=watch_files, online_lister=accounts,
+            reload_config=ConfigReloader(accounts.apply),
         )  # fmt: skip
+        accounts.route_by(daemon.schedule_streams)
+        if isinstance(observer, Metrics):
+            observer.track_credentials(accounts.expiry_seconds)
         started: list[Extension] = []
         try:
-            for ext in extensions:
+            for ext in (accounts, *extensions):
                 await ext.start(daemon)
                 started.append(ext)
             if signals:
@@ -138,7 +138,7 @@ async def serve(
 @contextlib.asynccontextmanager
 async def running(
     config: Config,
-    credentials: Credentials,
+    credentials: Creds,
     *,
     clock: Clock | None = None,
     observer: EngineObserver | None = None,

@@ -32,12 +32,12 @@ from liverecd.schedule.checks import (
 from liverecd.schedule.config import load_config
 from liverecd.schedule.findings import dst_findings, short_windows
 from liverecd.schedule.loader import LoadResult, load_schedules
-from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, Config
+from liverecd.schedule.model import CONFIG_HELP, DEFAULT_ACCOUNT, DEFAULT_CONFIG, Config
 from liverecd.schedule.quota import late_starts, plan_starts
 from liverecd.schedule.timeline import Timeline, actions_in, iso_utc
-from liverecd.streams import Command
+from liverecd.streams import Command, StreamKey
 
-_HEADER = ("LOCAL", "UTC", "COMMAND", "STREAM", "WINDOW", "SOURCE")
+_HEADER = ("LOCAL", "UTC", "COMMAND", "STREAM", "ACCOUNT", "WINDOW", "SOURCE")
 
 
 class UsageError(LiverecdError):
@@ -127,15 +127,22 @@ def _check(config: Config, result: LoadResult, start: datetime, end: datetime) -
     recs = timeline.recordings(start, end)
     warnings = dst_findings(schedule, start, end) + short_windows(schedule)
     warnings += past_windows(schedule, start) + endless_rules(schedule, start, end)
+    account = _accounts(result)
     opening = [r for r in recs if r.start >= start]
-    late = late_starts(opening, config.api.qps, config.max_lead)
-    warnings += quota_warnings(late, config.api.qps, config.max_lead)
+    for name in config.account_names:  # each account has its own quota
+        mine = [r for r in opening if account.get(r.stream, DEFAULT_ACCOUNT) == name]
+        qps = config.account(name).api.qps
+        warnings += quota_warnings(late_starts(mine, qps, config.max_lead), qps, config.max_lead)
     warnings = config_warnings(config) + sorted(
         warnings, key=lambda p: (p.file, p.line or 0, p.col or 0)
     )
     _print_problems(warnings)
     for need in credentials_needed(config):
         print(describe_credential(need))
+    if config.accounts:
+        for name in config.account_names:
+            count = sum(1 for r in recs if account.get(r.stream, DEFAULT_ACCOUNT) == name)
+            print(f"account {name}: {_plural(count, 'window')}")
     hours = format_duration(end - start)
     summary = (
         f"ok: {_plural(len(result.files), 'file')}, {_plural(timeline.stream_count, 'stream')}, "
@@ -145,6 +152,11 @@ def _check(config: Config, result: LoadResult, start: datetime, end: datetime) -
         summary += f" ({_count(list(result.problems) + warnings)})"
     print(summary)
     return 0
+
+
+def _accounts(result: LoadResult) -> dict[StreamKey, str]:
+    """Each stream's account in the loaded schedule."""
+    return {s.key: s.account for s in result.schedule.streams()}
 
 
 def _plan(
@@ -163,15 +175,18 @@ def _plan(
     recs = timeline.touching(start, end + config.max_lead)
     actions = plan_actions(recs, start, end)
     after = [r for r in recs if end <= r.start < end + config.max_lead]
-    early = {
-        (p.action.window_id, p.action.time): p.send_at
-        for p in plan_starts([*actions, *after], config.api.qps, config.max_lead)
-        if p.early
-    }
+    account = _accounts(result)
+    early = {}
+    items: list[Action | Recording] = [*actions, *after]
+    for name in config.account_names:  # each account sends at its own qps
+        mine = [x for x in items if account.get(x.stream, DEFAULT_ACCOUNT) == name]
+        qps = config.account(name).api.qps
+        early.update({(p.action.window_id, p.action.time): p.send_at
+                      for p in plan_starts(mine, qps, config.max_lead) if p.early})  # fmt: skip
     if fmt == "json":
-        print(_json(actions, early))
+        print(_json(actions, early, account))
     else:
-        print(_table(timeline, actions, span, tz))
+        print(_table(timeline, actions, span, tz, account))
     return 0
 
 
@@ -186,7 +201,11 @@ def plan_actions(recs: list[Recording], start: datetime, end: datetime) -> list[
     return sorted(opened + actions_in(recs, start, end), key=Action.sort_key)
 
 
-def _json(actions: list[Action], early: dict[tuple[str, datetime], datetime]) -> str:
+def _json(
+    actions: list[Action],
+    early: dict[tuple[str, datetime], datetime],
+    account: dict[StreamKey, str],
+) -> str:
     rows = []
     for a in actions:
         row = {
@@ -195,6 +214,7 @@ def _json(actions: list[Action], early: dict[tuple[str, datetime], datetime]) ->
             "domain": a.stream.domain,
             "app": a.stream.app,
             "stream": a.stream.stream,
+            "account": account.get(a.stream, DEFAULT_ACCOUNT),
             "window": a.window_id,
             "source": str(a.source),
         }
@@ -206,7 +226,11 @@ def _json(actions: list[Action], early: dict[tuple[str, datetime], datetime]) ->
 
 
 def _table(
-    timeline: Timeline, actions: list[Action], span: tuple[datetime, datetime], tz: ZoneInfo | None
+    timeline: Timeline,
+    actions: list[Action],
+    span: tuple[datetime, datetime],
+    tz: ZoneInfo | None,
+    account: dict[StreamKey, str],
 ) -> str:
     if not actions:
         return f"no actions from {iso_utc(span[0])} to {iso_utc(span[1])}"
@@ -222,7 +246,8 @@ def _table(
                 f"{local:%Y-%m-%d %H:%M:%S} {_offset(local)}",
                 iso_utc(a.time),
             )
-        rows.append((*times, a.command.value, str(a.stream), a.window_id, str(a.source)))
+        name = account.get(a.stream, DEFAULT_ACCOUNT)
+        rows.append((*times, a.command.value, str(a.stream), name, a.window_id, str(a.source)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
     return "\n".join(
         "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()

@@ -7,7 +7,9 @@ Project extensions beyond DESIGN.md §3: `api.connect_timeout`, `api.retry`, `ho
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +19,8 @@ from urllib.parse import urlsplit
 from liverecd.errors import ConfigError
 from liverecd.schedule.fields import Reader, display_path, join, kind_of
 from liverecd.schedule.model import (
+    DEFAULT_ACCOUNT,
+    AccountConfig,
     ApiConfig,
     Config,
     ListenAddress,
@@ -26,7 +30,7 @@ from liverecd.schedule.model import (
     StatusConfig,
     WatchConfig,
 )
-from liverecd.schedule.yamlload import YNode, YScalar, load_yaml
+from liverecd.schedule.yamlload import YMap, YNode, YScalar, load_yaml
 
 _Field = Callable[[Reader, YNode, str], Any]
 _OFF = object()  # a listen address turned off: distinct from None, which means "invalid"
@@ -49,6 +53,11 @@ def load_config(path: str | Path, *, display_base: Path | None = None) -> Config
         raise ConfigError(sorted(reader.problems, key=lambda p: (p.line or 0, p.col or 0)))
     globs: tuple[tuple[str, Source], ...] = values.pop("schedules", ())
     state_dir: Path = values.pop("state_dir", Path("/var/lib/liverecd"))
+    api: ApiConfig = values.get("api", ApiConfig())
+    values["accounts"] = tuple(
+        dataclasses.replace(a, api=dataclasses.replace(api, **overrides))
+        for a, overrides in values.get("accounts", ())
+    )
     return Config(
         path=absolute,
         schedules=tuple(g for g, _ in globs),
@@ -198,8 +207,45 @@ _LOG_FIELDS: dict[str, _Field] = {
     "format": _choice("json", "console"),
     "level": _choice("debug", "info", "warning", "error"),
 }
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ACCOUNT_API = ("endpoint", "region", "signature", "qps", "timeout", "connect_timeout")
+_ACCOUNT_FIELDS: dict[str, _Field] = {
+    "profile": lambda r, node, path: r.string(node, path),
+    "credentials_prefix": lambda r, node, path: r.string(node, path),
+    **{key: _API_FIELDS[key] for key in _ACCOUNT_API},
+}
+
+
+def _accounts(
+    reader: Reader, node: YNode, path: str
+) -> tuple[tuple[AccountConfig, dict[str, Any]], ...] | None:
+    """`accounts:` as (account, its api overrides) pairs; the api block is applied later."""
+    if not isinstance(node, YMap):
+        reader.report(node, path, f"expected a mapping of account names, got {kind_of(node)}")
+        return None
+    mapping, found = node, []
+    for name, body in mapping.entries.items():
+        where = join(path, name)
+        if name == DEFAULT_ACCOUNT or not _ACCOUNT_NAME.fullmatch(name):
+            why = "is the api block's account" if name == DEFAULT_ACCOUNT else "is not a valid name"
+            reader.report(mapping.key(name), where, f"{name!r} {why} (use letters, digits, _ or -)")
+            continue
+        entry = reader.mapping(body, where, _ACCOUNT_FIELDS)
+        if entry is None:
+            continue
+        values = _read_fields(reader, entry.entries, where, _ACCOUNT_FIELDS)
+        profile, prefix = values.pop("profile", None), values.pop("credentials_prefix", None)
+        if (profile is None) == (prefix is None):
+            reader.report(entry, where, "needs exactly one of profile, credentials_prefix")
+            continue
+        source = Source(reader.file, entry.line, entry.col)
+        found.append((AccountConfig(name, ApiConfig(), profile, prefix, source), values))
+    return tuple(found)
+
+
 _TOP_FIELDS: dict[str, _Field] = {
     "api": _section(ApiConfig, _API_FIELDS),
+    "accounts": _accounts,
     "schedules": _schedules,
     "state_dir": _state_dir,
     "max_lead": _duration(maximum=timedelta(hours=1)),

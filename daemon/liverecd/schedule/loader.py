@@ -27,7 +27,7 @@ __all__ = ["LoadResult", "display_path", "load_schedules", "match_schedule_files
 
 # Per-stream settings that must agree wherever the stream is listed (they shape its recording,
 # not one file's windows; padding and except dates stay per entry).
-AGREEING_SETTINGS = ("finalize", "delay", "ingest_domain", "split", "enabled")
+AGREEING_SETTINGS = ("finalize", "delay", "ingest_domain", "split", "enabled", "account")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +76,7 @@ def _load(
         display = display_path(path, display_base)
         try:
             loaded = _unchanged(path, display, before) or load_schedule_file(path, display=display)
+            _check_accounts(loaded, config)
         except ConfigError as exc:
             problems.extend(exc.problems)
             failed.append(key)
@@ -94,6 +95,23 @@ def _load(
         files=ordered,
         failed=tuple(sorted(set(failed))),
     )
+
+
+def _check_accounts(file: ScheduleFile, config: Config) -> None:
+    """ConfigError at each `account:` that names no account of the main config."""
+    known = config.account_names
+    problems = [
+        Problem(
+            where.file,
+            where.line,
+            where.col,
+            f"account: unknown account {s.account!r}; the main config has {', '.join(known)}",
+        )
+        for s in file.streams
+        if s.account not in known and (where := s.account_source or s.source)
+    ]
+    if problems:
+        raise ConfigError(problems)
 
 
 def _unchanged(path: Path, display: str, before: ScheduleFile | None) -> ScheduleFile | None:

@@ -112,6 +112,8 @@ class Stream:
     split: bool = False
     enabled: bool = True
     excepts: tuple[DateRange, ...] = ()
+    account: str = "default"  # an account of the main config (DESIGN.md §10)
+    account_source: Source | None = None  # where `account:` was written, for located errors
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +197,23 @@ class WatchConfig:
     callback_listen: ListenAddress | None = None
 
 
+DEFAULT_ACCOUNT = "default"  # the account of the `api` block
+
+
+@dataclass(frozen=True, slots=True)
+class AccountConfig:
+    """One more Alibaba Cloud account (DESIGN.md §10): where its credentials come from
+    (`profile` of the credentials file, or `credentials_prefix` of the files in
+    `$CREDENTIALS_DIRECTORY`; neither for the default account) and its API settings, resolved
+    over the `api` block's."""
+
+    name: str
+    api: ApiConfig
+    profile: str | None = None
+    credentials_prefix: str | None = None
+    source: Source | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     """The main config file, validated. `path` is absolute; globs are relative to its folder."""
@@ -212,3 +231,18 @@ class Config:
     source: Source | None = None
     # Where each entry of `schedules` is written, in the same order (for "matches no file").
     schedule_sources: tuple[Source, ...] = ()
+    accounts: tuple[AccountConfig, ...] = ()  # besides the default account (`api`)
+
+    def account(self, name: str) -> AccountConfig:
+        """The account called `name` (`default`: the `api` block's); KeyError when unknown."""
+        if name == DEFAULT_ACCOUNT:
+            return AccountConfig(DEFAULT_ACCOUNT, self.api)
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        raise KeyError(name)
+
+    @property
+    def account_names(self) -> tuple[str, ...]:
+        """Every account, the default first."""
+        return (DEFAULT_ACCOUNT, *(a.name for a in self.accounts))

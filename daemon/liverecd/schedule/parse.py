@@ -47,6 +47,7 @@ _SETTING_KEYS = frozenset(
         "split",
         "enabled",
         "except",
+        "account",
     )
 )
 FILE_KEYS = frozenset(("timezone", *_SETTING_KEYS, "streams"))
@@ -69,6 +70,8 @@ class _Settings:
     split: bool = False
     enabled: bool = True
     excepts: tuple[DateRange, ...] = ()
+    account: str = "default"
+    account_source: Source | None = None
 
 
 def load_schedule_file(path: Path, *, display: str | None = None) -> ScheduleFile:
@@ -114,6 +117,8 @@ def _read_settings(reader: Reader, node: YMap, path: str, base: _Settings) -> _S
         result = read(reader, value, join(path, key))
         if result is not None:
             changes["excepts" if key == "except" else key] = result
+            if key == "account":
+                changes["account_source"] = Source(reader.file, value.line, value.col)
     if not changes:
         return base  # most streams override nothing
     if "excepts" in changes:
@@ -179,6 +184,8 @@ def _read_stream(
         split=settings.split,
         enabled=settings.enabled,
         excepts=settings.excepts,
+        account=settings.account,
+        account_source=settings.account_source,
     )
 
 
@@ -241,5 +248,6 @@ _SETTING_READERS: dict[str, Any] = {
     "pad_after": _pad,
     "split": Reader.boolean,
     "enabled": Reader.boolean,
+    "account": _name,
     "except": read_excepts,
 }

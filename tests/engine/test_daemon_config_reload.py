@@ -1,0 +1,84 @@
+"""Reloading the main config (DESIGN.md §12) through the running daemon: a write to
+liverecd.yaml or SIGHUP applies qps in place, names what needs a restart, and a broken file
+keeps the last good config."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from structlog.testing import capture_logs
+
+from liverecd.api import ratelimit
+from liverecd.ops.config_reload import diff_config
+from liverecd.schedule.config import load_config
+from liverecd.schedule.model import ListenAddress
+
+from .conftest import TEST_AK, Workspace, running_daemon
+
+
+def limiter_qps() -> float:
+    return ratelimit._REGISTRY[(TEST_AK, None)].qps
+
+
+def edit(path: Path, *changes: tuple[str, str]) -> None:
+    """One save (as editors do: write elsewhere, rename over) with every change in it."""
+    text = path.read_text()
+    for old, new in changes:
+        assert text.count(old) == 1
+        text = text.replace(old, new)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+async def test_reload_applies_qps_in_place_names_restart_keys_and_survives_a_broken_file(
+    workspace: Workspace,
+) -> None:
+    workspace.write_schedule("a.yaml", "domain: d.example\napp: live\nstreams: []\n")
+    cfg = workspace.config_path
+    with capture_logs() as logs:
+        async with running_daemon(workspace) as daemon:
+            assert limiter_qps() == 50
+            # 1. a write to liverecd.yaml (seen by the file watch): qps and status.listen
+            edit(
+                cfg,
+                ("qps: 50", "qps: 20"),
+                ("status:\n  listen: off", "status:\n  listen: 127.0.0.1:9"),
+            )
+            async with asyncio.timeout(10):
+                await daemon.wait_reloads(1)
+            assert limiter_qps() == 20 and daemon.config.api.qps == 20
+            assert daemon.config.status.listen is None  # the running value stays
+            # 2. SIGHUP with a broken file: the last good config stays
+            cfg.write_text("api: [\n")
+            daemon.request_reload("sighup")
+            async with asyncio.timeout(10):
+                await daemon.wait_reloads(2)
+            assert daemon.config.api.qps == 20 and limiter_qps() == 20
+    restart = [e for e in logs if e["event"] == "config_restart_needed"]
+    assert restart and restart[0]["keys"] == ["status.listen"]
+    assert restart[0]["log_level"] == "warning"
+    applied = [e for e in logs if e["event"] == "config_reloaded"]
+    assert applied and applied[0]["keys"] == ["api.qps"]
+    [invalid] = [e for e in logs if e["event"] == "config_invalid"]
+    assert invalid["log_level"] == "error" and "liverecd.yaml" in invalid["errors"][0]
+
+
+def test_diff_names_every_changed_key_and_keeps_running_values_for_restart_keys(
+    tmp_path: Path,
+) -> None:
+    base = "schedules: [s/*.yaml]\naccounts:\n  p:\n    profile: p\n    qps: 5\n"
+    (tmp_path / "a.yaml").write_text(base + "status:\n  listen: 127.0.0.1:1\n")
+    (tmp_path / "b.yaml").write_text(
+        base.replace("qps: 5", "qps: 7").replace("profile: p", "profile: q")
+        + "status:\n  listen: 127.0.0.1:2\nmax_lead: 5s\nlog:\n  level: debug\n"
+    )
+    old, new = load_config(tmp_path / "a.yaml"), load_config(tmp_path / "b.yaml")
+    change = diff_config(old, new)
+    assert change.applied == ("accounts.p.qps", "log.level")
+    assert change.restart_needed == ("accounts.p.profile", "max_lead", "status.listen")
+    assert change.config.status.listen == ListenAddress("127.0.0.1", 1)
+    assert change.config.account("p").api.qps == 7
+    assert change.config.account("p").profile == "p"
+    assert change.config.log.level == "debug" and change.config.max_lead == old.max_lead
