@@ -66,7 +66,7 @@ ERROR_TABLE: list[tuple[Command, int, str, Outcome]] = [
     (S, 404, "InvalidProduct.NotFound", Outcome.FATAL),
     (S, 429, "TooManyRequests", Outcome.RETRY),
     (S, 502, "BadGateway", Outcome.RETRY),
-    (S, 400, "CodeNobodyDocumented", Outcome.FATAL),
+    (S, 400, "CodeNobodyDocumented", Outcome.RETRY),
 ]
 
 

@@ -8,6 +8,7 @@ per-attempt timeout. Retrying and pacing belong to the runner and the limiter, n
 from __future__ import annotations
 
 import ipaddress
+import os
 from collections.abc import Mapping
 from dataclasses import replace
 from types import TracebackType
@@ -33,6 +34,7 @@ log = structlog.get_logger(__name__)
 ACTION_RECORD = "RealTimeRecordCommand"
 ACTION_ONLINE = "DescribeLiveStreamsOnlineList"
 USER_AGENT = "liverecd"
+MAX_ANSWER = 1024 * 1024  # bytes; a real answer is under 1 KB, the online list ~1 KB per stream
 
 
 def _is_loopback(host: str) -> bool:
@@ -80,6 +82,46 @@ def _transport_error(exc: BaseException) -> TransportError:
     if isinstance(exc, TimeoutError):
         return TransportError.TIMEOUT
     return TransportError.RESET
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a request failed, from the exception's type and OS error only: the text of some
+    aiohttp errors quotes the request URL, whose query carries the signature and STS token."""
+    name = type(exc).__name__
+    os_error = getattr(exc, "os_error", None)
+    if not isinstance(os_error, OSError) and isinstance(exc, OSError):
+        os_error = exc
+    if not isinstance(os_error, OSError):
+        return name
+    if os_error.errno is not None and os_error.errno > 0:
+        return f"{name}: {os.strerror(os_error.errno)}"  # asyncio's strerror is a sentence
+    if os_error.strerror:
+        return f"{name}: {os_error.strerror}"  # a DNS failure (gaierror): errno is negative
+    return name
+
+
+async def _read_capped(resp: aiohttp.ClientResponse) -> bytes | None:
+    """The body, or None once it passes MAX_ANSWER (an endless body must not eat memory)."""
+    if resp.content_length is not None and resp.content_length > MAX_ANSWER:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_any():
+        size += len(chunk)
+        if size > MAX_ANSWER:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _describe(body: bytes) -> str:
+    """What an answer that is not an API answer looked like, without quoting it."""
+    if not body.strip():
+        return "empty body"
+    head = body.lstrip()[:15].lower()
+    if head.startswith((b"<!doctype html", b"<html")):
+        return f"an HTML page ({len(body)} bytes)"
+    return f"not an API answer ({len(body)} bytes)"
 
 
 class LiveClient:
@@ -156,6 +198,7 @@ class LiveClient:
             latency=got.latency,
             transport_error=got.transport_error,
             nonce=got.nonce,
+            detail=got.detail,
         )
 
     async def describe_live_streams_online_list(
@@ -226,15 +269,27 @@ class LiveClient:
                 # demands that a Content-Type, when present, be signed. The SDK sends none.
                 skip_auto_headers=("Content-Type",),
             ) as resp:
-                body = await resp.read()
+                body = await _read_capped(resp)
+                if body is None:
+                    resp.close()  # drop the connection: the rest of the body is never read
                 status, retry_header = resp.status, resp.headers.get("x-acs-retry-after")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return Answer(
-                latency=self._clock.monotonic() - started,
-                transport_error=_transport_error(exc),
-                nonce=signed.nonce,
-            )
+            return self._failed(signed, started, _transport_error(exc), _reason(exc))
+        if body is None:
+            reason = f"answer larger than {MAX_ANSWER} bytes (HTTP {status})"
+            return self._failed(signed, started, TransportError.TOO_LARGE, reason)
         return self._answer(signed, status, retry_header, body, self._clock.monotonic() - started)
+
+    def _failed(
+        self, signed: SignedRequest, started: float, error: TransportError, reason: str
+    ) -> Answer:
+        port = self._base.port
+        return Answer(
+            latency=self._clock.monotonic() - started,
+            transport_error=error,
+            nonce=signed.nonce,
+            detail=f"{self._base.host}:{port}: {reason}",
+        )
 
     def _answer(
         self,
@@ -270,6 +325,7 @@ class LiveClient:
             transport_error=TransportError.BAD_RESPONSE if data is None else None,
             nonce=signed.nonce,
             body=data,
+            detail=None if data is not None else f"HTTP {status}: {_describe(body)}",
         )
 
     def _secrets(self) -> tuple[str, ...]:

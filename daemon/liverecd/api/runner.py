@@ -160,5 +160,6 @@ class CommandRunner:
             code=result.code,
             message=result.message if outcome is Outcome.FATAL else None,
             transport_error=result.transport_error.value if result.transport_error else None,
+            transport_detail=result.detail,
             latency_ms=round(result.latency * 1000, 1),
         )

@@ -6,7 +6,8 @@ only), for the demo and for tests in another process:
 | PUT / DELETE /_emulator/streams/{d}/{a}/{s}  | publish / drop a stream                      |
 | GET /_emulator/streams/{d}/{a}/{s}           | its online flag and recording state          |
 | POST /_emulator/faults                       | FaultPlan fields, `throttle_storm` seconds,  |
-|                                              | `respond_with` (one object or a list)        |
+|                                              | `respond_with` (one object or a list; its    |
+|                                              | `shape` gives an odd answer: emulator/odd.py)|
 | DELETE /_emulator/faults                     | clear every fault                            |
 | GET /_emulator/requests                      | every request record                         |
 | GET /_emulator/recordings[?stream=d/a/s]     | recording intervals                          |
@@ -34,7 +35,9 @@ if TYPE_CHECKING:
 
 PREFIX = "/_emulator"
 _PLAN_FIELDS = {f.name for f in dataclasses.fields(FaultPlan)}
-_SCRIPT_FIELDS = {"code", "http_status", "times", "retry_after_ms", "command", "message", "action"}
+_SCRIPT_FIELDS = {
+    "code", "http_status", "times", "retry_after_ms", "command", "message", "action", "shape",
+}  # fmt: skip
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

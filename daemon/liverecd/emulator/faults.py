@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from liverecd.emulator.config import FaultPlan
+from liverecd.emulator.odd import SHAPES
 from liverecd.emulator.throttle import REAL_TIME_RECORD_COMMAND
 from liverecd.emulator.wire import MESSAGES
 
@@ -30,6 +31,7 @@ class Fault:
     retry_after_ms: int | None = None
     hang_seconds: float = 0.0
     after_effect: bool = False
+    shape: str | None = None  # an answer that is no API answer (emulator/odd.py)
 
 
 @dataclass(slots=True)
@@ -41,6 +43,7 @@ class _Scripted:
     command: str | None
     message: str | None
     action: str | None
+    shape: str | None
 
 
 class FaultInjector:
@@ -73,13 +76,16 @@ class FaultInjector:
         command: str | None = None,
         message: str | None = None,
         action: str | None = REAL_TIME_RECORD_COMMAND,
+        shape: str | None = None,
     ) -> None:
         """Queue a scripted answer for the next `times` calls of `action` (None: any API) and,
-        if given, `command`."""
+        if given, `command`; `shape` makes it one of the odd answers of emulator/odd.py."""
         if times < 1:
             raise ValueError("times must be at least 1")
+        if shape is not None and shape not in SHAPES:
+            raise ValueError(f"shape must be one of {', '.join(SHAPES)}")
         self._scripted.append(
-            _Scripted(code, http_status, times, retry_after_ms, command, message, action)
+            _Scripted(code, http_status, times, retry_after_ms, command, message, action, shape)
         )
 
     def clear(self) -> None:
@@ -101,6 +107,7 @@ class FaultInjector:
                     item.code,
                     item.message if item.message is not None else MESSAGES.get(item.code),
                     item.retry_after_ms,
+                    shape=item.shape,
                 )
         if self._storm_until is not None:
             if now < self._storm_until:
