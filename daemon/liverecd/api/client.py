@@ -8,7 +8,6 @@ per-attempt timeout. Retrying and pacing belong to the runner and the limiter, n
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Mapping
 from dataclasses import replace
 from types import TracebackType
@@ -18,7 +17,7 @@ import aiohttp
 import structlog
 from yarl import URL
 
-from liverecd.api import answer
+from liverecd.api import answer, transport
 from liverecd.api.answer import Answer
 from liverecd.api.credentials import Credentials
 from liverecd.api.online import OnlineListResult, online_list_result
@@ -34,7 +33,6 @@ log = structlog.get_logger(__name__)
 ACTION_RECORD = "RealTimeRecordCommand"
 ACTION_ONLINE = "DescribeLiveStreamsOnlineList"
 USER_AGENT = "liverecd"
-MAX_ANSWER = 1024 * 1024  # bytes; a real answer is under 1 KB, the online list ~1 KB per stream
 
 
 def _is_loopback(host: str) -> bool:
@@ -74,54 +72,6 @@ def _host_header(url: URL) -> str:
     if url.explicit_port is not None and not url.is_default_port():
         host = f"{host}:{url.explicit_port}"
     return host
-
-
-def _transport_error(exc: BaseException) -> TransportError:
-    if isinstance(exc, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
-        return TransportError.CONNECT  # never reached the server: safe to repeat anything
-    if isinstance(exc, TimeoutError):
-        return TransportError.TIMEOUT
-    return TransportError.RESET
-
-
-def _reason(exc: BaseException) -> str:
-    """Why a request failed, from the exception's type and OS error only: the text of some
-    aiohttp errors quotes the request URL, whose query carries the signature and STS token."""
-    name = type(exc).__name__
-    os_error = getattr(exc, "os_error", None)
-    if not isinstance(os_error, OSError) and isinstance(exc, OSError):
-        os_error = exc
-    if not isinstance(os_error, OSError):
-        return name
-    if os_error.errno is not None and os_error.errno > 0:
-        return f"{name}: {os.strerror(os_error.errno)}"  # asyncio's strerror is a sentence
-    if os_error.strerror:
-        return f"{name}: {os_error.strerror}"  # a DNS failure (gaierror): errno is negative
-    return name
-
-
-async def _read_capped(resp: aiohttp.ClientResponse) -> bytes | None:
-    """The body, or None once it passes MAX_ANSWER (an endless body must not eat memory)."""
-    if resp.content_length is not None and resp.content_length > MAX_ANSWER:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.content.iter_any():
-        size += len(chunk)
-        if size > MAX_ANSWER:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _describe(body: bytes) -> str:
-    """What an answer that is not an API answer looked like, without quoting it."""
-    if not body.strip():
-        return "empty body"
-    head = body.lstrip()[:15].lower()
-    if head.startswith((b"<!doctype html", b"<html")):
-        return f"an HTML page ({len(body)} bytes)"
-    return f"not an API answer ({len(body)} bytes)"
 
 
 class LiveClient:
@@ -269,14 +219,14 @@ class LiveClient:
                 # demands that a Content-Type, when present, be signed. The SDK sends none.
                 skip_auto_headers=("Content-Type",),
             ) as resp:
-                body = await _read_capped(resp)
+                body = await transport.read_capped(resp)
                 if body is None:
                     resp.close()  # drop the connection: the rest of the body is never read
                 status, retry_header = resp.status, resp.headers.get("x-acs-retry-after")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return self._failed(signed, started, _transport_error(exc), _reason(exc))
+            return self._failed(signed, started, transport.error_kind(exc), transport.reason(exc))
         if body is None:
-            reason = f"answer larger than {MAX_ANSWER} bytes (HTTP {status})"
+            reason = f"answer larger than {transport.MAX_ANSWER} bytes (HTTP {status})"
             return self._failed(signed, started, TransportError.TOO_LARGE, reason)
         return self._answer(signed, status, retry_header, body, self._clock.monotonic() - started)
 
@@ -325,7 +275,7 @@ class LiveClient:
             transport_error=TransportError.BAD_RESPONSE if data is None else None,
             nonce=signed.nonce,
             body=data,
-            detail=None if data is not None else f"HTTP {status}: {_describe(body)}",
+            detail=None if data is not None else f"HTTP {status}: {transport.describe(body)}",
         )
 
     def _secrets(self) -> tuple[str, ...]:
