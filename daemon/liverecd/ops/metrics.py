@@ -7,6 +7,7 @@ the engine updates them on the event loop while the status thread renders them.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -17,9 +18,11 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
 
 from liverecd import __version__
 from liverecd.api.result import Outcome
+from liverecd.ops import logs
 from liverecd.streams import Command
 
 if TYPE_CHECKING:
@@ -34,6 +37,16 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # Recording lost per drop: the stream's time away plus the re-arm (one watch interval, 10 s by
 # default, or about a second with ingest callbacks); long outages reach minutes.
 LOST_BUCKETS = (1, 2.5, 5, 10, 15, 20, 30, 45, 60, 120, 300, 600, 1800, 3600)
+
+
+class _Read:
+    """A counter kept outside prometheus-client (the log writer's), read at each scrape."""
+
+    def __init__(self, name: str, doc: str, read: Callable[[], float]) -> None:
+        self._name, self._doc, self._read = name, doc, read
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(self._name, self._doc, value=self._read())
 
 
 class Metrics:
@@ -105,6 +118,8 @@ class Metrics:
         )
         build = Gauge("liverecd_build_info", "liverecd version.", ["version"], registry=r)
         build.labels(version=version).set(1)
+        r.register(_Read("liverecd_log_lines_dropped", "Log lines dropped: stdout too slow.",
+                         logs.dropped_lines))  # fmt: skip
         self._watch_metrics(r)
         self._zero_series()
 
