@@ -49,6 +49,10 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if argv is None and args_list[:1] == ["run"]:
+        from liverecd.ops import signals  # light, and first: issue 12, case 8
+
+        signals.hold()
     args = build_parser(args_list).parse_args(args_list)
     try:
         return _module(args.command).run(args)
