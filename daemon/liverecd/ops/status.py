@@ -32,6 +32,7 @@ from aiohttp import web
 from liverecd.clock import Clock, SystemClock
 from liverecd.engine.observer import EngineObserver
 from liverecd.errors import LiverecdError
+from liverecd.ops import listen
 from liverecd.ops.metrics import Metrics
 from liverecd.schedule.model import ListenAddress
 
@@ -134,12 +135,9 @@ class StatusServer:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics_page)
-        runner = web.AppRunner(app, access_log=None)  # scrapes every few seconds: no access log
         try:
-            await runner.setup()
-            await web.TCPSite(runner, self._listen.host, self._listen.port).start()
+            runner = await listen.serve(app, self._listen, "status")  # limits, timeouts
         except Exception as exc:  # noqa: BLE001 - whatever it is, start() must hear of it
-            await runner.cleanup()
             started.set_exception(exc)
             return
         host, port = runner.addresses[0][:2]
