@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, cast
 
-from liverecd import __version__
+from liverecd import __version__, redaction
 from liverecd.errors import LiverecdError
 
 # name -> (module exposing add_arguments(parser) and run(args) -> int, one-line help)
@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _module(args.command).run(args)
     except LiverecdError as exc:
-        print(f"liverecd {args.command}: {exc}", file=sys.stderr)
+        print(redaction.scrub(f"liverecd {args.command}: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -17,6 +17,7 @@ import aiohttp
 import structlog
 from yarl import URL
 
+from liverecd import redaction
 from liverecd.api import answer, transport
 from liverecd.api.answer import Answer
 from liverecd.api.credentials import Credentials
@@ -87,6 +88,8 @@ class LiveClient:
     ) -> None:
         self._config = config
         self._credentials = credentials
+        for secret in self._secrets():  # from now on redacted in every output of the process
+            redaction.register(secret)
         self._base = validate_endpoint(config.endpoint)
         self._host = _host_header(self._base)
         self._clock: Clock = clock or SystemClock()
@@ -250,7 +253,9 @@ class LiveClient:
         latency: float,
     ) -> Answer:
         data = answer.parse_body(body)
-        code = answer.field(data, "Code")
+        # The server's words may echo what we sent, secrets included: redacted at the source.
+        code = answer.redact(answer.field(data, "Code"), self._secrets())
+        request_id = answer.redact(answer.field(data, "RequestId"), self._secrets())
         message = answer.redact(answer.field(data, "Message"), self._secrets())
         if code == "SignatureDoesNotMatch":
             theirs = answer.server_string_to_sign(message)
@@ -263,11 +268,11 @@ class LiveClient:
                 our_string_to_sign=ours,
                 # Same strings: the secret is wrong. Different: an encoding bug (ours or theirs).
                 strings_match=theirs == ours if theirs is not None else None,
-                request_id=answer.field(data, "RequestId"),
+                request_id=request_id,
             )
         return Answer(
             http_status=status,
-            request_id=answer.field(data, "RequestId"),
+            request_id=request_id,
             code=code,
             message=message,
             retry_after=answer.retry_after_seconds(retry_header),
@@ -282,3 +287,5 @@ class LiveClient:
         creds = self._credentials
         token = creds.security_token.reveal() if creds.security_token else ""
         return (creds.secret.reveal(), token)
+
+

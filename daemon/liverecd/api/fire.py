@@ -10,6 +10,7 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from liverecd import redaction
 from liverecd.api.client import LiveClient
 from liverecd.api.credentials import load_credentials
 from liverecd.api.ratelimit import limiter_for
@@ -92,5 +93,5 @@ async def _fire(args: argparse.Namespace) -> CommandReport:
 def run(args: argparse.Namespace) -> int:
     """Send the command; print outcome and RequestId; 0 on OK or IDEMPOTENT_OK, else 1."""
     report = asyncio.run(_fire(args))
-    print(_describe(report))
+    print(redaction.scrub(_describe(report)))  # the client registered its secrets
     return 0 if report.succeeded else 1

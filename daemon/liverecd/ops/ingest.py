@@ -30,6 +30,7 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from liverecd import redaction
 from liverecd.api.credentials import load_notify_auth_key
 from liverecd.clock import Clock
 from liverecd.errors import CredentialsError, LiverecdError
@@ -149,6 +150,7 @@ class IngestEndpoint:
     ) -> None:
         self._listen = listen
         self._key = validate_auth_key(auth_key)
+        redaction.register(self._key)  # the one registry every output is scrubbed with
         self._callbacks = {"publish": on_publish, "publish_done": on_publish_done}
         self._domains = domains
         self._clock = clock

@@ -7,9 +7,9 @@ frame's locals can hold a request's signing key. Standard-library loggers (aioht
 APScheduler) go through the same processors, so the stream stays one format.
 
 The last processor before rendering redacts: any field whose name says secret/token/password/
-auth key, and any occurrence of a value registered with `register_secret` (the AccessKey
-secret, the STS token, the notify key) anywhere in a line. Call sites never log secrets; this
-is the line of defence for the day one does by mistake.
+auth key, and any occurrence of a value in the process's secret registry (`liverecd.redaction`:
+the AccessKey secret, the STS token, the notify key) anywhere in a line. Call sites never log
+secrets; this is the line of defence for the day one does by mistake.
 
 Writing never blocks the event loop (issue 12, case 3): a stdout nobody reads (a FIFO, a
 stalled journald) would otherwise stop every command and even SIGTERM. Lines go to a bounded
@@ -37,29 +37,24 @@ import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from liverecd import redaction
 from liverecd.schedule.model import LogConfig
 
-REDACTED = "***"
+REDACTED = redaction.REDACTED
 _SECRET_KEY = re.compile(r"secret|token|password|passwd|auth_?key|authorization|credential", re.I)
-_SECRETS: set[str] = set()
-_MIN_SECRET = 6  # shorter values would redact common words
 _FIRST = ("timestamp", "level", "event")
 QUEUE_LINES = 10_000  # lines held for a slow reader before new ones are dropped
 EXIT_GRACE = 1.0  # seconds the queue may take to drain at exit
 
 
 def register_secret(value: str | None) -> None:
-    """Redact `value` wherever it would appear in a log line from now on."""
-    if value and len(value) >= _MIN_SECRET:
-        _SECRETS.add(value)
+    """Redact `value` in every output from now on (the registry of `liverecd.redaction`)."""
+    redaction.register(value)
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        for secret in _SECRETS:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
+        return redaction.scrub(value)
     if isinstance(value, dict):
         return {k: REDACTED if _is_secret_key(k) else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

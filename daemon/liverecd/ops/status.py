@@ -29,6 +29,7 @@ from functools import partial
 import structlog
 from aiohttp import web
 
+from liverecd import redaction
 from liverecd.clock import Clock, SystemClock
 from liverecd.engine.observer import EngineObserver
 from liverecd.errors import LiverecdError
@@ -159,13 +160,13 @@ class StatusServer:
         body["loop_heartbeat_age_seconds"] = round(age, 3) if math.isfinite(age) else None
         body["healthy"] = not problems
         body["problems"] = problems
-        return (503 if problems else 200), body
+        # last_error and friends quote the server's words, which may echo a secret.
+        return (503 if problems else 200), redaction.scrub_tree(body)
 
     async def _healthz(self, request: web.Request) -> web.Response:
         status, body = self.health()
         return web.json_response(body, status=status, dumps=partial(json.dumps, default=str))
 
     async def _metrics_page(self, request: web.Request) -> web.Response:
-        return web.Response(
-            body=self._metrics.render(), headers={"Content-Type": self._metrics.content_type}
-        )
+        page = redaction.scrub(self._metrics.render().decode()).encode()
+        return web.Response(body=page, headers={"Content-Type": self._metrics.content_type})
