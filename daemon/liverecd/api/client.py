@@ -287,5 +287,3 @@ class LiveClient:
         creds = self._credentials
         token = creds.security_token.reveal() if creds.security_token else ""
         return (creds.secret.reveal(), token)
-
-
