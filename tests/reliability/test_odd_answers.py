@@ -15,6 +15,7 @@ import pytest
 from structlog.typing import EventDict
 
 from conftest import EmulatorFactory
+from liverecd.ops.metrics import Metrics
 
 from .conftest import LeakScan
 from .rig import (
@@ -106,3 +107,23 @@ async def test_a_refused_connection_names_host_port_and_reason(
     assert first["transport_error"] == "connect"
     detail = first["transport_detail"]
     assert detail.startswith(f"127.0.0.1:{port}: ") and "refused" in detail.lower(), detail
+
+
+@pytest.mark.timeout(40)
+async def test_a_documented_refusal_ends_a_stop_at_error_level_and_is_counted(
+    tmp_path: Path, emulator_factory: EmulatorFactory, leaks: LeakScan
+) -> None:
+    emu = await emulator_factory(accounts={AK: credentials(AK).secret.reveal()})
+    emu.respond_with("Forbidden.RAM", 403, command="stop")
+    config = write_config(tmp_path, emu.url)
+    start, end = now() + seconds(1.0), now() + seconds(2.5)
+    write_schedule(tmp_path, "a.yaml", schedule_text({"cam": [(start, end)]}))
+    metrics = Metrics()
+    async with asyncio.timeout(30), serving(config, credentials(AK), observer=metrics):
+        await until(end + seconds(2.0))
+
+    [refused] = [e for e in attempts(leaks, "stop") if e["outcome"] == "fatal"]
+    assert refused["log_level"] == "error" and refused["code"] == "Forbidden.RAM"
+    assert len(attempts(leaks, "stop")) == 1  # final: not retried
+    page = metrics.render().decode()
+    assert 'liverecd_commands_dropped_total{command="stop",reason="refused"} 1.0' in page

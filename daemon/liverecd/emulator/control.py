@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from liverecd.emulator.config import FaultPlan
+from liverecd.emulator.odd import SHAPES
 from liverecd.streams import StreamKey
 
 if TYPE_CHECKING:
@@ -70,6 +71,8 @@ def _parse_script(script: object) -> dict[str, Any]:
         raise ValueError(f"respond_with entries take {sorted(_SCRIPT_FIELDS)}")
     if not isinstance(script.get("code"), str) or not isinstance(script.get("http_status"), int):
         raise ValueError("respond_with entries need a string code and an integer http_status")
+    if script.get("shape") not in (None, *SHAPES):
+        raise ValueError(f"shape must be one of {', '.join(SHAPES)}")
     times = script.get("times", 1)
     if not isinstance(times, int) or times < 1:
         raise ValueError("times must be an integer >= 1")

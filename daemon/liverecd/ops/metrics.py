@@ -69,6 +69,12 @@ class Metrics:
             ["command", "outcome"],
             registry=r,
         )
+        self.dropped = Counter(
+            "liverecd_commands_dropped",
+            "Commands given up, by command and reason (refused: a documented final refusal).",
+            ["command", "reason"],
+            registry=r,
+        )
         self.throttled_calls = Counter(
             "liverecd_throttled", "API answers that were Throttling* or HTTP 429.", registry=r
         )
@@ -155,6 +161,7 @@ class Metrics:
     def _zero_series(self) -> None:
         # Series that exist from the first scrape: rate() and absent() alerts need a zero to start.
         for command in Command:
+            self.dropped.labels(command=command.value, reason="refused")
             for outcome in Outcome:
                 self.commands.labels(command=command.value, outcome=outcome.value)
         for result in ("ok", "failed"):
@@ -172,6 +179,8 @@ class Metrics:
     ) -> None:
         """Count the attempt; observe its latency, and its lateness on first attempts."""
         self.commands.labels(command=command.value, outcome=outcome.value).inc()
+        if outcome is Outcome.FATAL:  # the one answer that ends a command (api/outcome.py)
+            self.dropped.labels(command=command.value, reason="refused").inc()
         self.latency.labels(command=command.value).observe(max(0.0, latency))
         if lateness is not None:
             # Negative observations would break Prometheus' reset detection on _sum.
