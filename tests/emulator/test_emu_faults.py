@@ -222,3 +222,14 @@ async def test_an_endless_answer_streams_until_the_client_hangs_up(emulator: Emu
                 if got > 4 * 1024 * 1024:
                     break
     assert got > 4 * 1024 * 1024
+
+
+async def test_a_random_plan_can_answer_with_odd_shapes(emulator: Emulator) -> None:
+    emulator.inject(FaultPlan(odd=1.0, seed=3))
+    url = encoded_url(emulator.url, stream_params(KEY, "start"))
+    async with asyncio.timeout(10), aiohttp.ClientSession() as session:
+        for _ in range(12):
+            async with session.post(url) as resp:
+                await resp.content.read(65536)  # an endless body is never read to its end
+    faults = {r.fault for r in emulator.requests}
+    assert None not in faults and len(faults) >= 4, faults

@@ -17,6 +17,9 @@ from liverecd.emulator.odd import SHAPES
 from liverecd.emulator.throttle import REAL_TIME_RECORD_COMMAND
 from liverecd.emulator.wire import MESSAGES
 
+# What a proxy or a broken server answers, with its status (random `odd` faults).
+_ODD = (("html", 403), ("html", 502), ("empty", 408), ("empty", 200), ("truncated", 400),
+        ("truncated", 200), ("ok_code", 200), ("unknown_code", 400), ("endless", 200))  # fmt: skip
 FaultKind = Literal["scripted", "throttle_storm", "error_5xx", "hang", "reset"]
 
 
@@ -132,4 +135,8 @@ class FaultInjector:
         u -= plan.hang
         if u < plan.reset:
             return Fault("reset")
+        u -= plan.reset
+        if u < plan.odd:
+            shape, status = self._rng.choice(_ODD)
+            return Fault("scripted", status, "ServiceUnavailableTemporary", None, shape=shape)
         return None
