@@ -88,7 +88,7 @@ def test_a_full_queue_drops_lines_counts_them_and_says_so_once_the_reader_is_bac
             os.write(write, b"x" * 65536)
     os.set_blocking(write, True)
     try:
-        sink = logs._QueuedSink(write, tty=False, capacity=5)
+        sink = logs._QueuedSink(write, capacity=5)
         started = time.monotonic()
         for i in range(50):
             sink.write(f"line {i}\n")

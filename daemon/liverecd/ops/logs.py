@@ -135,9 +135,8 @@ class _QueuedSink:
     """A log sink whose writes never block: lines queue for a writer thread that owns the file
     descriptor; a full queue drops the line and counts it."""
 
-    def __init__(self, fd: int, tty: bool, capacity: int = QUEUE_LINES) -> None:
+    def __init__(self, fd: int, capacity: int = QUEUE_LINES) -> None:
         self._fd = fd
-        self._tty = tty
         self._lines: queue.Queue[str] = queue.Queue(capacity)
         self.dropped = 0
         self._reported = 0
@@ -155,7 +154,7 @@ class _QueuedSink:
         """Nothing to do here: the writer thread writes as soon as it can."""
 
     def isatty(self) -> bool:
-        return self._tty
+        return False  # a terminal is written directly (see _queued_sink)
 
     def wait_empty(self, timeout: float) -> None:
         """Wait up to `timeout` seconds for the queue to drain (at exit)."""
@@ -203,12 +202,14 @@ def _queued_sink(stream: TextIO) -> _QueuedSink | None:
     global _SINK  # one stdout per process, one writer thread for it
     try:
         fd = stream.fileno()
+        if os.isatty(fd):
+            return None  # someone is watching: keep lines in step with print() (the demo)
     except (AttributeError, OSError, ValueError):
         return None  # not a file (a test's StringIO): written directly
     if _SINK is None or _SINK._fd != fd:
         with contextlib.suppress(AttributeError, OSError, ValueError):
             stream.flush()
-        _SINK = _QueuedSink(fd, bool(getattr(stream, "isatty", lambda: False)()))
+        _SINK = _QueuedSink(fd)
         atexit.register(_SINK.wait_empty, EXIT_GRACE)
     return _SINK
 
