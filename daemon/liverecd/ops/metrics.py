@@ -69,12 +69,6 @@ class Metrics:
             ["command", "outcome"],
             registry=r,
         )
-        self.dropped = Counter(
-            "liverecd_commands_dropped",
-            "Commands given up, by command and reason (refused: a documented final refusal).",
-            ["command", "reason"],
-            registry=r,
-        )
         self.throttled_calls = Counter(
             "liverecd_throttled", "API answers that were Throttling* or HTTP 429.", registry=r
         )
@@ -124,10 +118,19 @@ class Metrics:
         )
         build = Gauge("liverecd_build_info", "liverecd version.", ["version"], registry=r)
         build.labels(version=version).set(1)
+        self._watch_metrics(r)
+        self._loss_metrics(r)
+        self._zero_series()
+
+    def _loss_metrics(self, r: CollectorRegistry) -> None:
+        self.dropped = Counter(
+            "liverecd_commands_dropped",
+            "Commands given up, by command and reason (refused: a documented final refusal).",
+            ["command", "reason"],
+            registry=r,
+        )
         r.register(_Read("liverecd_log_lines_dropped", "Log lines dropped: stdout too slow.",
                          logs.dropped_lines))  # fmt: skip
-        self._watch_metrics(r)
-        self._zero_series()
 
     def _watch_metrics(self, r: CollectorRegistry) -> None:
         self.stream_drops = Counter(
