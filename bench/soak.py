@@ -9,7 +9,9 @@ first N/10 of the day at the same pace.
 The daemon runs as `python -m liverecd run -c CONFIG` (STS credentials, status endpoint on);
 the emulator runs in this process: 15 % 5xx, 5 % hangs (3 s, longer than the 1-s client
 timeout; the request takes effect, only the answer is lost), 5 % connection resets, plus
-`--storms N` 10-second throttle storms spread over the run (default 1). Retries are compressed
+`--storms N` 10-second throttle storms spread over the run (default 1), plus with `--odd P` a
+share P of answers that are no API answer (HTML pages, empty bodies, truncated JSON, an unknown
+code, `{"Code":"OK"}`, a body that never ends: issue 12, case 1). Retries are compressed
 too (base 50 ms, caps 2 s). Stop's delay is 180 s / 144 = 1.25 s.
 
 Prints: commands sent (as the emulator received them) and their outcomes (the daemon's
@@ -137,7 +139,7 @@ async def run(args: argparse.Namespace, root: Path) -> int:
     emu = Emulator(EmulatorConfig(
         accounts={AK: SECRET}, sts_tokens={AK: TOKEN}, stop_delay=180.0 / compression,
         seed=args.seed, request_log_limit=1000))  # fmt: skip
-    emu.inject(FaultPlan(error_5xx=0.15, hang=0.05, reset=0.05, hang_seconds=3.0,
+    emu.inject(FaultPlan(error_5xx=0.15, hang=0.05, reset=0.05, odd=args.odd, hang_seconds=3.0,
                          hang_after_effect=True))  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIBABA_CLOUD_", "NOTIFY"))}
     env |= {"ALIBABA_CLOUD_ACCESS_KEY_ID": AK, "ALIBABA_CLOUD_ACCESS_KEY_SECRET": SECRET,
@@ -204,6 +206,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--refuse", type=float, default=0.0, help="seconds of refused connects")
     parser.add_argument("--storms", type=int, default=1, help="10-s throttle storms in the run")
+    parser.add_argument("--odd", type=float, default=0.0,
+                        help="share of answers that are no API answer (HTML, empty, truncated, "
+                        "unknown code, endless body)")  # fmt: skip
     parser.add_argument("--retry", choices=("compressed", "real"), default="compressed")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
     args = parser.parse_args()

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol, cast
 
-from liverecd import __version__
+from liverecd import __version__, redaction
 from liverecd.errors import LiverecdError
 from liverecd.schedule.model import DEFAULT_CONFIG
 
@@ -69,11 +69,15 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if argv is None and args_list[:1] == ["run"]:
+        from liverecd.ops import signals  # light, and first: issue 12, case 8
+
+        signals.hold()
     args = build_parser(args_list).parse_args(args_list)
     try:
         return _module(args.command).run(args)
     except LiverecdError as exc:
-        print(f"liverecd {args.command}: {exc}", file=sys.stderr)
+        print(redaction.scrub(f"liverecd {args.command}: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -66,7 +66,7 @@ ERROR_TABLE: list[tuple[Command, int, str, Outcome]] = [
     (S, 404, "InvalidProduct.NotFound", Outcome.FATAL),
     (S, 429, "TooManyRequests", Outcome.RETRY),
     (S, 502, "BadGateway", Outcome.RETRY),
-    (S, 400, "CodeNobodyDocumented", Outcome.FATAL),
+    (S, 400, "CodeNobodyDocumented", Outcome.RETRY),
 ]
 
 
@@ -197,6 +197,18 @@ async def test_nothing_listening_is_a_connect_error() -> None:
             result = await client.real_time_record_command(S, KEY)
     assert result.transport_error is TransportError.CONNECT
     assert not result.outcome_unknown
+    assert result.detail == "127.0.0.1:9: ClientConnectorError: Connection refused"
+
+
+async def test_a_name_that_does_not_resolve_is_named_with_its_port_and_reason() -> None:
+    config = ApiConfig(endpoint="https://liverecd-test.invalid", timeout=timedelta(seconds=2))
+    async with LiveClient(config, Credentials(AK, Secret(SECRET))) as client:
+        async with asyncio.timeout(5):
+            result = await client.real_time_record_command(S, KEY)
+    assert result.transport_error is TransportError.CONNECT
+    assert result.detail is not None and result.detail.startswith("liverecd-test.invalid:443: ")
+    assert "DNS" in result.detail or "not known" in result.detail, result.detail
+    assert SECRET not in result.detail
 
 
 async def test_retry_after_header_is_read_in_milliseconds(

@@ -13,6 +13,7 @@ S, P, C, R = Command.START, Command.STOP, Command.CANCEL_DELAY, Command.RESTART
 
 
 def _result(command: Command, **kw: object) -> ApiResult:
+    kw.setdefault("request_id", "16A96B9A-F203-4EC5-8E43-CB92E68F4CD8")
     return ApiResult(command=command, stream=KEY, **kw)  # type: ignore[arg-type]
 
 
@@ -21,7 +22,7 @@ def _result(command: Command, **kw: object) -> ApiResult:
     [
         (S, 200, None, Outcome.OK),
         (S, 409, "TaskAlreadyStarted", Outcome.IDEMPOTENT_OK),
-        (P, 409, "TaskAlreadyStarted", Outcome.FATAL),
+        (P, 409, "TaskAlreadyStarted", Outcome.RETRY),  # known code, wrong command: a guess
         (P, 409, "StreamNotFound", Outcome.IDEMPOTENT_OK),
         (C, 409, "StreamNotFound", Outcome.IDEMPOTENT_OK),
         (P, 404, "InvalidStream.NotFound", Outcome.IDEMPOTENT_OK),
@@ -48,9 +49,12 @@ def _result(command: Command, **kw: object) -> ApiResult:
         (S, 400, "MalformedParam", Outcome.FATAL),
         (S, 400, "MissingStreamName", Outcome.FATAL),
         (S, 404, "InvalidDomain.NotFound", Outcome.FATAL),
-        (S, 400, "SomethingNobodyKnows", Outcome.FATAL),
-        (S, 200, "SomethingNobodyKnows", Outcome.FATAL),
-        (S, 404, None, Outcome.FATAL),
+        (S, 400, "SomethingNobodyKnows", Outcome.RETRY),
+        (P, 400, "ServiceUnavailableTemporary", Outcome.RETRY),
+        (S, 200, "SomethingNobodyKnows", Outcome.RETRY),
+        (S, 200, "OK", Outcome.RETRY),
+        (S, 404, None, Outcome.RETRY),
+        (P, 403, None, Outcome.RETRY),
     ],
 )
 def test_answer_maps_to_outcome(
@@ -67,11 +71,18 @@ def test_transport_failures_are_retried(error: TransportError, command: Command)
     assert classify(command, _result(command, transport_error=error)) is Outcome.RETRY
 
 
-def test_unparseable_answer_is_judged_by_status() -> None:
-    bad = TransportError.BAD_RESPONSE
-    assert classify(S, _result(S, http_status=200, transport_error=bad)) is Outcome.OK
-    assert classify(S, _result(S, http_status=502, transport_error=bad)) is Outcome.RETRY
-    assert classify(S, _result(S, http_status=403, transport_error=bad)) is Outcome.FATAL
+@pytest.mark.parametrize("status", [200, 400, 403, 404, 408, 421, 502])
+@pytest.mark.parametrize("command", list(Command))
+def test_an_answer_that_is_no_api_answer_is_retried_never_a_success(
+    status: int, command: Command
+) -> None:
+    for error in (TransportError.BAD_RESPONSE, TransportError.TOO_LARGE):
+        got = _result(command, http_status=status, transport_error=error, request_id=None)
+        assert classify(command, got) is Outcome.RETRY
+
+
+def test_a_2xx_without_a_request_id_is_no_success() -> None:
+    assert classify(S, _result(S, http_status=200, request_id=None)) is Outcome.RETRY
 
 
 def test_is_throttle_recognises_codes_and_429() -> None:

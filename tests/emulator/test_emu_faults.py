@@ -184,3 +184,52 @@ async def test_clear_faults_removes_plan_storm_and_scripts(emulator: Emulator) -
 def test_fault_plan_refuses_probabilities_over_one() -> None:
     with pytest.raises(ValueError, match="at most 1"):
         FaultPlan(error_5xx=0.6, hang=0.3, reset=0.2)
+
+
+async def test_odd_answer_shapes_are_scripted_through_the_control_api(emulator: Emulator) -> None:
+    shapes = [
+        {"code": "X", "http_status": 403, "shape": "html"},
+        {"code": "X", "http_status": 408, "shape": "empty"},
+        {"code": "InternalError", "http_status": 400, "shape": "truncated"},
+        {"code": "X", "http_status": 200, "shape": "ok_code"},
+        {"code": "ServiceUnavailableTemporary", "http_status": 400, "shape": "unknown_code"},
+    ]
+    async with aiohttp.ClientSession() as session:
+        url = f"{emulator.url}/_emulator/faults"
+        async with session.post(url, json={"respond_with": shapes}) as resp:
+            assert resp.status == 200
+        async with session.post(url, json={"respond_with": {**shapes[0], "shape": "x"}}) as resp:
+            assert resp.status == 400
+    async with asyncio.timeout(10):
+        replies = [await command(emulator, "start") for _ in shapes]
+    assert [r.status for r in replies] == [403, 408, 400, 200, 400]
+    assert replies[0].text.lstrip().lower().startswith("<!doctype html")
+    assert replies[1].text == ""
+    assert replies[2].text.startswith('{"RequestId"') and not replies[2].text.endswith("}")
+    assert replies[3].body == {"Code": "OK"}
+    assert replies[4].code == "ServiceUnavailableTemporary"
+    assert [r.fault for r in emulator.requests] == [s["shape"] for s in shapes]
+
+
+async def test_an_endless_answer_streams_until_the_client_hangs_up(emulator: Emulator) -> None:
+    emulator.respond_with("X", 200, shape="endless", action=None)
+    got = 0
+    async with aiohttp.ClientSession() as session:
+        url = encoded_url(emulator.url, stream_params(KEY, "start"))
+        async with session.post(url) as resp:
+            async for chunk in resp.content.iter_any():
+                got += len(chunk)
+                if got > 4 * 1024 * 1024:
+                    break
+    assert got > 4 * 1024 * 1024
+
+
+async def test_a_random_plan_can_answer_with_odd_shapes(emulator: Emulator) -> None:
+    emulator.inject(FaultPlan(odd=1.0, seed=3))
+    url = encoded_url(emulator.url, stream_params(KEY, "start"))
+    async with asyncio.timeout(10), aiohttp.ClientSession() as session:
+        for _ in range(12):
+            async with session.post(url) as resp:
+                await resp.content.read(65536)  # an endless body is never read to its end
+    faults = {r.fault for r in emulator.requests}
+    assert None not in faults and len(faults) >= 4, faults

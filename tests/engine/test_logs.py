@@ -3,9 +3,12 @@ redacted; exceptions as structured tracebacks without local variables."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
+import os
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -75,3 +78,28 @@ def test_console_format_renders_for_people() -> None:
         logging.getLogger().handlers.clear()
     text = out.getvalue()
     assert "reload" in text and "files_ok=2" in text and not text.startswith("{")
+
+
+def test_a_full_queue_drops_lines_counts_them_and_says_so_once_the_reader_is_back() -> None:
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    with contextlib.suppress(BlockingIOError):
+        while True:
+            os.write(write, b"x" * 65536)
+    os.set_blocking(write, True)
+    try:
+        sink = logs._QueuedSink(write, capacity=5)
+        started = time.monotonic()
+        for i in range(50):
+            sink.write(f"line {i}\n")
+        assert time.monotonic() - started < 1.0  # never waited for the reader
+        assert 40 <= sink.dropped <= 45  # 5 queued, one maybe taken by the writer thread
+        got = b""
+        while b"log_lines_dropped" not in got:  # the reader comes back
+            got += os.read(read, 1 << 20)
+        tail = got.decode().rsplit("x", 1)[-1].splitlines()
+        assert tail[0] == "line 0"
+        assert json.loads(tail[-1])["dropped"] == sink.dropped
+    finally:
+        os.close(read)
+        os.close(write)

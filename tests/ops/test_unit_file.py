@@ -106,3 +106,10 @@ def test_stop_timeout_outlasts_the_drain_and_watchdog_is_on() -> None:
     assert parse_duration(settings["TimeoutStopSec"]).total_seconds() > DRAIN_SECONDS + 5
     assert parse_duration(settings["WatchdogSec"]).total_seconds() >= 10
     assert settings["Type"] == "notify" and settings["NotifyAccess"] == "main"
+
+
+def test_the_unit_raises_the_descriptor_limit_above_the_listeners_budget() -> None:
+    from liverecd.ops.listen import LISTENERS, MAX_CONNECTIONS, RESERVED_FDS
+
+    limits = re.findall(r"^LimitNOFILE=(\d+)$", UNIT.read_text(), re.MULTILINE)
+    assert limits and int(limits[0]) >= RESERVED_FDS + LISTENERS * MAX_CONNECTIONS

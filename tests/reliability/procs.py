@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import signal
 import sys
 from dataclasses import dataclass, field
@@ -40,11 +41,19 @@ class DaemonProcess:
     _readers: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def spawn(cls, config: Path, env: dict[str, str]) -> DaemonProcess:
-        """Start `python -m liverecd run -c CONFIG`."""
+    async def spawn(
+        cls, config: Path, env: dict[str, str], *, nofile: int | None = None
+    ) -> DaemonProcess:
+        """Start `python -m liverecd run -c CONFIG` (with RLIMIT_NOFILE `nofile` if given)."""
+
+        def limit() -> None:
+            if nofile is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "liverecd", "run", "-c", str(config),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+            preexec_fn=limit,
         )  # fmt: skip
         proc = cls(process, now())
         proc._readers = [

@@ -37,16 +37,20 @@ class Answer:
     transport_error: TransportError | None = None
     nonce: str = ""
     body: Mapping[str, Any] | None = None
+    detail: str | None = None  # what failed on the wire: host, port, reason (never a secret)
 
     @property
     def ok(self) -> bool:
-        """A 2xx answer without an error code."""
-        return self.http_status is not None and 200 <= self.http_status < 300 and not self.code
+        """A well-formed success: 2xx, a RequestId, no error code."""
+        status = self.http_status
+        return (
+            status is not None and 200 <= status < 300 and not self.code and bool(self.request_id)
+        )
 
 
 def parse_body(body: bytes) -> dict[str, Any] | None:
     """The answer body as a dict (JSON object, or the fields of an XML answer); None if it is
-    neither."""
+    neither (an HTML page, empty, truncated)."""
     text = body.decode("utf-8", errors="replace").strip()
     if not text:
         return None
@@ -59,7 +63,7 @@ def parse_body(body: bytes) -> dict[str, Any] | None:
     if text.startswith("<"):
         # Only three flat fields are needed: a regex avoids parsing untrusted XML entities.
         fields = {name: html.unescape(value.strip()) for name, value in _XML_FIELD.findall(text)}
-        return fields or {}
+        return fields or None
     return None
 
 

@@ -17,7 +17,8 @@ import aiohttp
 import structlog
 from yarl import URL
 
-from liverecd.api import answer
+from liverecd import redaction
+from liverecd.api import answer, transport
 from liverecd.api.answer import Answer
 from liverecd.api.credentials import Credentials
 from liverecd.api.credsource import CredentialSource
@@ -76,14 +77,6 @@ def _host_header(url: URL) -> str:
     return host
 
 
-def _transport_error(exc: BaseException) -> TransportError:
-    if isinstance(exc, aiohttp.ConnectionTimeoutError | aiohttp.ClientConnectorError):
-        return TransportError.CONNECT  # never reached the server: safe to repeat anything
-    if isinstance(exc, TimeoutError):
-        return TransportError.TIMEOUT
-    return TransportError.RESET
-
-
 def _client_timeout(config: ApiConfig) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(
         total=config.timeout.total_seconds(), connect=config.connect_timeout.total_seconds()
@@ -108,6 +101,8 @@ class LiveClient:
             if isinstance(credentials, CredentialSource)
             else CredentialSource.fixed(credentials, self._clock)
         )
+        for secret in self._secrets():  # from now on redacted in every output of the process
+            redaction.register(secret)
         self._base = validate_endpoint(config.endpoint)
         self._host = _host_header(self._base)
         self._session = session
@@ -171,6 +166,7 @@ class LiveClient:
             latency=got.latency,
             transport_error=got.transport_error,
             nonce=got.nonce,
+            detail=got.detail,
         )
 
     async def describe_live_streams_online_list(
@@ -241,20 +237,32 @@ class LiveClient:
                 # demands that a Content-Type, when present, be signed. The SDK sends none.
                 skip_auto_headers=("Content-Type",),
             ) as resp:
-                body = await resp.read()
+                body = await transport.read_capped(resp)
+                if body is None:
+                    resp.close()  # drop the connection: the rest of the body is never read
                 status, retry_header = resp.status, resp.headers.get("x-acs-retry-after")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            return Answer(
-                latency=self._clock.monotonic() - started,
-                transport_error=_transport_error(exc),
-                nonce=signed.nonce,
-            )
+            return self._failed(signed, started, transport.error_kind(exc), transport.reason(exc))
+        if body is None:
+            reason = f"answer larger than {transport.MAX_ANSWER} bytes (HTTP {status})"
+            return self._failed(signed, started, TransportError.TOO_LARGE, reason)
         got = self._answer(signed, status, retry_header, body, self._clock.monotonic() - started)
         if got.code == EXPIRED_TOKEN:
             # The answer goes back as a retry (api.outcome); the retry signs with what this
             # refresh brings (or, when it fails, the refresh is retried on its own timer).
             await self.source.refresh("expired", stale=creds)
         return got
+
+    def _failed(
+        self, signed: SignedRequest, started: float, error: TransportError, reason: str
+    ) -> Answer:
+        port = self._base.port
+        return Answer(
+            latency=self._clock.monotonic() - started,
+            transport_error=error,
+            nonce=signed.nonce,
+            detail=f"{self._base.host}:{port}: {reason}",
+        )
 
     def _answer(
         self,
@@ -265,7 +273,9 @@ class LiveClient:
         latency: float,
     ) -> Answer:
         data = answer.parse_body(body)
-        code = answer.field(data, "Code")
+        # The server's words may echo what we sent, secrets included: redacted at the source.
+        code = answer.redact(answer.field(data, "Code"), self._secrets())
+        request_id = answer.redact(answer.field(data, "RequestId"), self._secrets())
         message = answer.redact(answer.field(data, "Message"), self._secrets())
         if code == "SignatureDoesNotMatch":
             theirs = answer.server_string_to_sign(message)
@@ -278,11 +288,11 @@ class LiveClient:
                 our_string_to_sign=ours,
                 # Same strings: the secret is wrong. Different: an encoding bug (ours or theirs).
                 strings_match=theirs == ours if theirs is not None else None,
-                request_id=answer.field(data, "RequestId"),
+                request_id=request_id,
             )
         return Answer(
             http_status=status,
-            request_id=answer.field(data, "RequestId"),
+            request_id=request_id,
             code=code,
             message=message,
             retry_after=answer.retry_after_seconds(retry_header),
@@ -290,6 +300,7 @@ class LiveClient:
             transport_error=TransportError.BAD_RESPONSE if data is None else None,
             nonce=signed.nonce,
             body=data,
+            detail=None if data is not None else f"HTTP {status}: {transport.describe(body)}",
         )
 
     def _secrets(self) -> tuple[str, ...]:

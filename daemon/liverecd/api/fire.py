@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+from liverecd import redaction
 from liverecd.api.accounts import provider_for
 from liverecd.api.client import LiveClient
 from liverecd.api.credsource import CredentialSource
@@ -123,5 +124,5 @@ def run(args: argparse.Namespace) -> int:
     # put back afterwards, since tests and embedders call this in their own process.
     with logs.configured(LogConfig(format="console"), stream=sys.stderr):
         report = asyncio.run(_fire(args))
-    print(_describe(report))
+    print(redaction.scrub(_describe(report)))  # the client registered its secrets
     return 0 if report.succeeded else 1

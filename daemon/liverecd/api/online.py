@@ -41,6 +41,7 @@ class OnlineListResult:
     retry_after: float | None = None
     latency: float = 0.0
     transport_error: TransportError | None = None
+    detail: str | None = None  # what failed on the wire: host, port, reason (never a secret)
 
     @property
     def ok(self) -> bool:
@@ -100,4 +101,5 @@ def online_list_result(got: Answer, page_num: int, domain: str) -> OnlineListRes
         retry_after=got.retry_after,
         latency=got.latency,
         transport_error=got.transport_error,
+        detail=got.detail,
     )

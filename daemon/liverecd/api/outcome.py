@@ -2,8 +2,11 @@
 
 Table-driven (DESIGN.md §5, live-api.md §1.5 and §3.2). Classify by `Code` first, because
 Alibaba's tables disagree on HTTP statuses; the status decides only when there is no code we
-know. Anything not in the tables is FATAL: an unknown answer is logged loudly, never retried
-into a loop.
+know. Only a definite, documented refusal (signature, key, permission, configuration,
+parameter) is FATAL. Anything else that is not a success is retried: an unknown code, an answer
+that is not a well-formed API answer (an HTML page from a proxy, an empty or truncated body, a
+2xx without a `RequestId`), a known code on the wrong command. A stop that gives up on a guess
+leaves a recording running; retrying an answer we do not understand costs one call per backoff.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ _OPENS = frozenset({Command.START, Command.RESTART})
 _CLOSES = frozenset({Command.STOP, Command.CANCEL_DELAY})
 _STREAM_GONE = ("StreamNotFound", "InvalidStream.NotFound")
 
-# (codes, commands they apply to, outcome). A code absent for a command falls to FATAL.
+# (codes, commands they apply to, outcome). A code absent for a command falls to RETRY.
 _CODE_ROWS: tuple[tuple[tuple[str, ...], frozenset[Command], Outcome], ...] = (
     (("TaskAlreadyStarted",), frozenset({Command.START}), Outcome.IDEMPOTENT_OK),
     (_STREAM_GONE, _CLOSES, Outcome.IDEMPOTENT_OK),
@@ -32,7 +35,7 @@ _CODE_ROWS: tuple[tuple[tuple[str, ...], frozenset[Command], Outcome], ...] = (
     (("InvalidSecurityToken.Expired",), _ALL, Outcome.RETRY),
     (
         (
-            # Written out although FATAL is the default: these are the ones we know are fatal.
+            # The documented refusals (live-api.md §1.5, §3.2): the only answers that are final.
             "InvalidTimeStamp.Expired",
             "InvalidTimeStamp.Format",
             "SignatureDoesNotMatch",
@@ -64,17 +67,10 @@ _TRANSPORT: Mapping[TransportError, Outcome] = MappingProxyType(
         TransportError.TIMEOUT: Outcome.RETRY,
         TransportError.CONNECT: Outcome.RETRY,
         TransportError.RESET: Outcome.RETRY,
+        TransportError.BAD_RESPONSE: Outcome.RETRY,
+        TransportError.TOO_LARGE: Outcome.RETRY,
     }
 )
-
-
-def _status_outcome(status: int) -> Outcome | None:
-    """Only for answers without a known code: 2xx is success, 429 and 5xx are transient."""
-    if 200 <= status < 300:
-        return Outcome.OK
-    if status == 429 or 500 <= status < 600:
-        return Outcome.RETRY
-    return None
 
 
 def _build(
@@ -94,28 +90,25 @@ _BY_CODE = _build(_CODE_ROWS)
 _KNOWN_CODES = frozenset(code for code, _ in _BY_CODE)
 
 
-def _code_outcome(command: Command, code: str) -> Outcome | None:
+def _code_outcome(command: Command, code: str) -> Outcome:
     if (found := _BY_CODE.get((code, command))) is not None:
         return found
     if code in _KNOWN_CODES:
-        return Outcome.FATAL  # known code, wrong command (e.g. TaskAlreadyStarted on stop)
-    return next((o for prefix, o in _CODE_PREFIXES if code.startswith(prefix)), None)
+        return Outcome.RETRY  # known code, wrong command (e.g. TaskAlreadyStarted on stop)
+    return next((o for prefix, o in _CODE_PREFIXES if code.startswith(prefix)), Outcome.RETRY)
 
 
 def classify(command: Command, result: ApiResult) -> Outcome:
-    """The one meaning of `result` for `command`. Never raises; unknown answers are FATAL."""
-    if result.transport_error is not None and result.transport_error in _TRANSPORT:
-        return _TRANSPORT[result.transport_error]
+    """The one meaning of `result` for `command`. Never raises. FATAL only for a documented
+    refusal; OK only for a well-formed success (2xx, a `RequestId`, no `Code`)."""
+    if result.transport_error is not None:
+        return _TRANSPORT.get(result.transport_error, Outcome.RETRY)
     if result.code:
-        found = _code_outcome(command, result.code)
-        if found is not None:
-            return found
-    if result.http_status is not None:
-        by_status = _status_outcome(result.http_status)
-        # An unrecognised code on a 2xx would be odd; do not call it success.
-        if by_status is not None and not (by_status is Outcome.OK and result.code):
-            return by_status
-    return Outcome.FATAL
+        return _code_outcome(command, result.code)
+    status = result.http_status
+    if status is not None and 200 <= status < 300 and result.request_id:
+        return Outcome.OK
+    return Outcome.RETRY  # no code: a proxy's page, a 5xx, a 2xx that is no API answer
 
 
 def is_throttle(result: ApiResult) -> bool:

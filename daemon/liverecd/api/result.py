@@ -16,7 +16,7 @@ class Outcome(StrEnum):
     RETRY = "retry"  # transient: backoff with full jitter, honour x-acs-retry-after
     RETRY_RESIGNED_ONCE = "retry_resigned_once"  # SignatureNonceUsed: one immediate re-signed try
     WAIT_FOR_STREAM = "wait_for_stream"  # StreamNotFound on start/restart: not live yet
-    FATAL = "fatal"  # config, signature, key, permission, parameter errors, anything unknown
+    FATAL = "fatal"  # a documented refusal: config, signature, key, permission, parameter
 
     @property
     def succeeded(self) -> bool:
@@ -37,7 +37,8 @@ class TransportError(StrEnum):
     TIMEOUT = "timeout"  # unknown outcome: the server may have acted
     CONNECT = "connect"  # never reached the server
     RESET = "reset"  # connection dropped mid-request: unknown outcome
-    BAD_RESPONSE = "bad_response"  # an answer we could not parse
+    BAD_RESPONSE = "bad_response"  # an answer that is not an API answer: unknown outcome
+    TOO_LARGE = "too_large"  # an answer past the size cap (an endless body): unknown outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +55,9 @@ class ApiResult:
     latency: float = 0.0  # seconds from send to answer
     transport_error: TransportError | None = None
     nonce: str = ""
+    detail: str | None = None  # what failed on the wire: host, port, reason (never a secret)
 
     @property
     def outcome_unknown(self) -> bool:
-        """True when the server may have acted although we saw no answer."""
-        return self.transport_error in (TransportError.TIMEOUT, TransportError.RESET)
+        """True when the server may have acted although we saw no usable answer."""
+        return self.transport_error not in (None, TransportError.CONNECT)

@@ -85,7 +85,11 @@ class RetryPolicy:
         until_deadline: bool,
     ) -> float | None:
         if outcome is Outcome.RETRY_RESIGNED_ONCE:
-            return 0.0 if attempt <= 1 else None  # a second SignatureNonceUsed is not chance
+            if attempt <= 1:
+                return 0.0
+            if command not in (Command.STOP, Command.CANCEL_DELAY):
+                return None  # a second SignatureNonceUsed is not chance
+            outcome = Outcome.RETRY  # but a stop never gives up on a guess: back off instead
         if outcome is Outcome.WAIT_FOR_STREAM:
             return self.backoff(attempt - 1, self.wait_for_stream_cap, rng)
         if outcome is not Outcome.RETRY:

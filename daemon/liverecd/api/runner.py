@@ -154,6 +154,7 @@ class CommandRunner:
             "code": result.code,
             "message": result.message if outcome is Outcome.FATAL else None,
             "transport_error": result.transport_error.value if result.transport_error else None,
+            "transport_detail": result.detail,
         }
         log.log(
             logging.getLevelNamesMapping()[outcome.log_level.upper()],

@@ -23,6 +23,7 @@ from liverecd.clock import Clock
 from liverecd.emulator.auth import Authenticator, ParsedRequest, parse_request
 from liverecd.emulator.config import EmulatorConfig, RequestRecord
 from liverecd.emulator.faults import Fault, FaultInjector
+from liverecd.emulator.odd import render_odd
 from liverecd.emulator.online_list import describe_online, strict_target
 from liverecd.emulator.streams import StreamBook
 from liverecd.emulator.sts import StsIssuer
@@ -185,7 +186,11 @@ class ApiEndpoint:
             self._record(arrival, None, None, fault="reset")
             return self._drop(request)
         assert fault.http_status is not None and fault.code is not None
-        self._record(arrival, fault.http_status, fault.code, fault=fault.kind)
+        self._record(arrival, fault.http_status, fault.code, fault=fault.shape or fault.kind)
+        if fault.shape is not None:
+            return await render_odd(
+                request, fault.shape, fault.http_status, fault.code, arrival.request_id
+            )
         return render_error(
             Rejection(fault.http_status, fault.code, fault.message),
             xml=arrival.req.wants_xml,

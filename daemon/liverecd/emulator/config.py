@@ -72,7 +72,8 @@ class FaultPlan:
 
     Probabilities are cumulative slices of one draw: `error_5xx` (500 InternalError or 503
     ServiceUnavailable, half each), then `hang` (no answer for `hang_seconds`, then the
-    connection is dropped), then `reset` (connection closed without an answer). A faulted request
+    connection is dropped), then `reset` (connection closed without an answer), then `odd` (an
+    answer that is no API answer, its shape drawn from emulator/odd.py). A faulted request
     has no effect, except a hang when `hang_after_effect` is true: the request is then carried
     out in full and only its answer is withheld (the "unknown outcome" a client must survive).
     `commands` restricts the plan to RealTimeRecordCommand calls with those Command values.
@@ -81,13 +82,14 @@ class FaultPlan:
     error_5xx: float = 0.0
     hang: float = 0.0
     reset: float = 0.0
+    odd: float = 0.0
     hang_seconds: float = 60.0
     hang_after_effect: bool = False
     seed: int | None = None
     commands: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
-        rates = (self.error_5xx, self.hang, self.reset)
+        rates = (self.error_5xx, self.hang, self.reset, self.odd)
         if any(r < 0 for r in rates) or sum(rates) > 1.0:
             raise ValueError("fault probabilities must be >= 0 and add up to at most 1")
         if self.hang_seconds < 0:

@@ -6,7 +6,8 @@ only), for the demo and for tests in another process:
 | PUT / DELETE /_emulator/streams/{d}/{a}/{s}  | publish / drop a stream                      |
 | GET /_emulator/streams/{d}/{a}/{s}           | its online flag and recording state          |
 | POST /_emulator/faults                       | FaultPlan fields, `throttle_storm` seconds,  |
-|                                              | `respond_with` (one object or a list)        |
+|                                              | `respond_with` (one object or a list; its    |
+|                                              | `shape` gives an odd answer: emulator/odd.py)|
 | DELETE /_emulator/faults                     | clear every fault                            |
 | GET /_emulator/requests                      | every request record                         |
 | GET /_emulator/recordings[?stream=d/a/s]     | recording intervals                          |
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from liverecd.emulator.config import FaultPlan
+from liverecd.emulator.odd import SHAPES
 from liverecd.streams import StreamKey
 
 if TYPE_CHECKING:
@@ -34,7 +36,9 @@ if TYPE_CHECKING:
 
 PREFIX = "/_emulator"
 _PLAN_FIELDS = {f.name for f in dataclasses.fields(FaultPlan)}
-_SCRIPT_FIELDS = {"code", "http_status", "times", "retry_after_ms", "command", "message", "action"}
+_SCRIPT_FIELDS = {
+    "code", "http_status", "times", "retry_after_ms", "command", "message", "action", "shape",
+}  # fmt: skip
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -67,6 +71,8 @@ def _parse_script(script: object) -> dict[str, Any]:
         raise ValueError(f"respond_with entries take {sorted(_SCRIPT_FIELDS)}")
     if not isinstance(script.get("code"), str) or not isinstance(script.get("http_status"), int):
         raise ValueError("respond_with entries need a string code and an integer http_status")
+    if script.get("shape") not in (None, *SHAPES):
+        raise ValueError(f"shape must be one of {', '.join(SHAPES)}")
     times = script.get("times", 1)
     if not isinstance(times, int) or times < 1:
         raise ValueError("times must be an integer >= 1")

@@ -13,9 +13,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from liverecd.emulator.config import FaultPlan
+from liverecd.emulator.odd import SHAPES
 from liverecd.emulator.throttle import REAL_TIME_RECORD_COMMAND
 from liverecd.emulator.wire import MESSAGES
 
+# What a proxy or a broken server answers, with its status (random `odd` faults).
+_ODD = (("html", 403), ("html", 502), ("empty", 408), ("empty", 200), ("truncated", 400),
+        ("truncated", 200), ("ok_code", 200), ("unknown_code", 400), ("endless", 200))  # fmt: skip
 FaultKind = Literal["scripted", "throttle_storm", "error_5xx", "hang", "reset"]
 
 
@@ -30,6 +34,7 @@ class Fault:
     retry_after_ms: int | None = None
     hang_seconds: float = 0.0
     after_effect: bool = False
+    shape: str | None = None  # an answer that is no API answer (emulator/odd.py)
 
 
 @dataclass(slots=True)
@@ -41,6 +46,7 @@ class _Scripted:
     command: str | None
     message: str | None
     action: str | None
+    shape: str | None
 
 
 class FaultInjector:
@@ -73,13 +79,16 @@ class FaultInjector:
         command: str | None = None,
         message: str | None = None,
         action: str | None = REAL_TIME_RECORD_COMMAND,
+        shape: str | None = None,
     ) -> None:
         """Queue a scripted answer for the next `times` calls of `action` (None: any API) and,
-        if given, `command`."""
+        if given, `command`; `shape` makes it one of the odd answers of emulator/odd.py."""
         if times < 1:
             raise ValueError("times must be at least 1")
+        if shape is not None and shape not in SHAPES:
+            raise ValueError(f"shape must be one of {', '.join(SHAPES)}")
         self._scripted.append(
-            _Scripted(code, http_status, times, retry_after_ms, command, message, action)
+            _Scripted(code, http_status, times, retry_after_ms, command, message, action, shape)
         )
 
     def clear(self) -> None:
@@ -101,6 +110,7 @@ class FaultInjector:
                     item.code,
                     item.message if item.message is not None else MESSAGES.get(item.code),
                     item.retry_after_ms,
+                    shape=item.shape,
                 )
         if self._storm_until is not None:
             if now < self._storm_until:
@@ -125,4 +135,8 @@ class FaultInjector:
         u -= plan.hang
         if u < plan.reset:
             return Fault("reset")
+        u -= plan.reset
+        if u < plan.odd:
+            shape, status = self._rng.choice(_ODD)
+            return Fault("scripted", status, "ServiceUnavailableTemporary", None, shape=shape)
         return None

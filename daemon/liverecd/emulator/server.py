@@ -182,11 +182,14 @@ class Emulator:
         command: str | None = None,
         message: str | None = None,
         action: str | None = REAL_TIME_RECORD_COMMAND,
+        shape: str | None = None,
     ) -> None:
         """Answer the next `times` calls of `action` (None: any API; by default only
         RealTimeRecordCommand, so a background online-list poll cannot eat the script) and, if
         given, of `command`, with this error. Scripts are served FIFO and have no effect on any
-        stream; `retry_after_ms` adds the `x-acs-retry-after` header."""
+        stream; `retry_after_ms` adds the `x-acs-retry-after` header; `shape` answers with a
+        body that is no API answer (emulator/odd.py: html, empty, truncated, ok_code, endless,
+        unknown_code)."""
         self._faults.respond_with(
             code,
             http_status,
@@ -195,6 +198,7 @@ class Emulator:
             command=command,
             message=message,
             action=action,
+            shape=shape,
         )
 
     def inject(self, plan: FaultPlan) -> None:

@@ -90,4 +90,5 @@ def log_attempt(it: Item, result: ApiResult, outcome: Outcome, lateness: float |
         code=result.code,
         message=result.message if outcome is Outcome.FATAL else None,
         transport_error=result.transport_error.value if result.transport_error else None,
+        transport_detail=result.detail,
     )

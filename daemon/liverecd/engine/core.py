@@ -316,7 +316,8 @@ class Engine:
         if settled.reason in DROPPED:
             result = settled.result
             cause = (result.code or result.transport_error) if result else None
-            self._observer.command_dropped(settled.command, settled.reason)
+            if settled.reason != "fatal":  # a refusal is counted at its attempt ("refused")
+                self._observer.command_dropped(settled.command, settled.reason)
             self.last_failure = Failure(
                 now, f"{settled.command} {settled.order.stream}: {settled.reason} ({cause})"
             )

@@ -192,6 +192,7 @@ class OnlineWatch:
             log.warning(
                 "online_list_failed", domain=domain, code=got.code, http_status=got.http_status,
                 transport_error=got.transport_error, request_id=got.request_id,
+                transport_detail=got.detail,
             )  # fmt: skip
         for domain in self._failed.keys() - failed.keys():
             if domain in domains:

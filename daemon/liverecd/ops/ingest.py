@@ -30,9 +30,11 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from liverecd import redaction
 from liverecd.api.credentials import load_notify_auth_key
 from liverecd.clock import Clock
 from liverecd.errors import CredentialsError, LiverecdError
+from liverecd.ops import listen
 from liverecd.schedule.model import ListenAddress, Stream, WatchConfig
 from liverecd.streams import StreamKey
 
@@ -148,6 +150,7 @@ class IngestEndpoint:
     ) -> None:
         self._listen = listen
         self._key = validate_auth_key(auth_key)
+        redaction.register(self._key)  # the one registry every output is scrubbed with
         self._callbacks = {"publish": on_publish, "publish_done": on_publish_done}
         self._domains = domains
         self._clock = clock
@@ -167,12 +170,9 @@ class IngestEndpoint:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_get(PATH, self._handle)
         app.router.add_post(PATH, self._handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
         try:
-            await web.TCPSite(runner, self._listen.host, self._listen.port).start()
+            runner = await listen.serve(app, self._listen, "ingest")  # limits, timeouts
         except OSError as exc:
-            await runner.cleanup()
             reason = exc.strerror or str(exc)
             raise IngestEndpointError(f"watch.callback_listen {self._listen}: {reason}") from exc
         self._runner = runner
@@ -200,7 +200,13 @@ class IngestEndpoint:
     async def _handle(self, request: web.Request) -> web.Response:
         params = dict(request.query)
         if request.method == "POST":
-            form = await request.post()
+            try:
+                form = await request.post()
+            except web.HTTPException:
+                raise  # too large: aiohttp answers it
+            except Exception:  # noqa: BLE001 - an unreadable body is the sender's problem
+                self._log_refusal("malformed_body", request.remote)
+                return web.Response(status=400, text="bad request\n")
             params.update({k: v for k, v in form.items() if isinstance(v, str)})
         refusal = self._verify(request, params)
         if refusal is not None:

@@ -7,42 +7,54 @@ frame's locals can hold a request's signing key. Standard-library loggers (aioht
 APScheduler) go through the same processors, so the stream stays one format.
 
 The last processor before rendering redacts: any field whose name says secret/token/password/
-auth key, and any occurrence of a value registered with `register_secret` (the AccessKey
-secret, the STS token, the notify key) anywhere in a line. Call sites never log secrets; this
-is the line of defence for the day one does by mistake.
+auth key, and any occurrence of a value in the process's secret registry (`liverecd.redaction`:
+the AccessKey secret, the STS token, the notify key) anywhere in a line. Call sites never log
+secrets; this is the line of defence for the day one does by mistake.
+
+Writing never blocks the event loop (issue 12, case 3): a stdout nobody reads (a FIFO, a
+stalled journald) would otherwise stop every command and even SIGTERM. Lines go to a bounded
+queue that a writer thread drains with blocking writes; when the queue is full a line is
+dropped and counted (`dropped_lines()`, the metric `liverecd_log_lines_dropped_total`), and the
+writer says how many once it catches up. At exit the queue gets a short grace to drain.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import json
 import logging
 import os
+import queue
 import re
 import sys
+import threading
+import time
 from collections import deque
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
+from liverecd import redaction
 from liverecd.schedule.model import LogConfig
 
 if TYPE_CHECKING:
     from liverecd.api.credentials import Credentials
 
-REDACTED = "***"
+REDACTED = redaction.REDACTED
 _SECRET_KEY = re.compile(r"secret|token|password|passwd|auth_?key|authorization|credential", re.I)
-_SECRETS: set[str] = set()
-_MIN_SECRET = 6  # shorter values would redact common words
 _FIRST = ("timestamp", "level", "event")
+QUEUE_LINES = 10_000  # lines held for a slow reader before new ones are dropped
+EXIT_GRACE = 1.0  # seconds the queue may take to drain at exit
 
 
 def register_secret(value: str | None) -> None:
-    """Redact `value` wherever it would appear in a log line from now on."""
-    if value and len(value) >= _MIN_SECRET:
-        _SECRETS.add(value)
+    """Redact `value` in every output from now on (the registry of `liverecd.redaction`)."""
+    redaction.register(value)
 
 
 _ROTATING: deque[tuple[str, ...]] = deque()
@@ -58,15 +70,12 @@ def register_credentials(creds: Credentials) -> None:
     _ROTATING.append(values)
     while len(_ROTATING) > _ROTATING_KEEP:
         old = _ROTATING.popleft()
-        _SECRETS.difference_update(set(old) - {v for entry in _ROTATING for v in entry})
+        redaction.forget(set(old) - {v for entry in _ROTATING for v in entry})
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        for secret in _SECRETS:
-            if secret in value:
-                value = value.replace(secret, REDACTED)
-        return value
+        return redaction.scrub(value)
     if isinstance(value, dict):
         return {k: REDACTED if _is_secret_key(k) else _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -143,10 +152,95 @@ class _NeverRaises:
             os.close(devnull)
 
 
+class _QueuedSink:
+    """A log sink whose writes never block: lines queue for a writer thread that owns the file
+    descriptor; a full queue drops the line and counts it."""
+
+    def __init__(self, fd: int, capacity: int = QUEUE_LINES) -> None:
+        self._fd = fd
+        self._lines: queue.Queue[str] = queue.Queue(capacity)
+        self.dropped = 0
+        self._reported = 0
+        self._broken = False
+        threading.Thread(target=self._drain, name="liverecd-log", daemon=True).start()
+
+    def write(self, text: str) -> int:
+        try:
+            self._lines.put_nowait(text)
+        except queue.Full:
+            self.dropped += 1
+        return len(text)
+
+    def flush(self) -> None:
+        """Nothing to do here: the writer thread writes as soon as it can."""
+
+    def isatty(self) -> bool:
+        return False  # a terminal is written directly (see _queued_sink)
+
+    def wait_empty(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds for the queue to drain (at exit)."""
+        deadline = time.monotonic() + timeout
+        while self._lines.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def _drain(self) -> None:
+        while True:
+            text = self._lines.get()
+            try:
+                self._write(text)
+                if self.dropped > self._reported and self._lines.empty():
+                    self._write(self._dropped_line())
+            finally:
+                self._lines.task_done()
+
+    def _dropped_line(self) -> str:
+        count, self._reported = self.dropped - self._reported, self.dropped
+        now = datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        line = {"timestamp": now, "level": "warning", "event": "log_lines_dropped",
+                "dropped": count, "dropped_total": self.dropped}  # fmt: skip
+        return json.dumps(line) + "\n"
+
+    def _write(self, text: str) -> None:
+        data = text.encode("utf-8", errors="replace")
+        while data and not self._broken:
+            try:
+                data = data[os.write(self._fd, data) :]
+            except InterruptedError:
+                continue
+            except OSError:
+                self._broken = True  # the reader is gone for good: discard from now on
+
+
+_SINK: _QueuedSink | None = None
+
+
+def dropped_lines() -> int:
+    """Log lines dropped so far because the reader of stdout was too slow."""
+    return _SINK.dropped if _SINK is not None else 0
+
+
+def _queued_sink(stream: TextIO) -> _QueuedSink | None:
+    global _SINK  # one stdout per process, one writer thread for it
+    try:
+        fd = stream.fileno()
+        if os.isatty(fd):
+            return None  # someone is watching: keep lines in step with print() (the demo)
+    except (AttributeError, OSError, ValueError):
+        return None  # not a file (a test's StringIO): written directly
+    if _SINK is None or _SINK._fd != fd:
+        with contextlib.suppress(AttributeError, OSError, ValueError):
+            stream.flush()
+        _SINK = _QueuedSink(fd)
+        atexit.register(_SINK.wait_empty, EXIT_GRACE)
+    return _SINK
+
+
 def configure(config: LogConfig | None = None, *, stream: TextIO | None = None) -> None:
-    """Configure structlog and the standard library's logging for the whole process."""
+    """Configure structlog and the standard library's logging for the whole process. Lines
+    for a real file (stdout by default) go through the non-blocking queue."""
     config = config or LogConfig()
-    out = cast(TextIO, _NeverRaises(stream or sys.stdout))
+    target = stream or sys.stdout
+    out = cast(TextIO, _queued_sink(target) or _NeverRaises(target))
     tty = bool(getattr(out, "isatty", lambda: False)())
     console = config.format == "console" or tty
     level = logging.getLevelNamesMapping()[config.level.upper()]

@@ -18,11 +18,12 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from liverecd import __version__
 from liverecd.api.result import Outcome
+from liverecd.ops import logs
 from liverecd.streams import Command
 
 if TYPE_CHECKING:
@@ -52,6 +53,14 @@ class _ExpiryCollector(Collector):
         for account, seconds in sorted(self._read().items()):
             gauge.add_metric([account], seconds)
         yield gauge
+class _Read:
+    """A counter kept outside prometheus-client (the log writer's), read at each scrape."""
+
+    def __init__(self, name: str, doc: str, read: Callable[[], float]) -> None:
+        self._name, self._doc, self._read = name, doc, read
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(self._name, self._doc, value=self._read())
 
 
 class Metrics:
@@ -66,12 +75,6 @@ class Metrics:
             "liverecd_commands",
             "RealTimeRecordCommand attempts answered, by command and outcome.",
             ["command", "outcome"],
-            registry=r,
-        )
-        self.dropped = Counter(
-            "liverecd_commands_dropped",
-            "Commands given up, by command and reason (fatal, retries_exhausted, window_closed).",
-            ["command", "reason"],
             registry=r,
         )
         self.retries = Counter(
@@ -130,7 +133,19 @@ class Metrics:
         build = Gauge("liverecd_build_info", "liverecd version.", ["version"], registry=r)
         build.labels(version=version).set(1)
         self._watch_metrics(r)
+        self._loss_metrics(r)
         self._zero_series()
+
+    def _loss_metrics(self, r: CollectorRegistry) -> None:
+        self.dropped = Counter(
+            "liverecd_commands_dropped",
+            "Commands given up, by command and reason (refused: a documented final refusal; "
+            "window_closed, retries_exhausted: an opening command that could not land).",
+            ["command", "reason"],
+            registry=r,
+        )
+        r.register(_Read("liverecd_log_lines_dropped", "Log lines dropped: stdout too slow.",
+                         logs.dropped_lines))  # fmt: skip
 
     def _watch_metrics(self, r: CollectorRegistry) -> None:
         self.stream_drops = Counter(
@@ -164,6 +179,7 @@ class Metrics:
     def _zero_series(self) -> None:
         # Series that exist from the first scrape: rate() and absent() alerts need a zero to start.
         for command in Command:
+            self.dropped.labels(command=command.value, reason="refused")
             for outcome in Outcome:
                 self.commands.labels(command=command.value, outcome=outcome.value)
         for result in ("ok", "failed"):
@@ -186,6 +202,8 @@ class Metrics:
     ) -> None:
         """Count the attempt; observe its latency, and its lateness on first attempts."""
         self.commands.labels(command=command.value, outcome=outcome.value).inc()
+        if outcome is Outcome.FATAL:  # the one answer that ends a command (api/outcome.py)
+            self.dropped.labels(command=command.value, reason="refused").inc()
         self.latency.labels(command=command.value).observe(max(0.0, latency))
         if lateness is not None:
             # Negative observations would break Prometheus' reset detection on _sum.

@@ -31,11 +31,12 @@ from liverecd.engine.daemon import Daemon, Lifecycle
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.state import SqliteStateStore
 from liverecd.errors import LiverecdError
-from liverecd.ops import logs
+from liverecd.ops import logs, signals
 from liverecd.ops.config_reload import ConfigReloader
 from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.notify import Notifier, StatusLineExtension, watchdog_loop
+from liverecd.ops.statelock import StateLock
 from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
 from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, Config, ListenAddress, Stream
 
@@ -120,7 +121,9 @@ async def serve(
         if isinstance(observer, Metrics):
             observer.track_credentials(accounts.expiry_seconds)
         started: list[Extension] = []
+        lock = StateLock(config.state_dir)
         try:
+            lock.acquire()  # before the state is read: a second daemon refuses here
             for ext in (accounts, *extensions):
                 await ext.start(daemon)
                 started.append(ext)
@@ -132,6 +135,7 @@ async def serve(
                 _remove_signals()
             for ext in reversed(started):
                 await ext.close()
+            lock.release()
     return 0
 
 
@@ -204,6 +208,8 @@ def _install_signals(daemon: Daemon) -> None:
     loop.add_signal_handler(signal.SIGTERM, _on_stop_signal, daemon, "SIGTERM")
     loop.add_signal_handler(signal.SIGINT, _on_stop_signal, daemon, "SIGINT")
     loop.add_signal_handler(signal.SIGHUP, _on_hup, daemon)
+    for sig in signals.take_pending():  # arrived before the loop could act on them
+        _on_hup(daemon) if sig is signal.SIGHUP else _on_stop_signal(daemon, sig.name)
 
 
 def _remove_signals() -> None:

@@ -29,9 +29,11 @@ from functools import partial
 import structlog
 from aiohttp import web
 
+from liverecd import redaction
 from liverecd.clock import Clock, SystemClock
 from liverecd.engine.observer import EngineObserver
 from liverecd.errors import LiverecdError
+from liverecd.ops import listen
 from liverecd.ops.metrics import Metrics
 from liverecd.schedule.model import ListenAddress
 
@@ -134,12 +136,9 @@ class StatusServer:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics_page)
-        runner = web.AppRunner(app, access_log=None)  # scrapes every few seconds: no access log
         try:
-            await runner.setup()
-            await web.TCPSite(runner, self._listen.host, self._listen.port).start()
+            runner = await listen.serve(app, self._listen, "status")  # limits, timeouts
         except Exception as exc:  # noqa: BLE001 - whatever it is, start() must hear of it
-            await runner.cleanup()
             started.set_exception(exc)
             return
         host, port = runner.addresses[0][:2]
@@ -162,13 +161,13 @@ class StatusServer:
         body["loop_heartbeat_age_seconds"] = round(age, 3) if math.isfinite(age) else None
         body["healthy"] = not problems
         body["problems"] = problems
-        return (503 if problems else 200), body
+        # last_error and friends quote the server's words, which may echo a secret.
+        return (503 if problems else 200), redaction.scrub_tree(body)
 
     async def _healthz(self, request: web.Request) -> web.Response:
         status, body = self.health()
         return web.json_response(body, status=status, dumps=partial(json.dumps, default=str))
 
     async def _metrics_page(self, request: web.Request) -> web.Response:
-        return web.Response(
-            body=self._metrics.render(), headers={"Content-Type": self._metrics.content_type}
-        )
+        page = redaction.scrub(self._metrics.render().decode()).encode()
+        return web.Response(body=page, headers={"Content-Type": self._metrics.content_type})

@@ -1,0 +1,109 @@
+"""Start-up guards (issue 12): one daemon per state directory (case 6), and signals that arrive
+before the daemon is ready do what they mean instead of killing it (case 8)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import EmulatorFactory
+from liverecd.errors import StateError
+
+from .conftest import LeakScan
+from .procs import DaemonProcess, daemon_env
+from .rig import (
+    SECRET,
+    account,
+    credentials,
+    key,
+    now,
+    schedule_text,
+    seconds,
+    serving,
+    write_config,
+    write_schedule,
+)
+
+AK = account("Startup01")
+
+
+async def run_to_exit(config: Path) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liverecd", "run", "-c", str(config),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        env=daemon_env(AK, sts=False),
+    )  # fmt: skip
+    async with asyncio.timeout(20):
+        _, err = await proc.communicate()
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+@pytest.mark.timeout(60)
+async def test_a_second_daemon_on_the_same_state_refuses_and_names_the_first(
+    tmp_path: Path, emulator_factory: EmulatorFactory, leaks: LeakScan
+) -> None:
+    emu = await emulator_factory(accounts={AK: SECRET})
+    config = write_config(tmp_path, emu.url)
+    write_schedule(tmp_path, "a.yaml", schedule_text({"cam": [(now(), now() + seconds(30))]}))
+    first = await DaemonProcess.spawn(config, daemon_env(AK, sts=False))
+    try:
+        await first.wait_event("daemon_started", within=15)
+        await asyncio.sleep(0.5)
+        assert emu.state(key("cam")) == "recording"
+
+        code, err = await run_to_exit(config)  # as `liverecd run`
+        leaks.add("second daemon's stderr", err)
+        assert code == 1 and f"pid {first.process.pid}" in err and "Traceback" not in err, err
+        with pytest.raises(StateError, match=f"pid {first.process.pid}"):  # in-process
+            async with serving(config, credentials(AK)):
+                pytest.fail("a second daemon started on a locked state_dir")
+
+        assert emu.state(key("cam")) == "recording"  # the first one's recording runs on
+        assert [r.command for r in emu.requests if r.command] == ["start"]
+    finally:
+        assert await first.terminate() == 0
+        leaks.add("first daemon's output", first.output())
+
+
+async def spawn_and_signal(config: Path, sig: signal.Signals, after: float) -> DaemonProcess:
+    proc = await DaemonProcess.spawn(config, daemon_env(AK, sts=False))
+    await asyncio.sleep(after)
+    proc.process.send_signal(sig)
+    return proc
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("after", [0.15, 0.4])
+async def test_a_sighup_before_ready_is_a_reload_after_ready(
+    tmp_path: Path, emulator_factory: EmulatorFactory, leaks: LeakScan, after: float
+) -> None:
+    emu = await emulator_factory(accounts={AK: SECRET})
+    config = write_config(tmp_path, emu.url)
+    write_schedule(tmp_path, "a.yaml", schedule_text({}))
+    proc = await spawn_and_signal(config, signal.SIGHUP, after)
+    try:
+        await proc.wait_event("daemon_started", within=15)
+        reload = await proc.wait_event("reload", within=10)
+        assert reload["trigger"] == "sighup", reload
+    finally:
+        assert await proc.terminate() == 0
+        leaks.add("daemon output", proc.output())
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("after", [0.15, 0.4])
+async def test_a_sigterm_before_ready_exits_cleanly(
+    tmp_path: Path, emulator_factory: EmulatorFactory, leaks: LeakScan, after: float
+) -> None:
+    emu = await emulator_factory(accounts={AK: SECRET})
+    config = write_config(tmp_path, emu.url)
+    write_schedule(tmp_path, "a.yaml", schedule_text({}))
+    proc = await spawn_and_signal(config, signal.SIGTERM, after)
+    assert await proc.finish() == 0, proc.output()
+    leaks.add("daemon output", proc.output())
+    assert proc.event("stop_requested") is not None, proc.output()
