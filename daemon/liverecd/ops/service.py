@@ -37,6 +37,7 @@ from liverecd.ops import logs
 from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.notify import Notifier, watchdog_loop
+from liverecd.ops.page.web import StatusPage
 from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
 from liverecd.schedule.model import Config, ListenAddress, Stream
 
@@ -253,7 +254,11 @@ class StatusExtension:
 
     async def start(self, daemon: Daemon) -> None:
         """Bind the endpoint; StatusServerError (a LiverecdError) when it cannot."""
-        server = StatusServer(self._listen, daemon.snapshot, self._metrics, self._heartbeat.age)
+        page = StatusPage(daemon)
+        server = StatusServer(
+            self._listen, daemon.snapshot, self._metrics, self._heartbeat.age,
+            routes=page.add_routes,
+        )  # fmt: skip
         await server.start()
         self._server = server
 
