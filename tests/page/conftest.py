@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TEST_AK, TEST_SECRET
 from liverecd.api.credentials import Credentials, Secret
 from liverecd.emulator import Emulator
 from liverecd.engine.daemon import Daemon
@@ -18,8 +19,6 @@ from liverecd.ops import service
 from liverecd.ops.metrics import Metrics
 from liverecd.schedule.config import load_config
 from liverecd.schedule.model import ListenAddress
-
-from conftest import TEST_AK, TEST_SECRET
 
 CREDENTIALS = Credentials(TEST_AK, Secret(TEST_SECRET))
 DOMAIN, APP = "play.example.com", "live"
