@@ -68,18 +68,17 @@ def collect(
     now: datetime,
     query: m.Query,
     context: Context,
-    index: WindowIndex,
+    ahead: Ahead,
     problems: Sequence[str] = (),
 ) -> m.PageModel:
-    """The page's model at `now`. Call on the daemon's event loop."""
+    """The page's model at `now`. Call on the daemon's event loop; `ahead` comes from
+    `upcoming`, computed off the loop."""
     loaded = daemon.loaded
-    zones = _zones(loaded)
-    base = f"{daemon.config.path.parent}{os.sep}"  # sources shown relative to the config
     feeds, needle, offset = context.feeds, query.stream, query.page * PAGE_SIZE
-    ahead, total = index.upcoming(now, needle=needle, offset=offset, limit=PAGE_SIZE)
+    base = _base(daemon)
     rows = [r for r in daemon.engine.book.rows() if r.phase.running and needle in str(r.stream)]
     rows.sort(key=lambda r: (r.start, str(r.stream)))
-    shown = rows[offset : offset + PAGE_SIZE]
+    shown = [_recording(r, daemon, context.ledger, base) for r in rows[offset : offset + PAGE_SIZE]]
     return m.PageModel(
         time=now,
         version=context.version,
@@ -87,20 +86,38 @@ def collect(
         healthy=not problems,
         problems=tuple(problems),
         query=query,
-        windows_total=index.size,
+        windows_total=ahead.windows,
         files_loaded=len(loaded.files) if loaded else 0,
         file_problems=_file_problems(loaded),
         accounts=tuple(feeds.accounts()) if feeds.accounts else (_account(daemon),),
-        recording=_listing(
-            [_recording(r, daemon, context.ledger, base) for r in shown],
-            len(rows),
-            offset,
-        ),
-        upcoming=_listing([_upcoming(r, zones, base) for r in ahead], total, offset),
+        recording=_listing(shown, len(rows), offset),
+        upcoming=ahead.listing,
         errors=context.ledger.errors(needle)[:MAX_ERRORS_SHOWN],
         role=feeds.role() if feeds.role else None,
         results=tuple(feeds.results(needle, MAX_RESULTS_SHOWN)) if feeds.results else None,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Ahead:
+    """The next windows (one page of them) and the size of the timeline they come from."""
+
+    listing: m.Listing[m.Upcoming]
+    windows: int
+
+
+def upcoming(daemon: Daemon, index: WindowIndex, now: datetime, query: m.Query) -> Ahead:
+    """The page of next windows `query` asks for. Safe off the daemon's loop: it reads the
+    immutable index and load result only."""
+    offset = query.page * PAGE_SIZE
+    recs, total = index.upcoming(now, needle=query.stream, offset=offset, limit=PAGE_SIZE)
+    zones, base = _zones(daemon.loaded), _base(daemon)
+    return Ahead(_listing([_upcoming(r, zones, base) for r in recs], total, offset), index.size)
+
+
+def _base(daemon: Daemon) -> str:
+    """Sources are shown relative to the config's folder."""
+    return f"{daemon.config.path.parent}{os.sep}"
 
 
 def _listing(items: list[T], total: int, offset: int) -> m.Listing[T]:

@@ -2,8 +2,9 @@
 
 The engine keeps its timeline as a dict by window id (what reconcile and the alarms need); the
 page needs "the next N windows from now, maybe of streams matching a substring". `WindowIndex`
-sorts the timeline once (per stream too), and a request is then a bisection: O(log n) for the
-whole list, O(matching streams + page) with a filter. It is rebuilt only when the engine
+sorts the timeline once (and groups it by stream), and a request is then a bisection: O(log n)
+for the whole list, O(streams + page) with a filter; it runs in the status thread, never on
+the daemon's loop. It is rebuilt only when the engine
 switches to another timeline object (a reload, the hourly horizon), which the engine does by
 replacing the dict, never by mutating it: `IndexCache` keys on that identity.
 """
@@ -13,44 +14,33 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from bisect import bisect_right
-from collections.abc import Iterator, Mapping, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 
 from liverecd.schedule.actions import Recording
 
 
-def _start_key(rec: Recording) -> tuple[datetime, str]:
-    return (rec.start, rec.window_id)
-
-
-class _Run:
-    """Recordings sorted by start, with their starts alongside for bisection."""
-
-    __slots__ = ("recs", "starts")
-
-    def __init__(self, recs: list[Recording]) -> None:
-        recs.sort(key=_start_key)
-        self.recs = recs
-        self.starts = [r.start for r in recs]
-
-    def after(self, now: datetime) -> int:
-        """Index of the first recording starting after `now`."""
-        return bisect_right(self.starts, now)
+def _timestamp(rec: Recording) -> float:
+    return rec.start.timestamp()
 
 
 class WindowIndex:
-    """The windows of one timeline, sorted by start, overall and per stream."""
+    """The windows of one timeline, sorted by start, overall and per stream. Immutable."""
 
     def __init__(self, timeline: Mapping[str, Recording]) -> None:
-        # One C-level copy: safe against a concurrent replacement, cheap at 100,000 windows.
+        # One C-level copy: safe against a concurrent replacement. A float key keeps the
+        # C part of the sort (which holds the GIL, so the daemon's loop too) to a few ms at
+        # 100,000 windows; tuples of datetimes took 100 ms. Ties keep the timeline's order.
         recs = list(timeline.values())
-        by_stream: dict[str, list[Recording]] = {}
-        for rec in recs:
-            by_stream.setdefault(str(rec.stream), []).append(rec)
-        self._all = _Run(recs)
-        self._streams = {name: _Run(rs) for name, rs in by_stream.items()}
-        self._names = sorted(self._streams)
+        recs.sort(key=_timestamp)
+        self._recs = recs
+        self._starts = [r.start for r in recs]
+        by_stream: dict[str, list[int]] = {}
+        for i, rec in enumerate(recs):
+            by_stream.setdefault(str(rec.stream), []).append(i)
+        self._streams = by_stream  # positions in `_recs`, ascending
+        self._names = sorted(by_stream)
         self.size = len(recs)
 
     def upcoming(
@@ -58,20 +48,19 @@ class WindowIndex:
     ) -> tuple[list[Recording], int]:
         """Windows starting after `now` whose stream contains `needle`: one page of them, by
         start, and how many there are in all."""
+        first = bisect_right(self._starts, now)
         if not needle:
-            first = self._all.after(now)
-            return self._all.recs[first + offset : first + offset + limit], self.size - first
-        runs = [self._streams[n] for n in self._names if needle in n]
-        tails = [(run, run.after(now)) for run in runs]
-        total = sum(len(run.recs) - i for run, i in tails)
-        merged: Iterator[Recording] = heapq.merge(
-            *(itertools.islice(run.recs, i, None) for run, i in tails), key=_start_key
-        )
-        return list(itertools.islice(merged, offset, offset + limit)), total
-
-    def streams_matching(self, needle: str) -> Sequence[str]:
-        """Stream names (DOMAIN/APP/STREAM) containing `needle`, sorted."""
-        return [n for n in self._names if needle in n]
+            return self._recs[first + offset : first + offset + limit], self.size - first
+        tails: list[Iterator[int]] = []
+        total = 0
+        for name in self._names:
+            if needle in name:
+                positions = self._streams[name]
+                at = bisect_left(positions, first)
+                tails.append(itertools.islice(positions, at, None))
+                total += len(positions) - at
+        merged = itertools.islice(heapq.merge(*tails), offset, offset + limit)
+        return [self._recs[i] for i in merged], total
 
 
 class IndexCache:

@@ -2,9 +2,9 @@
 
 The handlers run on the status server's own thread (see ops/status.py), so a slow render never
 holds the daemon's event loop. Only `collect` runs on the daemon's loop (it reads live engine
-structures, and stays O(page + recordings)); the window index is built and the page rendered
-here. When the daemon's loop does not answer within `COLLECT_TIMEOUT`, the page says so with a
-503 rather than waiting: that is exactly when an operator opens it.
+structures, and stays O(recordings + page)); the window index is built and queried, and the
+page rendered, here. When the daemon's loop does not answer within `COLLECT_TIMEOUT`, the page
+says so with a 503 rather than waiting: that is exactly when an operator opens it.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from aiohttp import web
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.orders import Settled
 from liverecd.ops.page import render
-from liverecd.ops.page.collect import Context, Feeds, collect
-from liverecd.ops.page.index import IndexCache, WindowIndex
+from liverecd.ops.page.collect import Ahead, Context, Feeds, collect, upcoming
+from liverecd.ops.page.index import IndexCache
 from liverecd.ops.page.ledger import Ledger
 from liverecd.ops.page.model import PageModel, Query
 
@@ -58,20 +58,22 @@ class StatusPage:
 
     async def model(self, query: Query) -> PageModel:
         """The model, collected on the daemon's loop (TimeoutError when it does not answer)."""
-        index = await asyncio.to_thread(self._cache.get, self._daemon.engine.timeline)
+        ahead = await asyncio.to_thread(self._ahead, query)
         problems = self._problems()
-        future = asyncio.run_coroutine_threadsafe(self._collect(query, index, problems), self._loop)
+        future = asyncio.run_coroutine_threadsafe(self._collect(query, ahead, problems), self._loop)
         try:
             async with asyncio.timeout(COLLECT_TIMEOUT):
                 return await asyncio.wrap_future(future)
         finally:
             future.cancel()
 
-    async def _collect(
-        self, query: Query, index: WindowIndex, problems: Sequence[str]
-    ) -> PageModel:
+    def _ahead(self, query: Query) -> Ahead:
+        index = self._cache.get(self._daemon.engine.timeline)  # replaced, never mutated
+        return upcoming(self._daemon, index, self._daemon.clock.wall(), query)
+
+    async def _collect(self, query: Query, ahead: Ahead, problems: Sequence[str]) -> PageModel:
         now = self._daemon.clock.wall()
-        return collect(self._daemon, now, query, self.context, index, problems)
+        return collect(self._daemon, now, query, self.context, ahead, problems)
 
     def _problems(self) -> list[str]:
         if self._health is None:
