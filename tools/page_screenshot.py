@@ -42,7 +42,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("docs/status-page.png"))
     parser.add_argument("--at", type=float, default=12.0, help="seconds after the page is up")
-    parser.add_argument("--size", default="1000,860", help="window width,height in pixels")
+    parser.add_argument("--size", default="1180,640", help="window width,height in pixels")
     args = parser.parse_args()
     demo = subprocess.Popen(
         [sys.executable, "-m", "liverecd", "demo"], stdout=subprocess.PIPE, text=True

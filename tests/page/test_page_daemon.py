@@ -10,10 +10,12 @@ import urllib.request
 from typing import Any
 
 import aiohttp
+from jsonschema import validate
 
 from liverecd.emulator import Emulator
 
 from .conftest import TEST_SECRET, Serve, Served, in_seconds, schedule
+from .test_page_model import SCHEMA
 
 HOSTILE = '<img src=x onerror="alert(1)">'
 
@@ -63,6 +65,7 @@ async def test_json_shows_the_recording_the_next_window_and_a_failed_command_wit
     }, zone="Asia/Shanghai")}  # fmt: skip
     async with serve(files) as served:
         doc = await until(lambda d: recording(d) == ["news"] and d["errors"], served)
+    validate(doc, SCHEMA)
     rec = doc["recording"]["items"][0]
     assert rec["stream"] == "play.example.com/live/news" and rec["phase"] == "recording"
     assert (rec["last_command"], rec["last_outcome"]) == ("start", "succeeded")

@@ -8,12 +8,17 @@ import html.parser
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from unittest.mock import patch
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from jsonschema import ValidationError, validate
 
 from liverecd.api.result import ApiResult, Outcome
 from liverecd.engine.orders import Order, Settled
+from liverecd.ops.page import index as index_module
 from liverecd.ops.page import model as m
 from liverecd.ops.page import render
 from liverecd.ops.page.index import IndexCache, WindowIndex
@@ -23,6 +28,7 @@ from liverecd.schedule.model import Source
 from liverecd.streams import Command, StreamKey
 
 T0 = datetime(2026, 12, 18, 12, 0, tzinfo=UTC)
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "status.schema.json").read_text())
 HOSTILE = '<script>alert(1)</script><img src=x onerror="alert(2)">&amp;'
 
 
@@ -62,16 +68,18 @@ def test_upcoming_filters_by_stream_substring() -> None:
     st.sampled_from(["", "a", "b", "live/c", "zz"]),
     st.integers(0, 10),
     st.integers(1, 7),
+    st.sampled_from([1, 1_000_000]),  # walk the overall order / merge the streams' runs
 )
 def test_upcoming_is_the_sorted_filtered_slice_of_every_window(
-    wins: list[tuple[str, int]], needle: str, offset: int, limit: int
+    wins: list[tuple[str, int]], needle: str, offset: int, limit: int, wide: int
 ) -> None:
     recs = timeline(*(rec(s, t) for s, t in wins))
     expected = sorted(
         (r for r in recs.values() if r.start > T0 and needle in str(r.stream)),
         key=lambda r: r.start,  # ties in the timeline's order
     )
-    items, total = WindowIndex(recs).upcoming(T0, needle=needle, offset=offset, limit=limit)
+    with patch.object(index_module, "WIDE", wide):
+        items, total = WindowIndex(recs).upcoming(T0, needle=needle, offset=offset, limit=limit)
     assert items == expected[offset : offset + limit]
     assert total == len(expected)
 
@@ -191,6 +199,56 @@ def test_json_has_every_section_with_iso_times_and_nulls_for_absent_features() -
     assert doc["upcoming"] == {"items": [], "total": 0, "offset": 0, "page_size": 50,
                                "has_next": False}  # fmt: skip
     assert doc["accounts"][0]["credential_expires_at"] is None
+
+
+def test_json_of_every_section_filled_matches_the_documented_schema() -> None:
+    rec = m.Recording(
+        stream="d/live/a",
+        window="w",
+        start=T0,
+        end=T0,
+        since=None,
+        phase="opening",
+        last_command=None,
+        last_outcome=None,
+        source="a.yaml:3",
+    )
+    nxt = m.Upcoming(
+        stream="d/live/a",
+        window="w",
+        start=T0,
+        end=T0,
+        command="start",
+        zone="Asia/Shanghai",
+        source="a.yaml:3",
+    )
+    gap = m.Gap(start=T0, end=T0 + timedelta(seconds=5), cause="absent")
+    result = m.WindowResult(
+        stream="d/live/a", window="w", start=T0, end=T0, result="absent", coverage=0.9, gaps=(gap,)
+    )
+    quota = m.Quota(api="RealTimeRecordCommand", limit=50, rate=35.0, used_last_second=12)
+    account = m.Account(
+        name="partner",
+        region="cn-beijing",
+        quotas=(quota,),
+        credential_source="ecs_ram_role",
+        credential_expires_at=T0,
+    )
+    doc = m.to_json(model(
+        recording=m.Listing(items=(rec,), total=1, offset=0, page_size=50),
+        upcoming=m.Listing(items=(nxt,), total=70, offset=50, page_size=50),
+        results=(result,), role=m.Role(role="active", cluster="main", epoch=3),
+        accounts=(account,), errors=hostile_model().errors,
+        file_problems=hostile_model().file_problems, problems=("event loop wedged",),
+        healthy=False,
+    ))  # fmt: skip
+    validate(doc, SCHEMA)
+    assert doc["results"][0]["gaps"] == [
+        {"from": "2026-12-18T12:00:00Z", "to": "2026-12-18T12:00:05Z", "cause": "absent"}
+    ]
+    doc["upcoming"]["items"][0]["command"] = "stop"
+    with pytest.raises(ValidationError):
+        validate(doc, SCHEMA)
 
 
 def test_countdown_reads_like_a_person_would_say_it() -> None:

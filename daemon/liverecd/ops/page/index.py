@@ -15,10 +15,12 @@ import heapq
 import itertools
 import threading
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 
 from liverecd.schedule.actions import Recording
+
+WIDE = 20  # a filter matching 1/WIDE of the streams or more walks the overall order
 
 
 def _timestamp(rec: Recording) -> float:
@@ -37,8 +39,9 @@ class WindowIndex:
         self._recs = recs
         self._starts = [r.start for r in recs]
         by_stream: dict[str, list[int]] = {}
-        for i, rec in enumerate(recs):
-            by_stream.setdefault(str(rec.stream), []).append(i)
+        self._stream_at = [str(rec.stream) for rec in recs]  # the stream of each position
+        for i, name in enumerate(self._stream_at):
+            by_stream.setdefault(name, []).append(i)
         self._streams = by_stream  # positions in `_recs`, ascending
         self._names = sorted(by_stream)
         self.size = len(recs)
@@ -51,16 +54,18 @@ class WindowIndex:
         first = bisect_right(self._starts, now)
         if not needle:
             return self._recs[first + offset : first + offset + limit], self.size - first
-        tails: list[Iterator[int]] = []
-        total = 0
-        for name in self._names:
-            if needle in name:
-                positions = self._streams[name]
-                at = bisect_left(positions, first)
-                tails.append(itertools.islice(positions, at, None))
-                total += len(positions) - at
-        merged = itertools.islice(heapq.merge(*tails), offset, offset + limit)
-        return [self._recs[i] for i in merged], total
+        names = [n for n in self._names if needle in n]
+        firsts = [bisect_left(self._streams[n], first) for n in names]
+        total = sum(len(self._streams[n]) for n in names) - sum(firsts)
+        if len(names) * WIDE >= len(self._names):
+            # Many streams match: walking the overall order finds a page within about
+            # WIDE * (offset + limit) windows, and allocates nothing per stream.
+            wanted, at = frozenset(names), self._stream_at
+            hits = (i for i in range(first, self.size) if at[i] in wanted)
+        else:
+            pairs = zip(names, firsts, strict=True)
+            hits = heapq.merge(*(itertools.islice(self._streams[n], i, None) for n, i in pairs))
+        return [self._recs[i] for i in itertools.islice(hits, offset, offset + limit)], total
 
 
 class IndexCache:

@@ -197,6 +197,8 @@ def to_json(value: Any) -> Any:
     plus `uptime_seconds` and `schema` on the root."""
     if isinstance(value, datetime):
         return iso(value)
+    if isinstance(value, Gap):  # named as in `liverecd report`'s JSON (DESIGN §8)
+        return {"from": iso(value.start), "to": iso(value.end), "cause": value.cause}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (tuple, list)):
