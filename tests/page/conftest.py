@@ -17,6 +17,7 @@ from liverecd.emulator import Emulator
 from liverecd.engine.daemon import Daemon
 from liverecd.ops import service
 from liverecd.ops.metrics import Metrics
+from liverecd.ops.page.collect import Feeds
 from liverecd.schedule.config import load_config
 from liverecd.schedule.model import ListenAddress
 
@@ -70,22 +71,22 @@ CONFIG = """\
       interval: 0s
     """
 
-Serve = Callable[[dict[str, str]], AbstractAsyncContextManager[Served]]
+Serve = Callable[..., AbstractAsyncContextManager[Served]]
 
 
 @pytest.fixture
 def serve(tmp_path: Path, emulator: Emulator) -> Serve:
-    """`async with serve({file name: schedule text}) as served`: the daemon running those
-    schedules with its status endpoint (and the page) on a free port."""
+    """`async with serve({file name: schedule text}, feeds=None) as served`: the daemon running
+    those schedules with its status endpoint (and the page, with `feeds`) on a free port."""
 
     @asynccontextmanager
-    async def run(files: dict[str, str]) -> AsyncIterator[Served]:
+    async def run(files: dict[str, str], feeds: Feeds | None = None) -> AsyncIterator[Served]:
         (tmp_path / "schedules").mkdir(exist_ok=True)
         for name, text in files.items():
             (tmp_path / "schedules" / name).write_text(text)
         config_path = tmp_path / "liverecd.yaml"
         config_path.write_text(textwrap.dedent(CONFIG.format(endpoint=emulator.url)))
-        ext = service.StatusExtension(ListenAddress("127.0.0.1", 0), Metrics())
+        ext = service.StatusExtension(ListenAddress("127.0.0.1", 0), Metrics(), feeds=feeds)
         config = load_config(config_path)
         async with service.running(config, CREDENTIALS, extensions=[ext]) as daemon:
             assert ext.address is not None

@@ -13,6 +13,8 @@ import aiohttp
 from jsonschema import validate
 
 from liverecd.emulator import Emulator
+from liverecd.ops.page import model as m
+from liverecd.ops.page.collect import Feeds
 
 from .conftest import TEST_SECRET, Serve, Served, in_seconds, schedule
 from .test_page_model import SCHEMA
@@ -143,3 +145,26 @@ async def test_page_answers_503_when_the_daemons_loop_is_blocked(serve: Serve) -
         time.sleep(3.0)  # noqa: ASYNC251 - blocks the daemon's loop, deliberately
         thread.join(10)
     assert answer == [503]
+
+
+async def test_sections_of_other_features_appear_when_their_feed_is_given(serve: Serve) -> None:
+    now = in_seconds(0)
+    result = m.WindowResult(stream="play.example.com/live/news", window="w", start=now, end=now,
+                            result="ok", coverage=0.995)  # fmt: skip
+    account = m.Account(name="partner", region="cn-beijing", credential_source="ecs_ram_role",
+                        credential_expires_at=in_seconds(3000))  # fmt: skip
+    feeds = Feeds(
+        role=lambda: m.Role(role="standby", cluster="main", epoch=7),
+        results=lambda needle, limit: [result] if needle in result.stream else [],
+        accounts=lambda: [account],
+    )
+    files = {"a.yaml": schedule({"news": [(in_seconds(60), in_seconds(120))]})}
+    async with serve(files, feeds) as served:
+        doc = await status_json(served)
+        filtered = await status_json(served, "?stream=sports")
+        _, _, page = await fetch(served.url + "/")
+    validate(doc, SCHEMA)
+    assert doc["role"]["role"] == "standby" and doc["results"][0]["coverage"] == 0.995
+    assert doc["accounts"][0]["credential_source"] == "ecs_ram_role"
+    assert filtered["results"] == []
+    assert "standby" in page and 'class="cell r-ok"' in page and "ecs_ram_role" in page
