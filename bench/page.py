@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import tempfile
 import time
 import urllib.request
@@ -65,10 +66,25 @@ def timed_get(url: str) -> tuple[float, int]:
 
 
 class Stalls:
-    """The longest time the loop woke late for a 1 ms sleep."""
+    """The longest time the loop woke late for a 1 ms sleep, and the longest full (gen 2)
+    garbage collection meanwhile: a pause of the whole process, whoever triggered it."""
 
     def __init__(self) -> None:
         self.worst = 0.0
+        self.gc_worst = 0.0
+        self._gc_start = 0.0
+        gc.callbacks.append(self._gc)
+
+    def _gc(self, phase: str, info: dict[str, int]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        else:
+            self.gc_worst = max(self.gc_worst, (time.perf_counter() - self._gc_start) * 1000)
+
+    def reset(self) -> None:
+        self.worst = self.gc_worst = 0.0
 
     async def run(self) -> None:
         while True:
@@ -78,16 +94,17 @@ class Stalls:
 
 
 async def measure(base: str, kinds: list[str], n: int, stalls: Stalls) -> None:
-    print(f"{'request':44} {'first':>8} {'p50':>8} {'p95':>8} {'max':>8} {'bytes':>8} {'stall':>7}")
-    stalls.worst = 0.0
+    print(f"{'request':44} {'first':>8} {'p50':>8} {'p95':>8} {'max':>8} {'bytes':>8} "
+          f"{'stall':>7} {'gc2':>7}")  # fmt: skip
+    stalls.reset()
     await asyncio.sleep(2.0)
-    print(f"{'(no request for 2 s)':44} {'':53} {stalls.worst:7.1f}")
+    print(f"{'(no request for 2 s)':44} {'':44} {stalls.worst:7.1f} {stalls.gc_worst:7.1f}")
     for path in kinds:
-        stalls.worst = 0.0
+        stalls.reset()
         first, size = await asyncio.to_thread(timed_get, base + path)
         rest = [(await asyncio.to_thread(timed_get, base + path))[0] for _ in range(n)]
         print(f"{path:44} {first:8.1f} {percentile(rest, 50):8.1f} {percentile(rest, 95):8.1f} "
-              f"{max(rest):8.1f} {size:8d} {stalls.worst:7.1f}")  # fmt: skip
+              f"{max(rest):8.1f} {size:8d} {stalls.worst:7.1f} {stalls.gc_worst:7.1f}")  # fmt: skip
 
 
 def on_loop(daemon: Daemon, kinds: list[str], n: int) -> None:

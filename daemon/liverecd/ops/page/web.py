@@ -13,7 +13,6 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from aiohttp import web
 
 from liverecd.engine.daemon import Daemon
@@ -26,8 +25,6 @@ from liverecd.ops.page.model import PageModel, Query
 
 if TYPE_CHECKING:
     from liverecd.ops.status import StatusServer
-
-log = structlog.get_logger(__name__)
 
 COLLECT_TIMEOUT = 2.0
 Health = Callable[[], tuple[int, Mapping[str, Any]]]
