@@ -82,6 +82,11 @@ class RateLimiter:
         self._max_rate = min(self._max_rate, qps)
         self._sends = deque(self._sends, maxlen=self.burst)
 
+    def sent_last_second(self) -> int:
+        """Sends in the last quota window (for the status page; at most `burst`)."""
+        since = self._clock.monotonic() - WINDOW
+        return sum(1 for t in self._sends if t > since)
+
     def next_slot(self) -> float:
         """Monotonic time at which the next send may go; a value <= now means now."""
         slot = max(self._tat, self._paused_until)

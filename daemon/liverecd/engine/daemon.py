@@ -100,6 +100,7 @@ class Daemon:
         self._lifecycle: Lifecycle = lifecycle or _Quiet()
         self._watch_files = watch_files
         self._drain_grace = drain_grace
+        self.pacer = pacer  # the status page shows its quota in use
         # The online watch (issue 5): its starts, and how a start waits for its stream.
         link = WatchLink(self._observer, self.clock) if online_lister is not None else None
         self.engine = Engine(
@@ -144,6 +145,11 @@ class Daemon:
         """Until `count` reloads have completed since start-up."""
         async with self._reloaded:
             await self._reloaded.wait_for(lambda: self.reloads >= count)
+
+    @property
+    def loaded(self) -> LoadResult | None:
+        """The schedule files in force and their problems (None before the first load)."""
+        return self._loaded
 
     def status(self) -> Status:
         """The latest status (immutable; safe to read from another thread)."""

@@ -48,6 +48,7 @@ from liverecd.ops.demo_report import (
     stream_report,
     summary_table,
 )
+from liverecd.ops.metrics import Metrics
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.model import ApiConfig, Config, LogConfig
 from liverecd.streams import Command, StreamKey
@@ -192,7 +193,11 @@ async def _run_daemon(
     """Serve until every stream is idle after the last window (or `end`); True when the daemon
     stopped before that (Ctrl-C, SIGTERM)."""
     ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
-    serving = asyncio.create_task(service.serve(config, credentials, on_ready=ready.set_result))
+    listen = config.status.listen
+    page = [service.StatusExtension(listen, Metrics())] if listen is not None else []
+    serving = asyncio.create_task(service.serve(
+        config, credentials, extensions=page, on_ready=lambda d: _ready(d, ready, page)
+    ))  # fmt: skip
     playing = asyncio.create_task(world.play())
     last_close = max(r.end for r in recs)
     keys = {r.stream for r in recs}
@@ -213,6 +218,15 @@ async def _run_daemon(
         for task in (serving, playing, settling):
             task.cancel()
         await asyncio.gather(serving, playing, settling, return_exceptions=True)
+
+
+def _ready(
+    daemon: Daemon, ready: asyncio.Future[Daemon], page: list[service.StatusExtension]
+) -> None:
+    ready.set_result(daemon)
+    if page and (address := page[0].address) is not None:
+        url = f"http://{address[0]}:{address[1]}/"
+        print(f"\nStatus page: {url} (up while the demo runs)\n", flush=True)
 
 
 async def _settled(

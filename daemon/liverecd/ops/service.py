@@ -36,6 +36,8 @@ from liverecd.ops.config_reload import ConfigReloader
 from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.notify import Notifier, StatusLineExtension, watchdog_loop
+from liverecd.ops.page.collect import Feeds
+from liverecd.ops.page.web import StatusPage
 from liverecd.ops.statelock import StateLock
 from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
 from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, Config, ListenAddress, Stream
@@ -252,9 +254,12 @@ class WatchdogExtension:
 class StatusExtension:
     """GET /healthz and GET /metrics on `status.listen`, fed by the daemon's snapshot."""
 
-    def __init__(self, listen: ListenAddress, metrics: Metrics) -> None:
+    def __init__(
+        self, listen: ListenAddress, metrics: Metrics, *, feeds: Feeds | None = None
+    ) -> None:
         self._listen = listen
         self._metrics = metrics
+        self._feeds = feeds  # the status page's sections of other features (ops/page)
         self._heartbeat = Heartbeat()
         self._server: StatusServer | None = None
 
@@ -265,7 +270,11 @@ class StatusExtension:
 
     async def start(self, daemon: Daemon) -> None:
         """Bind the endpoint; StatusServerError (a LiverecdError) when it cannot."""
-        server = StatusServer(self._listen, daemon.snapshot, self._metrics, self._heartbeat.age)
+        page = StatusPage(daemon, feeds=self._feeds)
+        server = StatusServer(
+            self._listen, daemon.snapshot, self._metrics, self._heartbeat.age,
+            routes=page.add_routes,
+        )  # fmt: skip
         await server.start()
         self._server = server
 

@@ -93,12 +93,14 @@ class StatusServer:
         heartbeat_age: Callable[[], float],
         *,
         wedged_after: float = WEDGED_AFTER,
+        routes: Callable[[web.Application, StatusServer], None] | None = None,
     ) -> None:
         self._listen = listen
         self._snapshot = snapshot
         self._metrics = metrics
         self._heartbeat_age = heartbeat_age
         self._wedged_after = wedged_after
+        self._routes = routes  # more pages on this server (the status page, ops/page)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -136,6 +138,8 @@ class StatusServer:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics_page)
+        if self._routes is not None:
+            self._routes(app, self)
         try:
             runner = await listen.serve(app, self._listen, "status")  # limits, timeouts
         except Exception as exc:  # noqa: BLE001 - whatever it is, start() must hear of it
