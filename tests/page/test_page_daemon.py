@@ -78,7 +78,8 @@ async def test_json_shows_the_recording_the_next_window_and_a_failed_command_wit
     assert err["stream"] == "play.example.com/live/broken" and err["code"] == "CodeConfigNotFound"
     assert err["request_id"] and err["message"] == HOSTILE and err["reason"] == "fatal"
     assert doc["accounts"][0]["quotas"][0]["api"] == "RealTimeRecordCommand"
-    assert doc["healthy"] is True and doc["role"] is None and doc["results"] is None
+    # unhealthy: the refused start of "broken" keeps /healthz failing for 10 min
+    assert doc["healthy"] is False and doc["role"] is None and doc["results"] is None
 
 
 async def test_page_is_get_and_head_only_with_its_security_headers_and_no_secret(

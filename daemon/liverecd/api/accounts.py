@@ -118,6 +118,11 @@ class AccountPacers:
         self._default = limiters[DEFAULT_ACCOUNT]
         self._account_of = account_of
 
+    @property
+    def limiters(self) -> Mapping[str, RateLimiter]:
+        """Every account's limiter, by account name."""
+        return self._limiters
+
     def group_of(self, stream: StreamKey) -> str:
         """`stream`'s account."""
         return self._account_of(stream)

@@ -10,12 +10,13 @@ replaces these reads, this function is what changes; the model, the template and
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import TypeVar
 
+from liverecd.api.accounts import AccountPacers
 from liverecd.api.ratelimit import RateLimiter
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.state import RecordingState
@@ -24,6 +25,7 @@ from liverecd.ops.page.index import WindowIndex
 from liverecd.ops.page.ledger import Ledger
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.loader import LoadResult
+from liverecd.schedule.model import DEFAULT_ACCOUNT
 
 PAGE_SIZE = 50
 MAX_ERRORS_SHOWN = 20
@@ -89,7 +91,7 @@ def collect(
         windows_total=ahead.windows,
         files_loaded=len(loaded.files) if loaded else 0,
         file_problems=_file_problems(loaded),
-        accounts=tuple(feeds.accounts()) if feeds.accounts else (_account(daemon),),
+        accounts=tuple(feeds.accounts()) if feeds.accounts else _accounts(daemon),
         recording=_listing(shown, len(rows), offset),
         upcoming=ahead.listing,
         errors=context.ledger.errors(needle)[:MAX_ERRORS_SHOWN],
@@ -141,16 +143,23 @@ def _file_problems(loaded: LoadResult | None) -> tuple[m.FileProblem, ...]:
     return tuple(out)
 
 
-def _account(daemon: Daemon) -> m.Account:
-    api = daemon.config.api
-    quotas = []
+def _accounts(daemon: Daemon) -> tuple[m.Account, ...]:
+    """Each account's RealTimeRecordCommand quota in use."""
     pacer = daemon.pacer
-    if isinstance(pacer, RateLimiter):
-        quotas.append(
-            m.Quota(api="RealTimeRecordCommand", limit=pacer.qps, rate=round(pacer.rate, 2),
-                    used_last_second=pacer.sent_last_second())
-        )  # fmt: skip
-    return m.Account(name="default", region=api.region, quotas=tuple(quotas))
+    limiters: Mapping[str, object] = (
+        pacer.limiters if isinstance(pacer, AccountPacers) else {DEFAULT_ACCOUNT: pacer}
+    )
+    out = []
+    for name, limiter in limiters.items():
+        quotas = []
+        if isinstance(limiter, RateLimiter):
+            quotas.append(
+                m.Quota(api="RealTimeRecordCommand", limit=limiter.qps,
+                        rate=round(limiter.rate, 2), used_last_second=limiter.sent_last_second())
+            )  # fmt: skip
+        region = daemon.config.account(name).api.region
+        out.append(m.Account(name=name, region=region, quotas=tuple(quotas)))
+    return tuple(out)
 
 
 def _where(rec: Recording, base: str) -> str:
