@@ -1,14 +1,11 @@
-"""Will the starts fit the quota? A model of the dispatcher's deadline-first pacing of starts.
+"""Will the starts fit the quota? The dispatcher's release plan, played through the limiter.
 
 DESIGN.md §5: when more starts are due than `qps` allows, they leave up to `max_lead` early, as
-late as possible, so that each lands by its window's open. Here starts are spaced `1 / qps`
-apart (the limiter's steady rate), ordered by due time then stream. Two passes, O(n log n):
-
-1. Backward, from the last start: each leaves at its due time or one slot before its successor,
-   whichever is earlier. That is the as-late-as-possible plan.
-2. Forward: no start leaves before `due - max_lead` nor within one slot of its predecessor. Where
-   the plan asked for more lead than allowed, the forward pass pushes starts later, and those
-   that then leave after their due time are late, by as little as any pacing could manage.
+late as possible, so that each lands by its window's open. The release times come from the very
+function the dispatcher plans with (`liverecd.release_plan.plan_releases`), starts ordered by
+due time then window id, spaced `1 / qps` apart (the limiter's steady rate). Then the limiter:
+no start leaves before its release nor within one slot of its predecessor; those that then leave
+after their due time are late, by as little as any pacing could manage. O(n log n).
 
 Stops and cancel_delays are left out: starts go first, so they never delay a start.
 """
@@ -19,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from liverecd.release_plan import plan_releases
 from liverecd.schedule.actions import Action, Recording
 from liverecd.schedule.model import Source
 from liverecd.streams import Command, StreamKey
@@ -112,24 +110,15 @@ def _simulate(
     base = _order(starts[0])[0]
     due = [(_order(a)[0] - base).total_seconds() for a in starts]
     slot = 1.0 / qps
-    send = _as_late_as_possible(due, slot)
-    _push_within_lead(send, due, slot, max_lead.total_seconds())
-    return base, send, due
+    plan = plan_releases(due, slot, max_lead.total_seconds())
+    return base, _through_limiter([r.release for r in plan], slot), due
 
 
-def _as_late_as_possible(due: Sequence[float], slot: float) -> list[float]:
-    send = list(due)
-    for i in range(len(send) - 2, -1, -1):
-        limit = send[i + 1] - slot
-        if limit < send[i]:
-            send[i] = limit
-    return send
-
-
-def _push_within_lead(send: list[float], due: Sequence[float], slot: float, lead: float) -> None:
+def _through_limiter(releases: Sequence[float], slot: float) -> list[float]:
+    """When each start leaves: at its release, but never within one slot of the previous."""
+    send: list[float] = []
     previous = float("-inf")
-    for i, d in enumerate(due):
-        earliest = max(d - lead, previous + slot)
-        if send[i] < earliest:
-            send[i] = earliest
-        previous = send[i]
+    for release in releases:
+        previous = max(release, previous + slot)
+        send.append(previous)
+    return send
