@@ -12,7 +12,7 @@ import gc
 import json
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,7 +25,7 @@ from liverecd.schedule.findings import dst_findings, short_windows
 from liverecd.schedule.loader import LoadResult, load_schedules
 from liverecd.schedule.model import Config
 from liverecd.schedule.quota import LateStart, late_starts, plan_starts
-from liverecd.schedule.timeline import Timeline, actions_in, iso_utc
+from liverecd.schedule.timeline import Timeline, iso_utc, unsorted_actions
 from liverecd.streams import Command
 
 _HEADER = ("LOCAL", "UTC", "COMMAND", "STREAM", "WINDOW", "SOURCE")
@@ -162,7 +162,8 @@ def _plan(config: Config, result: LoadResult, start: datetime, end: datetime, fm
     if fmt == "json":
         print(_json(actions, early))
     else:
-        print(_table(timeline, actions, start, end))
+        # Line by line: the table of a busy day is tens of MB as one string.
+        sys.stdout.writelines(line + "\n" for line in _table(timeline, actions, start, end))
     return 0
 
 
@@ -174,7 +175,9 @@ def plan_actions(recs: list[Recording], start: datetime, end: datetime) -> list[
         for r in recs
         if r.start < start < r.end
     ]
-    return sorted(opened + actions_in(recs, start, end), key=Action.sort_key)
+    opened += unsorted_actions(recs, start, end)
+    opened.sort(key=Action.sort_key)
+    return opened
 
 
 def _json(actions: list[Action], early: dict[tuple[str, datetime], datetime]) -> str:
@@ -196,14 +199,24 @@ def _json(actions: list[Action], early: dict[tuple[str, datetime], datetime]) ->
     return "[\n" + ",\n".join(rows) + "\n]" if rows else "[]"
 
 
-def _table(timeline: Timeline, actions: list[Action], start: datetime, end: datetime) -> str:
+def _table(
+    timeline: Timeline, actions: list[Action], start: datetime, end: datetime
+) -> Iterator[str]:
     if not actions:
-        return f"no actions from {iso_utc(start)} to {iso_utc(end)}"
+        yield f"no actions from {iso_utc(start)} to {iso_utc(end)}"
+        return
     rows = [_HEADER]
-    # Many actions share an instant and a zone: format each pair once.
+    # Many actions share an instant, a zone, a stream and a source: format each once. Keyed by
+    # identity: an action holds its recording's StreamKey and Source objects, and hashing a
+    # dataclass runs in Python.
     shown: dict[tuple[datetime, ZoneInfo], tuple[str, str]] = {}
+    names: dict[int, tuple[ZoneInfo, str]] = {}
+    places: dict[int, str] = {}
     for a in actions:
-        zone = timeline.zone(a.stream)
+        named = names.get(id(a.stream))
+        if named is None:
+            named = names[id(a.stream)] = (timeline.zone(a.stream), str(a.stream))
+        zone, name = named
         times = shown.get((a.time, zone))
         if times is None:
             local = a.time.astimezone(zone)
@@ -211,12 +224,13 @@ def _table(timeline: Timeline, actions: list[Action], start: datetime, end: date
                 f"{local:%Y-%m-%d %H:%M:%S} {local:%Z}",
                 iso_utc(a.time),
             )
-        rows.append((*times, a.command.value, str(a.stream), a.window_id, str(a.source)))
+        place = places.get(id(a.source))
+        if place is None:
+            place = places[id(a.source)] = str(a.source)
+        rows.append((*times, a.command.value, name, a.window_id, place))
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
+    for row in rows:
+        yield "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
 
 
 def _start(text: str | None) -> datetime:

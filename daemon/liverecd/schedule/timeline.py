@@ -134,6 +134,13 @@ def expand(schedule: Schedule, start: datetime, end: datetime) -> list[Action]:
 def actions_in(recs: list[Recording], start: datetime, end: datetime) -> list[Action]:
     """The actions of `recs` due in [start, end), sorted: open (`start` or `restart`), then at
     close `stop` and, for immediate finalize, `cancel_delay` at the same instant."""
+    out = unsorted_actions(recs, start, end)
+    out.sort(key=Action.sort_key)
+    return out
+
+
+def unsorted_actions(recs: list[Recording], start: datetime, end: datetime) -> list[Action]:
+    """The actions of `actions_in`, in no particular order."""
     out: list[Action] = []
     for r in recs:
         if start <= r.start < end:
@@ -142,7 +149,6 @@ def actions_in(recs: list[Recording], start: datetime, end: datetime) -> list[Ac
             out.append(Action(r.end, Command.STOP, r.stream, r.window_id, r.source))
             if r.finalize is Finalize.IMMEDIATE:
                 out.append(Action(r.end, Command.CANCEL_DELAY, r.stream, r.window_id, r.source))
-    out.sort(key=Action.sort_key)
     return out
 
 
