@@ -57,10 +57,10 @@ def plan_starts(
 
     Recordings count by their opening action; other commands are ignored. `qps` > 0.
     """
-    starts = _openings(items)
+    starts, whens = _openings(items)
     if not starts:
         return []
-    base, send, due = _simulate(starts, qps, max_lead)
+    base, send, due = _simulate(whens, qps, max_lead)
     out: list[PlannedStart] = []
     for item, d, s in zip(starts, due, send, strict=True):
         action = _as_action(item)
@@ -74,22 +74,29 @@ def late_starts(
     items: Iterable[Action | Recording], qps: float, max_lead: timedelta
 ) -> list[LateStart]:
     """The starts in `items` that cannot land by their due time, and by how much."""
-    starts = _openings(items)
+    starts, whens = _openings(items)
     if not starts:
         return []
-    _, send, due = _simulate(starts, qps, max_lead)
+    _, send, due = _simulate(whens, qps, max_lead)
     return [
-        LateStart(a.source, a.stream, a.window_id, _order(a)[0], timedelta(seconds=s - d))
-        for a, d, s in zip(starts, due, send, strict=True)
+        LateStart(a.source, a.stream, a.window_id, when, timedelta(seconds=s - d))
+        for a, when, d, s in zip(starts, whens, due, send, strict=True)
         if s - d > _EPSILON
     ]
 
 
-def _openings(items: Iterable[Action | Recording]) -> list[Action | Recording]:
-    """The openings in `items`, in dispatch order (due time; the window id breaks ties)."""
+def _openings(
+    items: Iterable[Action | Recording],
+) -> tuple[list[Action | Recording], list[datetime]]:
+    """The openings in `items` in dispatch order (due time; the window id breaks ties), and
+    their due times."""
     found = [item for item in items if isinstance(item, Recording) or item.command in _OPENS]
     found.sort(key=_order)
-    return found
+    return found, [item.start if isinstance(item, Recording) else item.time for item in found]
+
+
+def _order(item: Action | Recording) -> tuple[datetime, str]:
+    return (item.start if isinstance(item, Recording) else item.time, item.window_id)
 
 
 def _as_action(item: Action | Recording) -> Action:
@@ -98,17 +105,13 @@ def _as_action(item: Action | Recording) -> Action:
     return Action(item.start, item.opens_with, item.stream, item.window_id, item.source)
 
 
-def _order(item: Action | Recording) -> tuple[datetime, str]:
-    return (item.time if isinstance(item, Action) else item.start, item.window_id)
-
-
 def _simulate(
-    starts: Sequence[Action | Recording], qps: float, max_lead: timedelta
+    whens: Sequence[datetime], qps: float, max_lead: timedelta
 ) -> tuple[datetime, list[float], list[float]]:
     """(base, send, due): seconds after `base` (the first due time), which keeps the floats
     small enough for microsecond precision."""
-    base = _order(starts[0])[0]
-    due = [(_order(a)[0] - base).total_seconds() for a in starts]
+    base = whens[0]
+    due = [(when - base).total_seconds() for when in whens]
     slot = 1.0 / qps
     plan = plan_releases(due, slot, max_lead.total_seconds())
     return base, _through_limiter([r.release for r in plan], slot), due

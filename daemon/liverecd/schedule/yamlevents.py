@@ -49,17 +49,22 @@ def build_plain(loader: Any, *, masked: bool) -> YNode | None:
 
 
 def _walk(events: Any, masked: bool) -> YNode:
-    # One frame per open collection: [entries or items, marks or None, start mark, pending key].
+    # One frame per open collection: [entries or items, key marks (None in a list), start
+    # mark, the key whose value comes next]. Frames are inlined lists: this loop runs once per
+    # value of the file.
     stack: list[list[Any]] = []
-    while True:
-        ev = next(events)
+    frame: list[Any] | None = None
+    for ev in events:
         kind = type(ev)
         if kind is ScalarEvent:
             if ev.tag is not None or ev.anchor is not None:
                 raise _Unusual
             text = unmask(ev.value) if masked else ev.value
-            if stack and stack[-1][1] is not None and stack[-1][3] is None:
-                _key(stack[-1], text, ev)
+            if frame is not None and frame[1] is not None and frame[3] is None:
+                if text in frame[1] or (text == "<<" and ev.implicit[0]):
+                    raise _Unusual  # a duplicate (the full build reports it) or a merge key
+                frame[3] = text
+                frame[1][text] = ev.start_mark
                 continue
             plain = ev.implicit[0]
             value: YNode = YScalar(
@@ -69,33 +74,22 @@ def _walk(events: Any, masked: bool) -> YNode:
             if ev.tag is not None or ev.anchor is not None or len(stack) > MAX_DEPTH:
                 raise _Unusual
             mapping = kind is MappingStartEvent
-            stack.append([{} if mapping else [], {} if mapping else None, ev.start_mark, None])
+            frame = [{} if mapping else [], {} if mapping else None, ev.start_mark, None]
+            stack.append(frame)
             continue
-        elif kind is MappingEndEvent:
+        elif kind is MappingEndEvent or kind is SequenceEndEvent:
             entries, marks, mark, _ = stack.pop()
-            value = YMap(mark, entries, marks)
-        elif kind is SequenceEndEvent:
-            items, _, mark, _ = stack.pop()
-            value = YSeq(mark, tuple(items))
+            value = YSeq(mark, tuple(entries)) if marks is None else YMap(mark, entries, marks)
+            frame = stack[-1] if stack else None
         else:
             raise _Unusual  # an alias
-        if not stack:
+        if frame is None:
             return value
-        _add(stack[-1], value)
-
-
-def _key(frame: list[Any], name: str, ev: Any) -> None:
-    if name in frame[1] or (name == "<<" and ev.implicit[0]):
-        raise _Unusual  # a duplicate (reported by the full build) or a merge key
-    frame[3] = name
-    frame[1][name] = ev.start_mark
-
-
-def _add(frame: list[Any], value: YNode) -> None:
-    if frame[1] is None:
-        frame[0].append(value)
-        return
-    if frame[3] is None:
-        raise _Unusual  # a mapping or list used as a key
-    frame[0][frame[3]] = value
-    frame[3] = None
+        if frame[1] is None:
+            frame[0].append(value)
+        elif frame[3] is None:
+            raise _Unusual  # a mapping or list used as a key
+        else:
+            frame[0][frame[3]] = value
+            frame[3] = None
+    raise _Unusual  # the events ended inside the document
