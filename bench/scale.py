@@ -51,6 +51,7 @@ STARTUP_TARGET = 3.0  # seconds: load + Timeline build + expanding the first hou
 @dataclass(frozen=True)
 class Run:
     wall: float
+    cpu: float
     peak_mb: float
     code: int
     output_lines: int
@@ -96,7 +97,7 @@ def generate(root: Path, streams: int, files: int, seed: int = 1) -> None:
 
 
 def measure(root: Path, *args: str) -> Run:
-    """Run `liverecd ARGS` in `root`; wall time and that child's own peak RSS."""
+    """Run `liverecd ARGS` in `root`; wall time, CPU time and that child's own peak RSS."""
     out_path = root / "out.txt"
     with out_path.open("wb") as out:
         started = time.perf_counter()
@@ -111,7 +112,8 @@ def measure(root: Path, *args: str) -> Run:
     proc.returncode = os.waitstatus_to_exitcode(status)
     with out_path.open("rb") as fh:
         lines = sum(1 for _ in fh)
-    return Run(wall, usage.ru_maxrss / 1024, proc.returncode, lines)  # ru_maxrss: KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(wall, cpu, usage.ru_maxrss / 1024, proc.returncode, lines)  # ru_maxrss: KiB on Linux
 
 
 # Runs in a fresh interpreter (`python -c`), so caches warmed by one stage or one run do not
@@ -172,7 +174,7 @@ def report(name: str, run: Run) -> bool:
     wall_target, rss_target = TARGETS[name]
     ok = run.code == 0 and run.wall < wall_target and run.peak_mb < rss_target
     print(
-        f"{name:6s} wall {run.wall:6.2f} s (target < {wall_target:g})   "
+        f"{name:6s} wall {run.wall:6.2f} s (target < {wall_target:g}) cpu {run.cpu:5.2f} s   "
         f"peak RSS {run.peak_mb:6.1f} MB (target < {rss_target:g})   "
         f"exit {run.code}   {run.output_lines} lines of output   {'ok' if ok else 'MISSED'}"
     )

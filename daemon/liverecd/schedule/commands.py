@@ -229,8 +229,9 @@ def _table(
             place = places[id(a.source)] = str(a.source)
         rows.append((*times, a.command.value, name, a.window_id, place))
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)  # each cell left-aligned in its column
     for row in rows:
-        yield "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        yield line.format(*row).rstrip()
 
 
 def _start(text: str | None) -> datetime:
