@@ -60,3 +60,22 @@ class Action:
 
 
 _RANK = {command: command.rank for command in Command}
+
+
+def actions_in(recs: list[Recording], start: datetime, end: datetime) -> list[Action]:
+    """The actions of `recs` due in [start, end), sorted: open (`start` or `restart`), then at
+    close `stop` and, for immediate finalize, `cancel_delay` at the same instant."""
+    return sorted(unsorted_actions(recs, start, end), key=Action.sort_key)
+
+
+def unsorted_actions(recs: list[Recording], start: datetime, end: datetime) -> list[Action]:
+    """The actions of `actions_in`, in no particular order."""
+    out: list[Action] = []
+    for r in recs:
+        if start <= r.start < end:
+            out.append(Action(r.start, r.opens_with, r.stream, r.window_id, r.source))
+        if r.closes and start <= r.end < end:
+            out.append(Action(r.end, Command.STOP, r.stream, r.window_id, r.source))
+            if r.finalize is Finalize.IMMEDIATE:
+                out.append(Action(r.end, Command.CANCEL_DELAY, r.stream, r.window_id, r.source))
+    return out

@@ -19,13 +19,13 @@ from zoneinfo import ZoneInfo
 from liverecd.clock import SystemClock
 from liverecd.durations import format_duration
 from liverecd.errors import ConfigError, LiverecdError, Problem
-from liverecd.schedule.actions import Action, Recording
+from liverecd.schedule.actions import Action, Recording, unsorted_actions
 from liverecd.schedule.config import load_config
 from liverecd.schedule.findings import dst_findings, short_windows
 from liverecd.schedule.loader import LoadResult, load_schedules
 from liverecd.schedule.model import Config
 from liverecd.schedule.quota import LateStart, late_starts, plan_starts
-from liverecd.schedule.timeline import Timeline, iso_utc, unsorted_actions
+from liverecd.schedule.timeline import Timeline, iso_utc
 from liverecd.streams import Command
 
 _HEADER = ("LOCAL", "UTC", "COMMAND", "STREAM", "WINDOW", "SOURCE")
