@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from liverecd.release_plan import plan_releases
+from liverecd.release_plan import Release, plan_releases
 from liverecd.schedule.actions import Action, Recording
 from liverecd.schedule.model import Source
 from liverecd.streams import Command, StreamKey
@@ -113,15 +113,14 @@ def _simulate(
     base = whens[0]
     due = [(when - base).total_seconds() for when in whens]
     slot = 1.0 / qps
-    plan = plan_releases(due, slot, max_lead.total_seconds())
-    return base, _through_limiter([r.release for r in plan], slot), due
+    return base, _through_limiter(plan_releases(due, slot, max_lead.total_seconds()), slot), due
 
 
-def _through_limiter(releases: Sequence[float], slot: float) -> list[float]:
+def _through_limiter(plan: Sequence[Release], slot: float) -> list[float]:
     """When each start leaves: at its release, but never within one slot of the previous."""
     send: list[float] = []
     previous = float("-inf")
-    for release in releases:
-        previous = max(release, previous + slot)
+    for item in plan:
+        previous = max(item.release, previous + slot)
         send.append(previous)
     return send
