@@ -8,7 +8,7 @@ from datetime import datetime
 from liverecd.emulator import Emulator
 from liverecd.streams import StreamKey
 
-from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
+from .conftest import APP, DOMAIN, Workspace, iso, now, running_daemon, schedule_text, seconds
 
 
 def stream(name: str) -> StreamKey:
@@ -53,3 +53,23 @@ async def test_windows_are_recorded_as_scheduled(workspace: Workspace) -> None:
     for name, windows in plan.items():
         mine = [c for c, s in commands if s == stream(name)]
         assert mine == ["start", "stop", "cancel_delay"] * len(windows), (name, mine)
+
+
+async def test_plain_and_anchored_schedule_files_both_record(workspace: Workspace) -> None:
+    # A plain file is built straight from libyaml's events; one with an anchor and a merge key
+    # is composed the full way (schedule/yamlevents.py). The running daemon records both.
+    t = now()
+    workspace.write_schedule("plain.yaml", schedule_text({"p": [(t + seconds(1), t + seconds(2))]}))
+    anchored = (
+        f"domain: {DOMAIN}\napp: {APP}\nstreams:\n"
+        f"  - name: q\n    windows:\n"
+        f"      - &w\n        start: {iso(t + seconds(1))}\n        end: {iso(t + seconds(2))}\n"
+        f"  - name: r\n    windows:\n      - <<: *w\n"
+    )
+    workspace.write_schedule("anchored.yaml", anchored)
+    emu = workspace.emulator
+    async with running_daemon(workspace):
+        await asyncio.sleep((t + seconds(2.8) - now()).total_seconds())
+    for name in ("p", "q", "r"):
+        commands = [r.command for r in emu.requests if r.command and r.stream == stream(name)]
+        assert commands[:2] == ["start", "stop"], (name, commands)

@@ -6,7 +6,10 @@ import itertools
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from liverecd.release_plan import plan_releases
 from liverecd.schedule.actions import Action, Recording
 from liverecd.schedule.model import Source
 from liverecd.schedule.quota import late_starts, plan_starts
@@ -103,3 +106,34 @@ def test_spread_out_starts_never_leave_early(n: int) -> None:
         for i in range(n)
     ]
     assert all(not p.early for p in plan_starts(actions, qps=50, max_lead=LEAD))
+
+
+@given(
+    dues=st.lists(st.integers(min_value=0, max_value=600), min_size=1, max_size=60),
+    qps=st.sampled_from([1.0, 5.0, 50.0]),
+    lead=st.integers(min_value=0, max_value=120),
+)
+def test_check_forecasts_the_dispatchers_release_plan_played_through_the_limiter(
+    dues: list[int], qps: float, lead: int
+) -> None:
+    # One function decides both (issue 11): each start leaves at the dispatcher's release for it,
+    # or one limiter slot after the previous send, whichever is later.
+    actions = sorted(
+        (
+            Action(
+                T + timedelta(seconds=d),
+                Command.START,
+                key(f"s{i:03d}"),
+                f"w{i:03d}",
+                Source(FILE, 1 + i),
+            )
+            for i, d in enumerate(dues)
+        ),
+        key=lambda a: (a.time, a.window_id),
+    )
+    planned = plan_starts(actions, qps=qps, max_lead=timedelta(seconds=lead))
+    releases = plan_releases([(a.time - T).total_seconds() for a in actions], 1 / qps, lead)
+    previous = float("-inf")
+    for p, r in zip(planned, releases, strict=True):
+        previous = max(r.release, previous + 1 / qps)
+        assert abs((p.send_at - T).total_seconds() - previous) < 1e-5

@@ -50,6 +50,32 @@ class Action:
     window_id: str
     source: Source
 
-    def sort_key(self) -> tuple[datetime, int, StreamKey, str]:
-        """Time, then command class (start < stop < cancel_delay), then stream."""
-        return (self.time, self.command.rank, self.stream, self.window_id)
+    def sort_key(self) -> tuple[datetime, int, str, str, str, str]:
+        """Time, then command class (start < stop < cancel_delay), then stream (as StreamKey
+        orders: domain, app, name), then window id."""
+        # The stream's fields, not the StreamKey: its generated comparisons run in Python, and
+        # sorting a day of actions compares keys a few million times.
+        key = self.stream
+        return (self.time, _RANK[self.command], key.domain, key.app, key.stream, self.window_id)
+
+
+_RANK = {command: command.rank for command in Command}
+
+
+def actions_in(recs: list[Recording], start: datetime, end: datetime) -> list[Action]:
+    """The actions of `recs` due in [start, end), sorted: open (`start` or `restart`), then at
+    close `stop` and, for immediate finalize, `cancel_delay` at the same instant."""
+    return sorted(unsorted_actions(recs, start, end), key=Action.sort_key)
+
+
+def unsorted_actions(recs: list[Recording], start: datetime, end: datetime) -> list[Action]:
+    """The actions of `actions_in`, in no particular order."""
+    out: list[Action] = []
+    for r in recs:
+        if start <= r.start < end:
+            out.append(Action(r.start, r.opens_with, r.stream, r.window_id, r.source))
+        if r.closes and start <= r.end < end:
+            out.append(Action(r.end, Command.STOP, r.stream, r.window_id, r.source))
+            if r.finalize is Finalize.IMMEDIATE:
+                out.append(Action(r.end, Command.CANCEL_DELAY, r.stream, r.window_id, r.source))
+    return out

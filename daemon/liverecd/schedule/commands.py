@@ -13,14 +13,14 @@ import gc
 import json
 import math
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from liverecd.clock import SystemClock
 from liverecd.durations import format_duration
 from liverecd.errors import ConfigError, LiverecdError, Problem
-from liverecd.schedule.actions import Action, Recording
+from liverecd.schedule.actions import Action, Recording, unsorted_actions
 from liverecd.schedule.checks import (
     config_warnings,
     credentials_needed,
@@ -34,7 +34,7 @@ from liverecd.schedule.findings import dst_findings, short_windows
 from liverecd.schedule.loader import LoadResult, load_schedules
 from liverecd.schedule.model import CONFIG_HELP, DEFAULT_ACCOUNT, DEFAULT_CONFIG, Config
 from liverecd.schedule.quota import late_starts, plan_starts
-from liverecd.schedule.timeline import Timeline, actions_in, iso_utc
+from liverecd.schedule.timeline import Timeline, iso_utc
 from liverecd.streams import Command, StreamKey
 
 _HEADER = ("LOCAL", "UTC", "COMMAND", "STREAM", "ACCOUNT", "WINDOW", "SOURCE")
@@ -186,7 +186,8 @@ def _plan(
     if fmt == "json":
         print(_json(actions, early, account))
     else:
-        print(_table(timeline, actions, span, tz, account))
+        # Line by line: the table of a busy day is tens of MB as one string.
+        sys.stdout.writelines(line + "\n" for line in _table(timeline, actions, span, tz, account))
     return 0
 
 
@@ -198,7 +199,9 @@ def plan_actions(recs: list[Recording], start: datetime, end: datetime) -> list[
         for r in recs
         if r.start < start < r.end
     ]
-    return sorted(opened + actions_in(recs, start, end), key=Action.sort_key)
+    opened += unsorted_actions(recs, start, end)
+    opened.sort(key=Action.sort_key)
+    return opened
 
 
 def _json(
@@ -231,14 +234,23 @@ def _table(
     span: tuple[datetime, datetime],
     tz: ZoneInfo | None,
     account: dict[StreamKey, str],
-) -> str:
+) -> Iterator[str]:
     if not actions:
-        return f"no actions from {iso_utc(span[0])} to {iso_utc(span[1])}"
+        yield f"no actions from {iso_utc(span[0])} to {iso_utc(span[1])}"
+        return
     rows = [_HEADER if tz is None else (f"LOCAL ({tz.key})", *_HEADER[1:])]
-    # Many actions share an instant and a zone: format each pair once.
+    # Many actions share an instant, a zone, a stream and a source: format each once. Keyed by
+    # identity: an action holds its recording's StreamKey and Source objects, and hashing a
+    # dataclass runs in Python.
     shown: dict[tuple[datetime, ZoneInfo], tuple[str, str]] = {}
+    names: dict[int, tuple[ZoneInfo, str]] = {}
+    places: dict[int, str] = {}
     for a in actions:
-        zone = tz or timeline.zone(a.stream)
+        named = names.get(id(a.stream))
+        if named is None:
+            named = names[id(a.stream)] = (timeline.zone(a.stream), str(a.stream))
+        zone, name = named
+        zone = tz or zone
         times = shown.get((a.time, zone))
         if times is None:
             local = a.time.astimezone(zone)
@@ -246,13 +258,15 @@ def _table(
                 f"{local:%Y-%m-%d %H:%M:%S} {_offset(local)}",
                 iso_utc(a.time),
             )
-        name = account.get(a.stream, DEFAULT_ACCOUNT)
-        rows.append((*times, a.command.value, str(a.stream), name, a.window_id, str(a.source)))
+        place = places.get(id(a.source))
+        if place is None:
+            place = places[id(a.source)] = str(a.source)
+        who = account.get(a.stream, DEFAULT_ACCOUNT)
+        rows.append((*times, a.command.value, name, who, a.window_id, place))
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
+    line = "  ".join(f"{{:<{w}}}" for w in widths)  # each cell left-aligned in its column
+    for row in rows:
+        yield line.format(*row).rstrip()
 
 
 def _offset(local: datetime) -> str:

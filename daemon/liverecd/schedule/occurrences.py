@@ -90,6 +90,13 @@ class FiringTable:
         i = bisect_left(self._ats, start)
         return self._occs[i : bisect_left(self._ats, end, i)]
 
+    def instants(self, start: datetime, end: datetime) -> list[datetime]:
+        """The instants of `between(start, end)`."""
+        if start < self._lo or end > self._hi:
+            self._cover(start, end)
+        i = bisect_left(self._ats, start)
+        return self._ats[i : bisect_left(self._ats, end, i)]
+
     def _cover(self, start: datetime, end: datetime) -> None:
         lo, hi = min(start, self._lo), max(end, self._hi)
         if hi - lo > self.MAX_SPAN:

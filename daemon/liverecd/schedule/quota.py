@@ -1,14 +1,11 @@
-"""Will the starts fit the quota? A model of the dispatcher's deadline-first pacing of starts.
+"""Will the starts fit the quota? The dispatcher's release plan, played through the limiter.
 
 DESIGN.md §5: when more starts are due than `qps` allows, they leave up to `max_lead` early, as
-late as possible, so that each lands by its window's open. Here starts are spaced `1 / qps`
-apart (the limiter's steady rate), ordered by due time then stream. Two passes, O(n log n):
-
-1. Backward, from the last start: each leaves at its due time or one slot before its successor,
-   whichever is earlier. That is the as-late-as-possible plan.
-2. Forward: no start leaves before `due - max_lead` nor within one slot of its predecessor. Where
-   the plan asked for more lead than allowed, the forward pass pushes starts later, and those
-   that then leave after their due time are late, by as little as any pacing could manage.
+late as possible, so that each lands by its window's open. The release times come from the very
+function the dispatcher plans with (`liverecd.release_plan.plan_releases`), starts ordered by
+due time then window id, spaced `1 / qps` apart (the limiter's steady rate). Then the limiter:
+no start leaves before its release nor within one slot of its predecessor; those that then leave
+after their due time are late, by as little as any pacing could manage. O(n log n).
 
 Stops and cancel_delays are left out: starts go first, so they never delay a start.
 """
@@ -19,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from liverecd.release_plan import Release, plan_releases
 from liverecd.schedule.actions import Action, Recording
 from liverecd.schedule.model import Source
 from liverecd.streams import Command, StreamKey
@@ -59,10 +57,10 @@ def plan_starts(
 
     Recordings count by their opening action; other commands are ignored. `qps` > 0.
     """
-    starts = _openings(items)
+    starts, whens = _openings(items)
     if not starts:
         return []
-    base, send, due = _simulate(starts, qps, max_lead)
+    base, send, due = _simulate(whens, qps, max_lead)
     out: list[PlannedStart] = []
     for item, d, s in zip(starts, due, send, strict=True):
         action = _as_action(item)
@@ -76,22 +74,29 @@ def late_starts(
     items: Iterable[Action | Recording], qps: float, max_lead: timedelta
 ) -> list[LateStart]:
     """The starts in `items` that cannot land by their due time, and by how much."""
-    starts = _openings(items)
+    starts, whens = _openings(items)
     if not starts:
         return []
-    _, send, due = _simulate(starts, qps, max_lead)
+    _, send, due = _simulate(whens, qps, max_lead)
     return [
-        LateStart(a.source, a.stream, a.window_id, _order(a)[0], timedelta(seconds=s - d))
-        for a, d, s in zip(starts, due, send, strict=True)
+        LateStart(a.source, a.stream, a.window_id, when, timedelta(seconds=s - d))
+        for a, when, d, s in zip(starts, whens, due, send, strict=True)
         if s - d > _EPSILON
     ]
 
 
-def _openings(items: Iterable[Action | Recording]) -> list[Action | Recording]:
-    """The openings in `items`, in dispatch order (due time; the window id breaks ties)."""
+def _openings(
+    items: Iterable[Action | Recording],
+) -> tuple[list[Action | Recording], list[datetime]]:
+    """The openings in `items` in dispatch order (due time; the window id breaks ties), and
+    their due times."""
     found = [item for item in items if isinstance(item, Recording) or item.command in _OPENS]
     found.sort(key=_order)
-    return found
+    return found, [item.start if isinstance(item, Recording) else item.time for item in found]
+
+
+def _order(item: Action | Recording) -> tuple[datetime, str]:
+    return (item.start if isinstance(item, Recording) else item.time, item.window_id)
 
 
 def _as_action(item: Action | Recording) -> Action:
@@ -100,36 +105,22 @@ def _as_action(item: Action | Recording) -> Action:
     return Action(item.start, item.opens_with, item.stream, item.window_id, item.source)
 
 
-def _order(item: Action | Recording) -> tuple[datetime, str]:
-    return (item.time if isinstance(item, Action) else item.start, item.window_id)
-
-
 def _simulate(
-    starts: Sequence[Action | Recording], qps: float, max_lead: timedelta
+    whens: Sequence[datetime], qps: float, max_lead: timedelta
 ) -> tuple[datetime, list[float], list[float]]:
     """(base, send, due): seconds after `base` (the first due time), which keeps the floats
     small enough for microsecond precision."""
-    base = _order(starts[0])[0]
-    due = [(_order(a)[0] - base).total_seconds() for a in starts]
+    base = whens[0]
+    due = [(when - base).total_seconds() for when in whens]
     slot = 1.0 / qps
-    send = _as_late_as_possible(due, slot)
-    _push_within_lead(send, due, slot, max_lead.total_seconds())
-    return base, send, due
+    return base, _through_limiter(plan_releases(due, slot, max_lead.total_seconds()), slot), due
 
 
-def _as_late_as_possible(due: Sequence[float], slot: float) -> list[float]:
-    send = list(due)
-    for i in range(len(send) - 2, -1, -1):
-        limit = send[i + 1] - slot
-        if limit < send[i]:
-            send[i] = limit
-    return send
-
-
-def _push_within_lead(send: list[float], due: Sequence[float], slot: float, lead: float) -> None:
+def _through_limiter(plan: Sequence[Release], slot: float) -> list[float]:
+    """When each start leaves: at its release, but never within one slot of the previous."""
+    send: list[float] = []
     previous = float("-inf")
-    for i, d in enumerate(due):
-        earliest = max(d - lead, previous + slot)
-        if send[i] < earliest:
-            send[i] = earliest
-        previous = send[i]
+    for item in plan:
+        previous = max(item.release, previous + slot)
+        send.append(previous)
+    return send

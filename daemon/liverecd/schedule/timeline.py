@@ -24,11 +24,11 @@ import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from zoneinfo import ZoneInfo
 
-from liverecd.schedule.actions import Action, Recording
+from liverecd.schedule.actions import Action, Recording, actions_in
 from liverecd.schedule.model import (
-    CronSpec,
     CronWindow,
     DateRange,
     Finalize,
@@ -37,6 +37,7 @@ from liverecd.schedule.model import (
     Stream,
 )
 from liverecd.schedule.occurrences import FiringTable
+from liverecd.schedule.yamlload import gc_paused
 from liverecd.streams import Command, StreamKey
 
 MAX_CHAIN = timedelta(days=31)  # how far a chain of touching windows is followed
@@ -44,14 +45,14 @@ _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
 
 Interval = tuple[datetime, datetime, Source]  # padded start, padded end, window
+_BY_SPAN = itemgetter(0, 1)  # intervals in order of start, then end
 
 
 @dataclass(frozen=True, slots=True)
 class _Cron:
     firings: FiringTable
-    duration: timedelta
+    tail: timedelta  # from a firing to the padded end: duration + pad_after
     before: timedelta
-    after: timedelta
     excepts: tuple[DateRange, ...]
     source: Source
 
@@ -70,11 +71,7 @@ class _Group:
     longest: timedelta  # longest padded recurring window
     reach: timedelta  # longest padded one-off: how far back a known window may begin
     key_hash: str
-
-    @property
-    def lookback(self) -> timedelta:
-        """How long before a recording its predecessor still matters (delayed restarts)."""
-        return self.delay if self.finalize is Finalize.DELAYED else timedelta(0)
+    lookback: timedelta  # how long before a recording its predecessor matters (delayed restart)
 
 
 @dataclass(slots=True)
@@ -92,7 +89,10 @@ class Timeline:
     """A schedule prepared for repeated expansion. Build one per Schedule and query it."""
 
     def __init__(self, schedule: Schedule) -> None:
-        self._groups = _build_groups(schedule)
+        # Building and expanding make many acyclic objects; in the daemon (collector on) the
+        # collector would rescan them over and over: about 0.5 s of a 100k-window build.
+        with gc_paused():
+            self._groups = _build_groups(schedule)
         self._zones = {g.key: g.tz for g in self._groups}
 
     def zone(self, key: StreamKey) -> ZoneInfo:
@@ -120,8 +120,9 @@ class Timeline:
         """Every recording with an action that can fall in [start, end): end >= start and
         start < end (so one that stops exactly at `start` is included)."""
         out: list[Recording] = []
-        for group in self._groups:
-            out.extend(_group_recordings(group, start, end))
+        with gc_paused():
+            for group in self._groups:
+                out.extend(_group_recordings(group, start, end))
         return out
 
 
@@ -133,21 +134,6 @@ def recordings(schedule: Schedule, start: datetime, end: datetime) -> list[Recor
 def expand(schedule: Schedule, start: datetime, end: datetime) -> list[Action]:
     """Every action whose time falls in [start, end), sorted by `Action.sort_key`."""
     return Timeline(schedule).expand(start, end)
-
-
-def actions_in(recs: list[Recording], start: datetime, end: datetime) -> list[Action]:
-    """The actions of `recs` due in [start, end), sorted: open (`start` or `restart`), then at
-    close `stop` and, for immediate finalize, `cancel_delay` at the same instant."""
-    out: list[Action] = []
-    for r in recs:
-        if start <= r.start < end:
-            out.append(Action(r.start, r.opens_with, r.stream, r.window_id, r.source))
-        if r.closes and start <= r.end < end:
-            out.append(Action(r.end, Command.STOP, r.stream, r.window_id, r.source))
-            if r.finalize is Finalize.IMMEDIATE:
-                out.append(Action(r.end, Command.CANCEL_DELAY, r.stream, r.window_id, r.source))
-    out.sort(key=Action.sort_key)
-    return out
 
 
 def window_id(key: StreamKey, start: datetime | None, key_hash: str | None = None) -> str:
@@ -177,12 +163,14 @@ def _build_groups(schedule: Schedule) -> list[_Group]:
     for stream in schedule.streams():
         if stream.enabled:
             entries.setdefault(stream.key, []).append(stream)
-    tables: dict[tuple[CronSpec, ZoneInfo], FiringTable] = {}  # shared by every window alike
+    # Shared by every window with the same rule text in the same zone (hashing the text is
+    # cheaper than hashing the parsed spec).
+    tables: dict[tuple[str, ZoneInfo], FiringTable] = {}
     return [_group(key, streams, tables) for key, streams in entries.items()]
 
 
 def _group(
-    key: StreamKey, streams: list[Stream], tables: dict[tuple[CronSpec, ZoneInfo], FiringTable]
+    key: StreamKey, streams: list[Stream], tables: dict[tuple[str, ZoneInfo], FiringTable]
 ) -> _Group:
     # The loader makes a stream's settings agree across entries; the first entry speaks.
     first = streams[0]
@@ -194,14 +182,14 @@ def _group(
             after = s.pad_after if w.pad_after is None else w.pad_after
             if isinstance(w, CronWindow):
                 excepts = s.excepts + w.excepts
-                table = tables.get((w.cron, s.timezone))
-                if table is None:
-                    table = tables[w.cron, s.timezone] = FiringTable(w.cron, s.timezone)
-                crons.append(_Cron(table, w.duration, before, after, excepts, w.source))
+                table = tables.get((w.cron.expr, s.timezone))
+                if table is None or (table.spec is not w.cron and table.spec != w.cron):
+                    table = tables[w.cron.expr, s.timezone] = FiringTable(w.cron, s.timezone)
+                crons.append(_Cron(table, w.duration + after, before, excepts, w.source))
             else:
                 oneoffs.append((w.start - before, w.end + after, w.source))
-    oneoffs.sort(key=lambda iv: (iv[0], iv[1]))
-    longest = max((c.before + c.duration + c.after for c in crons), default=timedelta(0))
+    oneoffs.sort(key=_BY_SPAN)
+    longest = max((c.before + c.tail for c in crons), default=timedelta(0))
     reach = max((end - start for start, end, _ in oneoffs), default=timedelta(0))
     return _Group(
         key=key,
@@ -214,6 +202,7 @@ def _group(
         longest=longest,
         reach=reach,
         key_hash=_key_hash(str(key)),
+        lookback=first.delay if first.finalize is Finalize.DELAYED else timedelta(0),
     )
 
 
@@ -223,23 +212,18 @@ def _group(
 
 def _intervals(group: _Group, lo: datetime, hi: datetime) -> list[Interval]:
     """Every padded interval with end >= lo and start < hi."""
-    out = [iv for iv in group.oneoffs if iv[1] >= lo and iv[0] < hi]
+    out = [iv for iv in group.oneoffs if iv[1] >= lo and iv[0] < hi] if group.oneoffs else []
     for c in group.crons:
-        out.extend(_cron_intervals(c, lo, hi))
-    out.sort(key=lambda iv: (iv[0], iv[1]))
+        # Firing t gives [t - before, t + tail): keep t in [lo - tail, hi + before).
+        before, tail, source = c.before, c.tail, c.source
+        if c.excepts:
+            firings = c.firings.between(lo - tail, hi + before)
+            ats = [o.at for o in firings if not any(o.local.date() in r for r in c.excepts)]
+        else:
+            ats = c.firings.instants(lo - tail, hi + before)
+        out.extend([(t - before, t + tail, source) for t in ats])
+    out.sort(key=_BY_SPAN)
     return out
-
-
-def _cron_intervals(c: _Cron, lo: datetime, hi: datetime) -> list[Interval]:
-    # Firing t gives [t - before, t + duration + after): keep t in [lo - duration - after,
-    # hi + before).
-    t_lo = lo - c.duration - c.after
-    t_hi = hi + c.before
-    firings = c.firings.between(t_lo, t_hi)
-    if c.excepts:
-        firings = [o for o in firings if not any(o.local.date() in r for r in c.excepts)]
-    before, tail, source = c.before, c.duration + c.after, c.source
-    return [(o.at - before, o.at + tail, source) for o in firings]
 
 
 def _merge(intervals: list[Interval], split: bool) -> list[_Comp]:
@@ -268,7 +252,10 @@ def _group_recordings(group: _Group, a: datetime, c: datetime) -> list[Recording
     lo_cap, hi_cap = min(lo, a - group.lookback - limit), max(hi, c + limit)
     step = max(group.longest, _HOUR)
     while True:
-        comps = _merge(_intervals(group, lo, hi), group.split)
+        intervals = _intervals(group, lo, hi)
+        if not intervals:
+            return []  # most streams, on a short range
+        comps = _merge(intervals, group.split)
         wanted = [i for i, k in enumerate(comps) if k.end >= a and k.start < c]
         if not wanted:
             break
@@ -296,14 +283,16 @@ def _recording(group: _Group, comps: list[_Comp], i: int, cut: bool) -> Recordin
         if prev.closes and comp.start - prev.end < group.delay:
             # stop's delay still holds the previous task: start would be TaskAlreadyStarted.
             opens = Command.RESTART
+    key = group.key
+    when = "continuous" if cut else iso_utc(comp.start)  # window_id(), inlined: hot at scale
     return Recording(
-        window_id=window_id(group.key, None if cut else comp.start, group.key_hash),
-        stream=group.key,
-        start=comp.start,
-        end=comp.end,
-        sources=tuple(comp.sources),
-        finalize=group.finalize,
-        delay=group.delay,
-        opens_with=opens,
-        closes=comp.closes,
+        f"{key.stream}@{when}#{group.key_hash}",
+        key,
+        comp.start,
+        comp.end,
+        tuple(comp.sources),
+        group.finalize,
+        group.delay,
+        opens,
+        comp.closes,
     )

@@ -26,6 +26,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from liverecd.errors import ConfigError, Problem
 from liverecd.schedule.lines import first_mask, line_at_byte, mask_breaks, position
 from liverecd.schedule.yamlbuild import CORE, PLAIN_TAG, STR_TAG, build_document
+from liverecd.schedule.yamlevents import build_plain
 from liverecd.schedule.ynodes import YMap, YNode, YScalar, YSeq, resolve_plain, to_python
 
 __all__ = [
@@ -85,6 +86,10 @@ def load_yaml(path: Path, display: str) -> YamlDoc:
     """Read `path` and build its single document; raise ConfigError for whole-file failures."""
     data = _read_bounded(path, display)
     text, masked = mask_breaks(_decode(data, display))
+    with gc_paused():
+        plain = _build_plain(text, masked)
+    if plain is not None:
+        return YamlDoc(plain, (), _digest(data))
     try:
         loader = _Loader(text)
         try:
@@ -103,6 +108,14 @@ def load_yaml(path: Path, display: str) -> YamlDoc:
     with gc_paused():
         root, problems = build_document(node, display, has_anchors="&" in text, masked=masked)
     return YamlDoc(root, tuple(problems), _digest(data))
+
+
+def _build_plain(text: str, masked: bool) -> YNode | None:
+    loader = _Loader(text)
+    try:
+        return build_plain(loader, masked=masked)
+    finally:
+        loader.dispose()
 
 
 def file_digest(path: Path) -> str | None:

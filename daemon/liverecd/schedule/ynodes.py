@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from yaml import Mark
@@ -75,6 +76,7 @@ _NUMBER = re.compile(
 _MAYBE_NUMBER = frozenset("0123456789+-.")
 
 
+@lru_cache(maxsize=1 << 14)  # durations, instants, booleans and zones repeat across windows
 def resolve_plain(text: str) -> Value:
     """The YAML 1.2 core-schema value of a plain (unquoted, untagged) scalar."""
     first = text[:1]
