@@ -241,6 +241,7 @@ class StreamBook:
                 self._losing[key] -= 1
                 self._lost.add(stream.file)
         self._emit("record_resumed" if resumed else "record_started", key)
+        assert stream.file is not None
         stream.state = StreamState.RECORDING
         stream.pause_deadline = None
         stream.file_intervals.append(len(self._intervals))

@@ -39,6 +39,7 @@ from liverecd.ops.metrics import Metrics
 from liverecd.ops.notify import Notifier, watchdog_loop
 from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
 from liverecd.schedule.model import Config, ListenAddress, Stream
+from liverecd.verify.service import verify_extensions
 
 log = structlog.get_logger(__name__)
 
@@ -114,6 +115,7 @@ async def serve(
             lifecycle=lifecycle, watch_files=watch_files, online_lister=client,
         )  # fmt: skip
         started: list[Extension] = []
+        extensions = [*extensions, *verify_extensions(config, client, clock, observer)]
         try:
             for ext in extensions:
                 await ext.start(daemon)

@@ -1,0 +1,97 @@
+"""Verification as a service extension: wires the verifier to the daemon it runs beside.
+
+Hooks, all registered in `start(daemon)`: the engine's settle listeners (windows, files due,
+start evidence), the online watch's event listeners (drops and returns: absent evidence), and,
+when `verify.callback_listen` is set, the recording-callback receiver (file events and status
+events). Index reads go through their own limiter (per account and API, `verify.qps`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from liverecd.api.ratelimit import limiter_for
+from liverecd.api.record_index import ACTION_INDEX, IndexRead, read_index
+from liverecd.clock import Clock
+from liverecd.engine.arming import Change, Event
+from liverecd.streams import StreamKey
+from liverecd.verify.store import VerificationStore
+from liverecd.verify.verifier import Verifier, VerifyObserver
+
+if TYPE_CHECKING:
+    from liverecd.api.client import LiveClient
+    from liverecd.engine.daemon import Daemon
+    from liverecd.schedule.model import Config
+
+_ONLINE = (Change.CAME_ONLINE, Change.RETURNED, Change.DROP_CLEARED, Change.REARMED)
+
+
+def verify_extensions(
+    config: Config, client: LiveClient, clock: Clock, observer: object
+) -> list[VerifyExtension]:
+    """The verification extension when `verify.enabled` (none otherwise); `observer` counts
+    results when it can (the service's Metrics)."""
+    if not config.verify.enabled:
+        return []
+    counted = observer if isinstance(observer, VerifyObserver) else None
+    return [VerifyExtension(config, client, clock, counted)]
+
+
+class VerifyExtension:
+    """The verifier (and its callback receiver) beside a daemon."""
+
+    def __init__(
+        self, config: Config, client: LiveClient, clock: Clock,
+        observer: VerifyObserver | None = None, **tuning: object,
+    ) -> None:  # fmt: skip
+        self._config = config
+        self._client = client
+        self._clock = clock
+        self._observer = observer
+        self._tuning = tuning
+        key = client.access_key_id
+        self._limiter = limiter_for(key, config.verify.qps, clock, api=ACTION_INDEX)
+        self.store: VerificationStore | None = None
+        self.verifier: Verifier | None = None
+        self._receiver: object | None = None
+
+    async def _read(self, stream: StreamKey, start: datetime, end: datetime) -> IndexRead:
+        return await read_index(self._client, self._limiter, stream, start, end)
+
+    async def start(self, daemon: Daemon) -> None:
+        """Open the store, resume pending checks, hook into the engine and the watch."""
+        self.store = VerificationStore(self._config.state_dir)
+        verifier = Verifier(
+            self._config.verify, self.store, self._read, self._clock,
+            observer=self._observer, **self._tuning,  # type: ignore[arg-type]
+        )  # fmt: skip
+        self.verifier = verifier
+        verifier.load()
+        engine = daemon.engine
+        engine.settle_listeners.append(lambda s: verifier.on_settled(s, engine.timeline))
+        if daemon.watch_link is not None:
+            daemon.watch_link.event_listeners.append(self._watch_event)
+
+    def _watch_event(self, event: Event) -> None:
+        if self.verifier is None:
+            return
+        if event.change is Change.DROPPED:
+            self.verifier.evidence.observe(event.stream, event.at, False)
+        elif event.change in _ONLINE:
+            back = event.publish_time if event.change is Change.RETURNED else None
+            self.verifier.evidence.observe(event.stream, back or event.at, True)
+
+    async def run(self) -> None:
+        """Check windows as they fall due, until cancelled."""
+        if self.verifier is None:
+            await asyncio.Event().wait()
+            return
+        await self.verifier.run()
+
+    async def close(self) -> None:
+        """Close the store."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None

@@ -1,0 +1,218 @@
+"""The verifier: after each window's file is due plus `verify.grace`, read what Alibaba recorded
+and persist the window's result (DESIGN §8).
+
+Windows become known from the engine's settled orders (`on_settled`): an opening command of a
+window registers it, pending, due at its end + the stream's stop delay (finalize: delayed) +
+grace; a cancel_delay that settles makes its file due at once. Pending rows are in the store,
+so a restart resumes them and a reload that deletes an ended window does not drop its check.
+An index read that fails is retried with backoff; the result is `unverified` only once the
+first check is `give_up` (24 h) old.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
+
+import structlog
+
+from liverecd.api.record_index import IndexFile, IndexRead
+from liverecd.clock import Clock
+from liverecd.engine.orders import Settled
+from liverecd.schedule.actions import Recording
+from liverecd.schedule.model import Finalize, VerifyConfig
+from liverecd.streams import Command, StreamKey
+from liverecd.verify.coverage import Result, judge
+from liverecd.verify.evidence import Evidence
+from liverecd.verify.store import Verification, VerificationStore
+
+log = structlog.get_logger(__name__)
+
+IndexReader = Callable[[StreamKey, datetime, datetime], Awaitable[IndexRead]]
+GIVE_UP = timedelta(hours=24)
+RETRY_BASE = timedelta(seconds=10)
+RETRY_CAP = timedelta(minutes=15)
+CONCURRENCY = 64  # checks in flight; the index limiter paces their calls
+
+
+@runtime_checkable
+class VerifyObserver(Protocol):
+    """Where results are counted (`ops.metrics.Metrics`)."""
+
+    def window_verified(self, result: str, coverage: float | None) -> None: ...
+
+
+class Verifier:
+    """Pending windows, checked when due. Create and run on the event loop."""
+
+    def __init__(
+        self, config: VerifyConfig, store: VerificationStore, read: IndexReader, clock: Clock,
+        *, evidence: Evidence | None = None, observer: VerifyObserver | None = None,
+        give_up: timedelta = GIVE_UP, retry_base: timedelta = RETRY_BASE,
+        retry_cap: timedelta = RETRY_CAP, slack: timedelta = timedelta(seconds=15),
+    ) -> None:  # fmt: skip
+        self._config = config
+        self._store = store
+        self._read = read
+        self._clock = clock
+        self.evidence = evidence or Evidence()
+        self._observer = observer
+        self._give_up, self._retry_base, self._retry_cap = give_up, retry_base, retry_cap
+        self._slack = slack
+        self._rows: dict[str, Verification] = {}
+        self._busy: set[str] = set()
+        self._wake = asyncio.Event()
+        self._gate = asyncio.Semaphore(CONCURRENCY)
+        self._rng = random.Random()  # noqa: S311 - jitter, not security
+        self.done = 0  # results written (tests and the bench wait on it)
+
+    def load(self) -> int:
+        """Resume the pending rows of the store (start-up); how many."""
+        for row in self._store.pending():
+            self._rows[row.window_id] = row
+        return len(self._rows)
+
+    # -- what the engine tells ----------------------------------------------------------------
+
+    def on_settled(self, settled: Settled, timeline: Mapping[str, Recording]) -> None:
+        """A settle-listener: registers windows, moves files due, notes evidence."""
+        order, now = settled.order, self._clock.wall()
+        at = settled.sent_at or now
+        if order.opens:
+            self._register(order.window_id, order.stream, timeline.get(order.window_id), settled)
+            if settled.succeeded:
+                self.evidence.observe(order.stream, at, True)
+            elif settled.result is not None and settled.result.code == "StreamNotFound":
+                self.evidence.observe(order.stream, at, False)
+        elif order.command is Command.CANCEL_DELAY:
+            row = self._rows.get(order.window_id)
+            if row is not None and row.result is Result.PENDING:
+                due = min(row.due, now + self._config.grace)
+                self._put(replace(row, due=due, first_due=min(row.first_due, due)))
+
+    def _register(
+        self, wid: str, stream: StreamKey, rec: Recording | None, settled: Settled
+    ) -> None:
+        if wid in self._rows or self._store_has(wid):
+            return
+        if rec is not None:
+            start, end = rec.start, rec.end
+            delayed = rec.finalize is Finalize.DELAYED and rec.closes
+            file_delay = rec.delay if delayed else timedelta(0)
+        elif settled.order.deadline is not None:
+            start, end, file_delay = settled.order.due, settled.order.deadline, timedelta(0)
+        else:
+            return
+        due = end + file_delay + self._config.grace
+        row = Verification(window_id=wid, stream=stream, start=start, end=end, due=due,
+                           first_due=due)  # fmt: skip
+        self._put(row)
+
+    def _store_has(self, wid: str) -> bool:
+        return self._store.verification(wid) is not None
+
+    def _put(self, row: Verification) -> None:
+        self._store.put_verification(row)
+        if row.result is Result.PENDING:
+            self._rows[row.window_id] = row
+            self._wake.set()
+        else:
+            self._rows.pop(row.window_id, None)
+
+    def add_file(self, stream: StreamKey, file: IndexFile) -> bool:
+        """A file callback (idempotent by uri); True when new."""
+        return self._store.put_file(stream, file)
+
+    # -- checking -----------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Check windows as they fall due, until cancelled."""
+        async with asyncio.TaskGroup() as tg:
+            while True:
+                now = self._clock.wall()
+                for row in list(self._rows.values()):
+                    if row.due <= now and row.window_id not in self._busy:
+                        self._busy.add(row.window_id)
+                        tg.create_task(self._check(row.window_id), name=f"verify-{row.window_id}")
+                await self._nap(now)
+
+    async def _nap(self, now: datetime) -> None:
+        idle = [r.due for r in self._rows.values() if r.window_id not in self._busy]
+        wait = min(60.0, max(0.0, (min(idle) - now).total_seconds())) if idle else 60.0
+        self._wake.clear()
+        sleeper = asyncio.ensure_future(self._clock.sleep(wait))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+
+    async def _check(self, wid: str) -> None:
+        try:
+            async with self._gate:
+                row = self._rows.get(wid)
+                if row is not None:
+                    read = await self._read(row.stream, row.start, row.end)
+                    self._conclude(row, read)
+        except Exception:
+            log.exception("verify_failed", window=wid)
+        finally:
+            self._busy.discard(wid)
+            self._wake.set()
+
+    def _conclude(self, row: Verification, read: IndexRead) -> None:
+        now = self._clock.wall()
+        if not read.ok:
+            attempts = row.attempts + 1
+            if now - row.first_due < self._give_up:
+                delay = self._backoff(attempts)
+                log.info("verify_retry", window=row.window_id, error=read.failure,
+                         attempt=attempts, in_seconds=round(delay.total_seconds(), 1))  # fmt: skip
+                self._put(replace(row, due=now + delay, attempts=attempts, error=read.failure))
+                return
+            done = replace(row, result=Result.UNVERIFIED, attempts=attempts, error=read.failure)
+        else:
+            done = self._judged(row, read.files)
+        self._put(done)
+        self.done += 1
+        self._report(done)
+
+    def _judged(self, row: Verification, indexed: tuple[IndexFile, ...]) -> Verification:
+        files = {f.uri: f for f in self._store.files(row.stream, row.start, row.end)}
+        files.update((f.uri, f) for f in indexed)
+        ordered = tuple(sorted(files.values(), key=lambda f: (f.start, f.uri)))
+        verdict = judge(
+            row.start, row.end, [(f.start, f.end) for f in ordered],
+            self.evidence.offline(row.stream, row.start, row.end),
+            min_coverage=self._config.min_coverage, slack=self._slack,
+        )  # fmt: skip
+        return replace(row, result=verdict.result, coverage=verdict.coverage,
+                       gaps=verdict.gaps, files=ordered, attempts=row.attempts + 1,
+                       error=None)  # fmt: skip
+
+    def _backoff(self, attempts: int) -> timedelta:
+        cap = min(self._retry_cap, self._retry_base * (1 << min(attempts - 1, 20)))
+        return cap * (0.5 + self._rng.random() / 2)
+
+    def _report(self, row: Verification) -> None:
+        level = "warning" if row.result in (Result.GAP, Result.UNVERIFIED) else "info"
+        with contextlib.suppress(OSError):
+            getattr(log, level)(
+                "window_verified", window=row.window_id, stream=str(row.stream),
+                result=row.result.value, coverage=row.coverage, gaps=len(row.gaps),
+                missed=sum(1 for g in row.gaps if g.cause == "missed"), files=len(row.files),
+                error=row.error,
+            )  # fmt: skip
+        if self._observer is not None:
+            self._observer.window_verified(row.result.value, row.coverage)
+
+    @property
+    def pending(self) -> int:
+        """Windows not checked yet."""
+        return len(self._rows)
