@@ -18,6 +18,8 @@ from pathlib import Path
 
 from liverecd.api.record_index import IndexFile
 from liverecd.engine.state import BUSY_TIMEOUT_MS, DB_NAME
+
+__all__ = ["DB_NAME", "Verification", "VerificationStore", "iso"]
 from liverecd.errors import StateError
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Gap, Result
