@@ -12,11 +12,15 @@ import asyncio
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from liverecd.api.credentials import load_record_auth_key
 from liverecd.api.ratelimit import limiter_for
 from liverecd.api.record_index import ACTION_INDEX, IndexRead, read_index
 from liverecd.clock import Clock
 from liverecd.engine.arming import Change, Event
+from liverecd.errors import CredentialsError
 from liverecd.streams import StreamKey
+from liverecd.verify.confirm import Confirmer
+from liverecd.verify.receiver import RecordReceiver
 from liverecd.verify.store import VerificationStore
 from liverecd.verify.verifier import Verifier, VerifyObserver
 
@@ -55,7 +59,8 @@ class VerifyExtension:
         self._limiter = limiter_for(key, config.verify.qps, clock, api=ACTION_INDEX)
         self.store: VerificationStore | None = None
         self.verifier: Verifier | None = None
-        self._receiver: object | None = None
+        self.confirmer: Confirmer | None = None
+        self.receiver: RecordReceiver | None = None
 
     async def _read(self, stream: StreamKey, start: datetime, end: datetime) -> IndexRead:
         return await read_index(self._client, self._limiter, stream, start, end)
@@ -73,6 +78,41 @@ class VerifyExtension:
         engine.settle_listeners.append(lambda s: verifier.on_settled(s, engine.timeline))
         if daemon.watch_link is not None:
             daemon.watch_link.event_listeners.append(self._watch_event)
+        if self._config.verify.callback_listen is not None:
+            await self._start_callbacks(daemon, verifier)
+
+    async def _start_callbacks(self, daemon: Daemon, verifier: Verifier) -> None:
+        """The receiver, and the confirmation of starts it makes possible."""
+        listen, verify = self._config.verify.callback_listen, self._config.verify
+        assert listen is not None
+        key = load_record_auth_key()
+        if not key:
+            raise CredentialsError(
+                "verify.callback_listen is set but no record auth key is configured: provide "
+                "record_auth_key in $CREDENTIALS_DIRECTORY or LIVERECD_RECORD_AUTH_KEY"
+            )
+        engine, watch = daemon.engine, daemon.watch
+
+        def is_open(wid: str) -> bool:
+            rec = engine.timeline.get(wid)
+            return rec is not None and rec.is_open(self._clock.wall())
+
+        confirmer = Confirmer(
+            verify.confirm, self._clock, resend=engine.rearm, is_open=is_open,
+            is_offline=lambda k: watch is not None and watch.is_online(k) is False,
+        )  # fmt: skip
+        engine.settle_listeners.append(confirmer.on_settled)
+
+        def on_status(stream: StreamKey, event: str) -> None:
+            window = engine.watched().get(stream)
+            confirmer.on_status(stream, event, window.window_id if window else None)
+
+        receiver = RecordReceiver(
+            listen, key, host=verify.callback_host, clock=self._clock,
+            on_file=verifier.add_file, on_status=on_status,
+        )  # fmt: skip
+        await receiver.start()
+        self.confirmer, self.receiver = confirmer, receiver
 
     def _watch_event(self, event: Event) -> None:
         if self.verifier is None:
@@ -84,14 +124,19 @@ class VerifyExtension:
             self.verifier.evidence.observe(event.stream, back or event.at, True)
 
     async def run(self) -> None:
-        """Check windows as they fall due, until cancelled."""
-        if self.verifier is None:
+        """Check windows as they fall due (and confirm starts), until cancelled."""
+        async with asyncio.TaskGroup() as tg:
+            if self.verifier is not None:
+                tg.create_task(self.verifier.run(), name="verifier")
+            if self.confirmer is not None:
+                tg.create_task(self.confirmer.run(), name="confirmer")
             await asyncio.Event().wait()
-            return
-        await self.verifier.run()
 
     async def close(self) -> None:
-        """Close the store."""
+        """Stop the receiver, close the store."""
+        if self.receiver is not None:
+            await self.receiver.close()
+            self.receiver = None
         if self.store is not None:
             self.store.close()
             self.store = None
