@@ -39,7 +39,7 @@ from liverecd.streams import StreamKey
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DURATION = 10  # the shortest demo: a third of the real one's timetable
-STREAMS = ("news", "sports", "concert", "talk")
+STREAMS = ("news", "sports", "concert", "talk", "lecture")
 
 
 def key(name: str) -> StreamKey:

@@ -64,12 +64,14 @@ async def until_done(v: Verifier, count: int, within: float) -> None:
 
 
 async def record(emu: Emulator, key: StreamKey, seconds: float) -> tuple[datetime, datetime]:
-    a = datetime.now(UTC)
+    """Record `key` for about `seconds`; the window is what the emulator recorded."""
     assert (await command(emu, "start", key)).status == 200
     await asyncio.sleep(seconds)
     for cmd in ("stop", "cancel_delay"):
         assert (await command(emu, cmd, key)).status == 200
-    return a, datetime.now(UTC)
+    (iv,) = emu.recordings(key)
+    assert iv.end is not None
+    return iv.start, iv.end
 
 
 async def test_every_page_of_every_four_day_chunk_is_read(

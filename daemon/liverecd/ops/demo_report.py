@@ -6,14 +6,18 @@ Pure functions over the timeline's recordings and the emulator's records, so the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from liverecd.emulator import RecordingInterval, RequestRecord
 from liverecd.schedule.actions import Action, Recording
 from liverecd.streams import StreamKey
+from liverecd.verify.coverage import Result
+from liverecd.verify.store import DB_NAME, Verification, VerificationStore
 
 TIMES = "\u00d7"  # the multiplication sign, as in "start, 4 times"
 MIN_TOLERANCE = 1.0  # seconds of a window that may go unrecorded (start-up, latency, jitter)
@@ -176,3 +180,23 @@ def _interval(iv: RecordingInterval, zone: ZoneInfo) -> str:
 def _tenths(t: datetime) -> str:
     t = t + timedelta(microseconds=50_000)  # round, not truncate, to a tenth
     return f"{t:%H:%M:%S}.{t.microsecond // 100_000}"
+
+
+def verifications(state_dir: Path, since: datetime, until: datetime) -> list[Verification]:
+    """The daemon's verification rows of windows that ended in [since, until] (as `report`)."""
+    if not (state_dir / DB_NAME).exists():
+        return []
+    store = VerificationStore(state_dir, readonly=True)
+    try:
+        return store.verifications(since, until)
+    finally:
+        store.close()
+
+
+async def wait_verified(state_dir: Path, since: datetime, until: datetime, count: int) -> None:
+    """Return once `count` windows have a result other than pending (the caller bounds it)."""
+    while True:
+        rows = verifications(state_dir, since, until)
+        if sum(1 for r in rows if r.result is not Result.PENDING) >= count:
+            return
+        await asyncio.sleep(0.2)

@@ -2,8 +2,10 @@
 and persist the window's result (DESIGN §8).
 
 Windows become known from the engine's settled orders (`on_settled`): an opening command of a
-window registers it, pending, due at its end + the stream's stop delay (finalize: delayed) +
-grace; a cancel_delay that settles makes its file due at once. Pending rows are in the store,
+window registers it, pending. Its file is due when its cancel_delay settles (finalize:
+immediate) or its stop's delay has passed (finalize: delayed); it is checked `grace` after
+that. A window whose stop never comes (it never opened) is checked at its end + the stop delay
++ `FALLBACK` + grace. Pending rows are in the store,
 so a restart resumes them and a reload that deletes an ended window does not drop its check.
 An index read that fails is retried with backoff; the result is `unverified` only once the
 first check is `give_up` (24 h) old.
@@ -38,6 +40,7 @@ GIVE_UP = timedelta(hours=24)
 RETRY_BASE = timedelta(seconds=10)
 RETRY_CAP = timedelta(minutes=15)
 CONCURRENCY = 64  # checks in flight; the index limiter paces their calls
+FALLBACK = timedelta(minutes=5)  # a stop and its cancel_delay land well within this
 
 
 @runtime_checkable
@@ -89,11 +92,22 @@ class Verifier:
                 self.evidence.observe(order.stream, at, True)
             elif settled.result is not None and settled.result.code == "StreamNotFound":
                 self.evidence.observe(order.stream, at, False)
-        elif order.command is Command.CANCEL_DELAY:
-            row = self._rows.get(order.window_id)
-            if row is not None and row.result is Result.PENDING:
-                due = min(row.due, now + self._config.grace)
-                self._put(replace(row, due=due, first_due=min(row.first_due, due)))
+            return
+        rec = timeline.get(order.window_id)
+        if order.command is Command.CANCEL_DELAY:
+            self._file_due(order.window_id, now)
+        elif (
+            order.command is Command.STOP
+            and rec is not None
+            and (rec.finalize is Finalize.DELAYED or not settled.succeeded)
+        ):
+            self._file_due(order.window_id, at + rec.delay)
+
+    def _file_due(self, wid: str, at: datetime) -> None:
+        row = self._rows.get(wid)
+        if row is not None and wid not in self._busy:
+            due = at + self._config.grace
+            self._put(replace(row, due=due, first_due=due))
 
     def _register(
         self, wid: str, stream: StreamKey, rec: Recording | None, settled: Settled
@@ -108,7 +122,7 @@ class Verifier:
             start, end, file_delay = settled.order.due, settled.order.deadline, timedelta(0)
         else:
             return
-        due = end + file_delay + self._config.grace
+        due = end + file_delay + FALLBACK + self._config.grace
         row = Verification(window_id=wid, stream=stream, start=start, end=end, due=due,
                            first_due=due)  # fmt: skip
         self._put(row)
