@@ -176,6 +176,7 @@ async def run_demo(duration: float = BASE_SECONDS, *, keep: bool = False) -> Dem
     os.environ["LIVERECD_RECORD_AUTH_KEY"] = record_key  # the daemon reads it as in production
     emulator_config = EmulatorConfig(
         accounts=accounts, stop_delay=STOP_DELAY * scale, record_notify_key=record_key,
+        index_millis=True,  # windows of seconds: the index's whole seconds would blur coverage
         record_notify_url=f"http://127.0.0.1:{port}/notify/record",
     )  # fmt: skip
     with workdir(keep) as folder:

@@ -44,6 +44,7 @@ class Confirmer:
         self._resend, self._is_open, self._is_offline = resend, is_open, is_offline
         self._waiting: dict[StreamKey, _Waiting] = {}
         self._resends: dict[str, int] = {}
+        self._recording: set[StreamKey] = set()  # record_started/resumed, and not paused since
         self._wake = asyncio.Event()
         self.resent = 0  # starts sent again (tests, the demo)
 
@@ -52,6 +53,8 @@ class Confirmer:
         order = settled.order
         if not (order.opens and settled.succeeded and self._is_open(order.window_id)):
             return
+        if order.stream in self._recording:
+            return  # already recording (TaskAlreadyStarted): Alibaba said so before we asked
         at = settled.sent_at or self._clock.wall()
         self._await(order.stream, order.window_id, at)
 
@@ -59,7 +62,10 @@ class Confirmer:
         """A status callback; `window_id` is the stream's open window, if any."""
         if event in ("record_started", "record_resumed"):
             self._waiting.pop(stream, None)
-        elif (
+            self._recording.add(stream)
+            return
+        self._recording.discard(stream)
+        if (
             event == "record_paused"
             and window_id is not None
             and self._is_open(window_id)

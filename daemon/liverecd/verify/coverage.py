@@ -102,14 +102,18 @@ def judge(
     min_gap: timedelta = timedelta(seconds=1),
 ) -> Verdict:
     """The verdict on window [start, end) given the recorded `files` and `offline` evidence.
-    Gaps shorter than `min_gap` (the index's resolution is one second) are not listed."""
+    Gaps shorter than `min_gap` (the index's resolution is one second) are not listed, unless
+    only such gaps keep the window below `min_coverage`."""
     total = (end - start).total_seconds()
     covered = union(files, start, end)
     seconds = sum((b - a).total_seconds() for a, b in covered)
     coverage = min(1.0, seconds / total) if total > 0 else 1.0
     off = union(offline, start, end)
     pieces = [g for hole in complement(covered, start, end) for g in _split(hole, off)]
-    gaps = tuple(g for g in _absorb(pieces, slack) if g.end - g.start >= min_gap)
+    absorbed = _absorb(pieces, slack)
+    gaps = tuple(g for g in absorbed if g.end - g.start >= min_gap)
+    if coverage < min_coverage and not gaps:
+        gaps = tuple(absorbed)  # short gaps only, yet they add up: show them
     if coverage >= min_coverage:
         result = Result.OK
     elif gaps and all(g.cause == "absent" for g in gaps):

@@ -9,6 +9,7 @@ events). Index reads go through their own limiter (per account and API, `verify.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ from liverecd.api.credentials import load_record_auth_key
 from liverecd.api.ratelimit import limiter_for
 from liverecd.api.record_index import ACTION_INDEX, IndexRead, read_index
 from liverecd.clock import Clock
-from liverecd.engine.arming import Change, Event
+from liverecd.engine.arming import Change, Event, OpenWindow
 from liverecd.errors import CredentialsError
 from liverecd.streams import StreamKey
 from liverecd.verify.confirm import Confirmer
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
     from liverecd.engine.daemon import Daemon
     from liverecd.schedule.model import Config
 
-_ONLINE = (Change.CAME_ONLINE, Change.RETURNED, Change.DROP_CLEARED, Change.REARMED)
+_ONLINE = (Change.RETURNED, Change.DROP_CLEARED, Change.REARMED)
 
 
 def verify_extensions(
@@ -61,6 +62,7 @@ class VerifyExtension:
         self.verifier: Verifier | None = None
         self.confirmer: Confirmer | None = None
         self.receiver: RecordReceiver | None = None
+        self._windows: Callable[[], Mapping[StreamKey, OpenWindow]] = dict
 
     async def _read(self, stream: StreamKey, start: datetime, end: datetime) -> IndexRead:
         return await read_index(self._client, self._limiter, stream, start, end)
@@ -76,6 +78,7 @@ class VerifyExtension:
         verifier.load()
         engine = daemon.engine
         engine.settle_listeners.append(lambda s: verifier.on_settled(s, engine.timeline))
+        self._windows = engine.watched
         if daemon.watch_link is not None:
             daemon.watch_link.event_listeners.append(self._watch_event)
         if self._config.verify.callback_listen is not None:
@@ -93,9 +96,9 @@ class VerifyExtension:
             )
         engine, watch = daemon.engine, daemon.watch
 
-        def is_open(wid: str) -> bool:
+        def is_open(wid: str) -> bool:  # or about to open: a start may land a little early
             rec = engine.timeline.get(wid)
-            return rec is not None and rec.is_open(self._clock.wall())
+            return rec is not None and self._clock.wall() < rec.end
 
         confirmer = Confirmer(
             verify.confirm, self._clock, resend=engine.rearm, is_open=is_open,
@@ -117,8 +120,15 @@ class VerifyExtension:
     def _watch_event(self, event: Event) -> None:
         if self.verifier is None:
             return
+        evidence = self.verifier.evidence
         if event.change is Change.DROPPED:
-            self.verifier.evidence.observe(event.stream, event.at, False)
+            evidence.observe(event.stream, event.at, False)
+        elif event.change is Change.CAME_ONLINE:
+            # First seen online after being seen offline in its window: offline since it opened.
+            window = self._windows().get(event.stream)
+            if window is not None:
+                evidence.observe(event.stream, window.start, False)
+            evidence.observe(event.stream, event.publish_time or event.at, True)
         elif event.change in _ONLINE:
             back = event.publish_time if event.change is Change.RETURNED else None
             self.verifier.evidence.observe(event.stream, back or event.at, True)

@@ -90,6 +90,8 @@ class Verifier:
             self._register(order.window_id, order.stream, timeline.get(order.window_id), settled)
             if settled.succeeded:
                 self.evidence.observe(order.stream, at, True)
+            if settled.succeeded and settled.command is Command.RESTART:
+                self._split_closed(order.stream, order.window_id, now)
             elif settled.result is not None and settled.result.code == "StreamNotFound":
                 self.evidence.observe(order.stream, at, False)
             return
@@ -102,6 +104,12 @@ class Verifier:
             and (rec.finalize is Finalize.DELAYED or not settled.succeeded)
         ):
             self._file_due(order.window_id, at + rec.delay)
+
+    def _split_closed(self, stream: StreamKey, wid: str, now: datetime) -> None:
+        """A restart at a split boundary closed the previous window's file (it has no stop)."""
+        for row in list(self._rows.values()):
+            if row.stream == stream and row.window_id != wid and row.end <= now:
+                self._file_due(row.window_id, now)
 
     def _file_due(self, wid: str, at: datetime) -> None:
         row = self._rows.get(wid)
