@@ -113,6 +113,7 @@ async def test_a_failing_index_is_retried_then_unverified_only_after_give_up(
     assert row is not None and row.result is Result.UNVERIFIED and row.attempts >= 3
     assert row.error == "InternalError"
     assert datetime.now(UTC) - now >= timedelta(seconds=1)
+    v.close()
     store.close()
 
 
@@ -131,6 +132,7 @@ async def test_a_throttled_index_is_retried_until_it_answers(
         await asyncio.gather(runner, return_exceptions=True)
     row = store.verification("w1")
     assert row is not None and row.result is Result.OK and row.attempts == 3
+    v.close()
     store.close()
 
 
@@ -142,7 +144,10 @@ async def test_pending_checks_survive_a_restart_and_callback_files_merge_by_uri(
     first._put(pending(a, b, datetime.now(UTC) + timedelta(days=1)))
     indexed = emu.files(KEY)[0]
     same = IndexFile(uri=indexed.uri, start=indexed.start, end=indexed.end, duration=0.6)
-    assert first.add_file(KEY, same) and not first.add_file(KEY, same)  # idempotent
+    first.add_file(KEY, same)
+    await first.flush()
+    assert not store.put_file(KEY, same)  # stored once by uri
+    first.close()
     store.close()
     # a new process: the row is still pending and is checked once due
     again, store = verifier(tmp_path, client, SystemClock())
@@ -150,6 +155,7 @@ async def test_pending_checks_survive_a_restart_and_callback_files_merge_by_uri(
     row = store.verification("w1")
     assert row is not None
     again._put(pending(a, b, datetime.now(UTC)))
+    await again.flush()
     runner = asyncio.create_task(again.run())
     try:
         await until_done(again, 1, within=10)
@@ -159,4 +165,5 @@ async def test_pending_checks_survive_a_restart_and_callback_files_merge_by_uri(
     done = store.verification("w1")
     assert done is not None and done.result is Result.OK
     assert [f.uri for f in done.files] == [indexed.uri]
+    again.close()
     store.close()

@@ -124,7 +124,8 @@ class VerificationStore:
                 self._db = sqlite3.connect(uri, uri=True, isolation_level=None)
             else:
                 state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-                self._db = sqlite3.connect(self.path, isolation_level=None)
+                # Written from the verifier's one writer thread; created on the loop's.
+                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if not readonly:
                 self._db.execute("PRAGMA journal_mode = WAL")

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -73,12 +74,30 @@ class Verifier:
         self._gate = asyncio.Semaphore(CONCURRENCY)
         self._rng = random.Random()  # noqa: S311 - jitter, not security
         self.done = 0  # results written (tests and the bench wait on it)
+        # The store is written from one thread of its own, in order: a commit that waits for
+        # the engine's fsync must never hold up the event loop (and the commands on it).
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-store")
+        self._seen: set[str] = set()
 
     def load(self) -> int:
         """Resume the pending rows of the store (start-up); how many."""
         for row in self._store.pending():
             self._rows[row.window_id] = row
+            self._seen.add(row.window_id)
         return len(self._rows)
+
+    async def flush(self) -> None:
+        """Wait until every write queued so far is in the store."""
+        await asyncio.wrap_future(self._pool.submit(lambda: None))
+
+    def close(self) -> None:
+        """Finish the queued writes and stop the writer thread (the store stays open)."""
+        self._pool.shutdown(wait=True)
+
+    def _write(self, fn: Callable[..., object], *args: object) -> Future[object]:
+        future = self._pool.submit(fn, *args)
+        future.add_done_callback(_log_failure)
+        return future
 
     # -- what the engine tells ----------------------------------------------------------------
 
@@ -120,7 +139,7 @@ class Verifier:
     def _register(
         self, wid: str, stream: StreamKey, rec: Recording | None, settled: Settled
     ) -> None:
-        if wid in self._rows or self._store_has(wid):
+        if wid in self._seen:
             return
         if rec is not None:
             start, end = rec.start, rec.end
@@ -135,20 +154,20 @@ class Verifier:
                            first_due=due)  # fmt: skip
         self._put(row)
 
-    def _store_has(self, wid: str) -> bool:
-        return self._store.verification(wid) is not None
-
-    def _put(self, row: Verification) -> None:
-        self._store.put_verification(row)
+    def _put(self, row: Verification) -> Future[object]:
+        self._seen.add(row.window_id)
+        written = self._write(self._store.put_verification, row)
         if row.result is Result.PENDING:
             self._rows[row.window_id] = row
             self._wake.set()
         else:
             self._rows.pop(row.window_id, None)
+            self._seen.discard(row.window_id)  # its window is over: no opening command follows
+        return written
 
-    def add_file(self, stream: StreamKey, file: IndexFile) -> bool:
-        """A file callback (idempotent by uri); True when new."""
-        return self._store.put_file(stream, file)
+    def add_file(self, stream: StreamKey, file: IndexFile) -> None:
+        """A file callback, stored idempotently by uri (in the writer thread)."""
+        self._write(self._store.put_file, stream, file)
 
     # -- checking -----------------------------------------------------------------------------
 
@@ -181,14 +200,14 @@ class Verifier:
                 row = self._rows.get(wid)
                 if row is not None:
                     read = await self._read(row.stream, row.start, row.end)
-                    self._conclude(row, read)
+                    await self._conclude(row, read)
         except Exception:
             log.exception("verify_failed", window=wid)
         finally:
             self._busy.discard(wid)
             self._wake.set()
 
-    def _conclude(self, row: Verification, read: IndexRead) -> None:
+    async def _conclude(self, row: Verification, read: IndexRead) -> None:
         now = self._clock.wall()
         if not read.ok:
             attempts = row.attempts + 1
@@ -200,13 +219,16 @@ class Verifier:
                 return
             done = replace(row, result=Result.UNVERIFIED, attempts=attempts, error=read.failure)
         else:
-            done = self._judged(row, read.files)
-        self._put(done)
+            heard = self._write(self._store.files, row.stream, row.start, row.end)
+            done = self._judged(row, await asyncio.wrap_future(heard), read.files)  # type: ignore[arg-type]
+        await asyncio.wrap_future(self._put(done))
         self.done += 1
         self._report(done)
 
-    def _judged(self, row: Verification, indexed: tuple[IndexFile, ...]) -> Verification:
-        files = {f.uri: f for f in self._store.files(row.stream, row.start, row.end)}
+    def _judged(
+        self, row: Verification, heard: list[IndexFile], indexed: tuple[IndexFile, ...]
+    ) -> Verification:
+        files = {f.uri: f for f in heard}
         files.update((f.uri, f) for f in indexed)
         ordered = tuple(sorted(files.values(), key=lambda f: (f.start, f.uri)))
         verdict = judge(
@@ -238,3 +260,9 @@ class Verifier:
     def pending(self) -> int:
         """Windows not checked yet."""
         return len(self._rows)
+
+
+def _log_failure(future: Future[object]) -> None:
+    exc = future.exception()
+    if exc is not None:
+        log.error("verify_store_failed", error=str(exc))
