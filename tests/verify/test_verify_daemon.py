@@ -114,3 +114,20 @@ async def test_the_daemon_verifies_each_window_ok_gap_or_absent(workspace: Works
     assert sample("liverecd_window_coverage_ratio_count") == 4
     index_calls = [r for r in emu.requests if r.action == "DescribeLiveStreamRecordIndexFiles"]
     assert len(index_calls) == 4 and all(r.http_status == 200 for r in index_calls)
+
+
+async def test_a_reload_that_deletes_an_ended_window_keeps_its_verification(
+    workspace: Workspace,
+) -> None:
+    workspace.write_config(extra="verify:\n  grace: 2s\n")
+    t = now()
+    t = t.replace(microsecond=t.microsecond // 1000 * 1000)
+    a, b = t + seconds(1.5), t + seconds(4.5)
+    workspace.write_schedule("main.yaml", schedule_text({"gone": [(a, b)]}))
+    async with running_daemon(workspace) as daemon:
+        await asyncio.sleep((b + seconds(0.5) - now()).total_seconds())
+        workspace.write_schedule("main.yaml", schedule_text({}))
+        await daemon.wait_reloads(1)
+        assert not daemon.engine.timeline  # the window is gone from the schedule...
+        done = await results(workspace, 1, within=15)
+    assert done["gone"].result is Result.OK  # ... and still verified
