@@ -19,6 +19,7 @@ from liverecd.api.record_index import ACTION_INDEX, IndexRead, read_index
 from liverecd.clock import Clock
 from liverecd.engine.arming import Change, Event, OpenWindow
 from liverecd.errors import CredentialsError
+from liverecd.ops import logs
 from liverecd.streams import StreamKey
 from liverecd.verify.confirm import Confirmer
 from liverecd.verify.receiver import RecordReceiver
@@ -99,6 +100,7 @@ class VerifyExtension:
                 "verify.callback_listen is set but no record auth key is configured: provide "
                 "record_auth_key in $CREDENTIALS_DIRECTORY or LIVERECD_RECORD_AUTH_KEY"
             )
+        logs.register_secret(key)
         engine, watch = daemon.engine, daemon.watch
 
         def is_open(wid: str) -> bool:  # or about to open: a start may land a little early
