@@ -72,12 +72,20 @@ async def test_forged_stale_non_json_and_huge_callbacks_are_refused_and_nothing_
                                 "event": "record_started"}  # fmt: skip
                 async with session.post(url, json=status_event, headers=signed(t)) as resp:
                     ok = resp.status
+                other = {**FILE_EVENT, "stream": "not-scheduled"}
+                async with session.post(url, json=other, headers=signed(t)) as resp:
+                    assert resp.status == 200
     finally:
         await receiver.close()
     assert statuses == [403, 403, 403, 403, 400, 400, 400]
     assert ok == 200 and heard == ["record_started"]
     start = datetime.fromtimestamp(1_700_000_000, UTC)
-    assert store.files(STREAM, start - timedelta(hours=1), start + timedelta(hours=1)) == []
+    around = (start - timedelta(hours=1), start + timedelta(hours=1))
+    assert store.files(STREAM, *around) == []  # nothing refused was stored
+    # a file of a stream we do not schedule is kept, and never counted for another stream
+    assert [f.uri for f in store.files(StreamKey(DOMAIN, APP, "not-scheduled"), *around)] == [
+        FILE_EVENT["uri"]
+    ]
     reasons = {e["reason"] for e in logs if e["event"] == "record_callback_refused"}
     assert reasons == {"unsigned", "bad_signature", "stale_timestamp", "not_json", "too_large"}
     assert all(e["log_level"] == "warning" for e in logs if e["event"] == "record_callback_refused")
