@@ -166,7 +166,15 @@ class StreamBook:
 
     def files(self, key: StreamKey | None = None) -> list[RecordFile]:
         """Finalized files (of one stream) that reached the index, in file order."""
-        done = [r for r in self.recordings(key) if r.file_closed_at is not None]
+        now = self._clock.monotonic()
+        for k, stream in self._streams.items():
+            if key is None or k == key:  # settle only what is asked: the index is per stream
+                self._settle(stream, now)
+        done = [
+            r
+            for r in self._intervals
+            if (key is None or r.stream == key) and r.file_closed_at is not None
+        ]
         return [
             _file(list(parts))
             for number, parts in groupby(sorted(done, key=lambda r: r.file), lambda r: r.file)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -69,6 +70,7 @@ class Verifier:
         self._give_up, self._retry_base, self._retry_cap = give_up, retry_base, retry_cap
         self._slack = slack
         self._rows: dict[str, Verification] = {}
+        self._heap: list[tuple[datetime, str]] = []  # (due, window id); stale entries skipped
         self._busy: set[str] = set()
         self._wake = asyncio.Event()
         self._gate = asyncio.Semaphore(CONCURRENCY)
@@ -84,6 +86,7 @@ class Verifier:
         for row in self._store.pending():
             self._rows[row.window_id] = row
             self._seen.add(row.window_id)
+            heapq.heappush(self._heap, (row.due, row.window_id))
         return len(self._rows)
 
     async def flush(self) -> None:
@@ -159,7 +162,9 @@ class Verifier:
         written = self._write(self._store.put_verification, row)
         if row.result is Result.PENDING:
             self._rows[row.window_id] = row
-            self._wake.set()
+            if not self._heap or row.due < self._heap[0][0]:
+                self._wake.set()  # due sooner than anything the loop sleeps for
+            heapq.heappush(self._heap, (row.due, row.window_id))
         else:
             self._rows.pop(row.window_id, None)
             self._seen.discard(row.window_id)  # its window is over: no opening command follows
@@ -176,15 +181,18 @@ class Verifier:
         async with asyncio.TaskGroup() as tg:
             while True:
                 now = self._clock.wall()
-                for row in list(self._rows.values()):
-                    if row.due <= now and row.window_id not in self._busy:
-                        self._busy.add(row.window_id)
-                        tg.create_task(self._check(row.window_id), name=f"verify-{row.window_id}")
+                while self._heap and self._heap[0][0] <= now:
+                    due, wid = heapq.heappop(self._heap)
+                    row = self._rows.get(wid)
+                    if row is None or row.due != due or wid in self._busy:
+                        continue  # superseded (moved, done) or being checked
+                    self._busy.add(wid)
+                    tg.create_task(self._check(wid), name=f"verify-{wid}")
                 await self._nap(now)
 
     async def _nap(self, now: datetime) -> None:
-        idle = [r.due for r in self._rows.values() if r.window_id not in self._busy]
-        wait = min(60.0, max(0.0, (min(idle) - now).total_seconds())) if idle else 60.0
+        soonest = self._heap[0][0] if self._heap else None
+        wait = 60.0 if soonest is None else min(60.0, max(0.0, (soonest - now).total_seconds()))
         self._wake.clear()
         sleeper = asyncio.ensure_future(self._clock.sleep(wait))
         waker = asyncio.ensure_future(self._wake.wait())
