@@ -62,14 +62,19 @@ async def emulator_process() -> AsyncIterator[str]:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, env=env,
     )  # fmt: skip
     assert proc.stdout is not None
+    out = proc.stdout
+    drain: asyncio.Task[bytes] | None = None
     try:
-        while b"listening on" not in (line := await proc.stdout.readline()):
+        while b"listening on" not in (line := await out.readline()):
             if not line:
                 raise RuntimeError("the emulator did not start")
+        drain = asyncio.create_task(out.read())  # its log: a full pipe would stall it
         yield line.decode().split("listening on ")[1].split()[0]
     finally:
         proc.terminate()
         await proc.wait()
+        if drain is not None:
+            await drain
 
 
 async def requests_of(url: str) -> list[dict[str, Any]]:

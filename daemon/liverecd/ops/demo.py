@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import os
 import secrets
-import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -41,6 +39,7 @@ from liverecd.ops.demo_files import (
     BASE_SECONDS,
     CONFIG_FILE,
     SCHEDULE_FILE,
+    free_port,
     load_timeline,
     template,
     template_zone,
@@ -54,7 +53,7 @@ from liverecd.ops.demo_report import (
     stream_report,
     summary_table,
     verifications,
-    wait_verified,
+    verified_after,
 )
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.model import ApiConfig, Config, LogConfig
@@ -171,7 +170,7 @@ async def run_demo(duration: float = BASE_SECONDS, *, keep: bool = False) -> Dem
     accounts = {DAEMON_KEY_ID: secrets.token_hex(16), CONSOLE_KEY_ID: secrets.token_hex(16)}
     for secret in accounts.values():
         logs.register_secret(secret)
-    record_key, port = secrets.token_hex(12), _free_port()
+    record_key, port = secrets.token_hex(12), free_port()
     logs.register_secret(record_key)
     os.environ["LIVERECD_RECORD_AUTH_KEY"] = record_key  # the daemon reads it as in production
     emulator_config = EmulatorConfig(
@@ -219,7 +218,7 @@ async def _run_daemon(
     last_close = max(r.end for r in recs)
     keys = {r.stream for r in recs}
     settling = asyncio.create_task(_settled(world.emulator, keys, last_close, end))
-    verifying = asyncio.create_task(_verified(config, recs, settling, end))
+    verifying = asyncio.create_task(verified_after(settling, config.state_dir, recs, end))
     try:
         await asyncio.wait({serving, verifying}, return_when=asyncio.FIRST_COMPLETED)
         interrupted = serving.done()
@@ -236,18 +235,6 @@ async def _run_daemon(
         for task in (serving, playing, settling, verifying):
             task.cancel()
         await asyncio.gather(serving, playing, settling, verifying, return_exceptions=True)
-
-
-async def _verified(
-    config: Config, recs: Sequence[Recording], settling: asyncio.Task[None], end: datetime
-) -> None:
-    """After `settling`, wait (a few seconds at most) for the daemon's verifier to judge every
-    window."""
-    await settling
-    first, last = min(r.end for r in recs), max(r.end for r in recs)
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(max(10.0, (end - _now()).total_seconds() + 10.0)):
-            await wait_verified(config.state_dir, first, last, len(recs))
 
 
 async def _settled(
@@ -331,13 +318,6 @@ def _configure_logs(zone: ZoneInfo) -> None:
         return {k: v for k, v in event_dict.items() if v is not None and k not in HIDDEN}
 
     structlog.configure(processors=[*processors, present, renderer])
-
-
-def _free_port() -> int:
-    """A free loopback port for the daemon's recording-callback receiver."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _now() -> datetime:

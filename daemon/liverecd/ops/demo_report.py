@@ -1,15 +1,17 @@
 """What `liverecd demo` prints around the daemon's log: the plan before, the summary table after.
 
 Pure functions over the timeline's recordings and the emulator's records, so the judgement
-"was every window recorded as expected" is the same in the demo and in its tests.
+"was every window recorded as expected" is the same in the demo and in its tests; and, after
+the run, the daemon's own verification rows, read from its state store as `report` reads them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -193,10 +195,18 @@ def verifications(state_dir: Path, since: datetime, until: datetime) -> list[Ver
         store.close()
 
 
-async def wait_verified(state_dir: Path, since: datetime, until: datetime, count: int) -> None:
-    """Return once `count` windows have a result other than pending (the caller bounds it)."""
-    while True:
-        rows = verifications(state_dir, since, until)
-        if sum(1 for r in rows if r.result is not Result.PENDING) >= count:
-            return
-        await asyncio.sleep(0.2)
+async def verified_after(
+    settling: asyncio.Task[None], state_dir: Path, recs: Sequence[Recording], end: datetime
+) -> None:
+    """After `settling`, wait (10 s past `end` at most) until the daemon's verifier has judged
+    every window of `recs`."""
+    await settling
+    first, last = min(r.end for r in recs), max(r.end for r in recs)
+    wait = max(10.0, (end - datetime.now(UTC)).total_seconds() + 10.0)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(wait):
+            while True:
+                rows = verifications(state_dir, first, last)
+                if sum(1 for r in rows if r.result is not Result.PENDING) >= len(recs):
+                    return
+                await asyncio.sleep(0.2)
