@@ -108,6 +108,8 @@ class Verifier:
         """A settle-listener: registers windows, moves files due, notes evidence."""
         order, now = settled.order, self._clock.wall()
         at = settled.sent_at or now
+        if order.opens and settled.reason == "cancelled":
+            return  # its window was edited away before it opened: nothing to prove
         if order.opens:
             self._register(order.window_id, order.stream, timeline.get(order.window_id), settled)
             if settled.succeeded:
