@@ -82,3 +82,9 @@ def test_evidence_turns_sightings_into_offline_stretches() -> None:
     ev.observe(key, at(90), False)
     assert ev.offline(key, at(0), at(100)) == [(at(0), at(20)), (at(50), at(60)), (at(90), at(100))]
     assert ev.offline(StreamKey("d", "a", "other"), at(0), at(100)) == []
+
+
+def test_a_missed_stretch_reaching_the_window_edge_is_never_taken_for_a_lag() -> None:
+    verdict = judge(at(0), at(10), [], [(at(0), at(1))], slack=timedelta(seconds=15))
+    assert verdict.gaps == (Gap(at(0), at(1), "absent"), Gap(at(1), at(10), "missed"))
+    assert verdict.result is Result.GAP

@@ -3,8 +3,8 @@
 Files may overlap, come out of order or be empty: coverage counts each recorded second of the
 window once. An uncovered stretch is `absent` where the stream was not ingesting (offline
 evidence) and `missed` elsewhere. The watch notices a drop only at its next poll and a return
-is re-armed a moment later, so a missed stretch that touches an absent one and is no longer
-than `slack` is absent too.
+is re-armed a moment later, so a missed stretch between an absent one and a recorded one, no
+longer than `slack`, is absent too (one that reaches the window's edge is not such a lag).
 """
 
 from __future__ import annotations
@@ -76,14 +76,16 @@ def _split(hole: Span, offline: Sequence[Span]) -> list[Gap]:
     return sorted(pieces, key=lambda g: g.start)
 
 
-def _absorb(gaps: list[Gap], slack: timedelta) -> list[Gap]:
-    """Short missed pieces next to absent ones become absent; neighbours of a cause merge."""
+def _absorb(gaps: list[Gap], slack: timedelta, edges: tuple[datetime, datetime]) -> list[Gap]:
+    """Short missed pieces between absent ones and recorded time become absent; neighbours of
+    a cause merge."""
     out: list[Gap] = []
     for i, g in enumerate(gaps):
         neighbours = gaps[max(0, i - 1) : i] + gaps[i + 1 : i + 2]
         near = any(n.cause == "absent" and g.start <= n.end and n.start <= g.end
                    for n in neighbours)  # fmt: skip
-        cause = "absent" if g.cause == "missed" and near and g.end - g.start <= slack else g.cause
+        lag = near and g.end - g.start <= slack and g.start not in edges and g.end not in edges
+        cause = "absent" if g.cause == "missed" and lag else g.cause
         if out and out[-1].cause == cause and out[-1].end == g.start:
             out[-1] = Gap(out[-1].start, g.end, cause)
         else:
@@ -110,7 +112,7 @@ def judge(
     coverage = min(1.0, seconds / total) if total > 0 else 1.0
     off = union(offline, start, end)
     pieces = [g for hole in complement(covered, start, end) for g in _split(hole, off)]
-    absorbed = _absorb(pieces, slack)
+    absorbed = _absorb(pieces, slack, (start, end))
     gaps = tuple(g for g in absorbed if g.end - g.start >= min_gap)
     if coverage < min_coverage and not gaps:
         gaps = tuple(absorbed)  # short gaps only, yet they add up: show them
