@@ -51,13 +51,12 @@ class VerifyExtension:
 
     def __init__(
         self, config: Config, client: LiveClient, clock: Clock,
-        observer: VerifyObserver | None = None, **tuning: object,
+        observer: VerifyObserver | None = None,
     ) -> None:  # fmt: skip
         self._config = config
         self._client = client
         self._clock = clock
         self._observer = observer
-        self._tuning = tuning
         key = client.access_key_id
         # At 15/s the default 1 % margin is 10 ms of slack per second, less than the jitter
         # of a loaded host (bench/verify.py counted 16 in a second); 5 % leaves 50 ms.
@@ -78,7 +77,7 @@ class VerifyExtension:
         self.store = VerificationStore(self._config.state_dir)
         verifier = Verifier(
             self._config.verify, self.store, self._read, self._clock,
-            observer=self._observer, **self._tuning,  # type: ignore[arg-type]
+            observer=self._observer,
         )  # fmt: skip
         self.verifier = verifier
         verifier.load()

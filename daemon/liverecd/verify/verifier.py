@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import structlog
 
@@ -230,7 +230,8 @@ class Verifier:
             done = replace(row, result=Result.UNVERIFIED, attempts=attempts, error=read.failure)
         else:
             heard = self._write(self._store.files, row.stream, row.start, row.end)
-            done = self._judged(row, await asyncio.wrap_future(heard), read.files)  # type: ignore[arg-type]
+            files = cast(list[IndexFile], await asyncio.wrap_future(heard))
+            done = self._judged(row, files, read.files)
         await asyncio.wrap_future(self._put(done))
         self.done += 1
         self._report(done)
