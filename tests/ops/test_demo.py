@@ -39,7 +39,7 @@ from liverecd.streams import StreamKey
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DURATION = 10  # the shortest demo: a third of the real one's timetable
-STREAMS = ("news", "sports", "concert", "talk")
+STREAMS = ("news", "sports", "concert", "talk", "lecture")
 
 
 def key(name: str) -> StreamKey:
@@ -243,7 +243,7 @@ def test_split_windows_give_one_file_each_and_the_demo_exits_0(
     assert talk.commands == "start restart stop cancel_delay"
     assert talk.ok, talk.result
     assert outcome.exit_code == 0
-    assert "Every window was recorded as scheduled (4 streams)." in text
+    assert f"Every window was recorded as scheduled ({len(STREAMS)} streams)." in text
 
 
 # -- the command, as a user runs it -----------------------------------------------------------
@@ -264,8 +264,25 @@ async def test_python_m_liverecd_demo_runs_to_its_summary_table() -> None:
         out, err = await proc.communicate()
     text = out.decode()
     assert "Summary (times in Asia/Shanghai):" in text, err.decode()
-    verdict = text.rstrip().splitlines()[-1]
+    verdict = next(
+        line for line in text.splitlines() if line.startswith(("Every window", "Not recorded"))
+    )
     assert proc.returncode == (0 if verdict.startswith("Every window") else 1), verdict
+
+
+@pytest.mark.slow
+def test_the_silent_start_is_noticed_restarted_and_verified_by_the_daemon(
+    run: tuple[demo.DemoOutcome, str],
+) -> None:
+    outcome, text = run
+    lecture = next(r for r in outcome.reports if r.key.stream == "lecture")
+    assert lecture.ok, lecture.result  # the emulator recorded it, after the second start
+    assert lecture.commands.startswith(f"start{TIMES}2")
+    assert "recording_not_confirmed" in text
+    verified = text.partition("Verified by the daemon")[2]
+    rows = {line.split()[2].rsplit("/", 1)[1]: line.split()[3]
+            for line in verified.splitlines() if line[:2] == "20"}  # fmt: skip
+    assert rows.get("lecture") in ("ok", "gap") and rows.get("news") == "ok"
 
 
 @pytest.mark.slow

@@ -203,6 +203,10 @@ class LiveClient:
         )
         return replace(page, streams=kept)
 
+    async def call(self, action: str, params: Mapping[str, str]) -> Answer:
+        """One signed attempt of any read-only `action` (RegionId added). Never raises."""
+        return await self._call(action, {**params, "RegionId": self._config.region})
+
     def _sign(self, action: str, params: Mapping[str, str], creds: Credentials) -> SignedRequest:
         token = creds.security_token.reveal() if creds.security_token else None
         common: dict[str, Any] = {

@@ -140,6 +140,19 @@ def load_credentials(environ: Mapping[str, str] | None = None, *, prefix: str = 
     return _from_environment(env)
 
 
+def load_record_auth_key(environ: Mapping[str, str] | None = None) -> str | None:
+    """The recording-callback key (`record_auth_key` file, else `LIVERECD_RECORD_AUTH_KEY`), or
+    None when neither is set (DESIGN §8)."""
+    env = os.environ if environ is None else environ
+    directory = env.get("CREDENTIALS_DIRECTORY")
+    if directory:
+        value = _read_file(Path(directory), "record_auth_key")
+        if value is not None:
+            return _clean(value, f"credential file {Path(directory) / 'record_auth_key'}")
+    value = env.get("LIVERECD_RECORD_AUTH_KEY")
+    return None if value is None else _clean(value, "LIVERECD_RECORD_AUTH_KEY")
+
+
 def load_notify_auth_key(environ: Mapping[str, str] | None = None) -> str | None:
     """The ingest-callback key (`notify_auth_key` file, else `LIVERECD_NOTIFY_AUTH_KEY`), or
     None when neither is set."""

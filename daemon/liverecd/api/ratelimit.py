@@ -159,20 +159,29 @@ class RateLimiter:
         return min(1.0, self._qps)
 
 
-_REGISTRY: dict[tuple[str, int | None], RateLimiter] = {}
+_REGISTRY: dict[tuple[str, str, int | None], RateLimiter] = {}
 
 
-def limiter_for(access_key_id: str, qps: float, clock: Clock) -> RateLimiter:
-    """The process's one limiter for `access_key_id`, shared by every caller on the system
-    clock (a fake clock gets its own, so tests stay apart).
+def limiter_for(
+    access_key_id: str,
+    qps: float,
+    clock: Clock,
+    *,
+    api: str = "RealTimeRecordCommand",
+    margin: float = 0.01,
+) -> RateLimiter:
+    """The process's one limiter for (`access_key_id`, `api`), shared by every caller on the
+    system clock (a fake clock gets its own, so tests stay apart). Each API has its own quota
+    (live-api.md §1.6), so e.g. index reads never take a RealTimeRecordCommand slot.
 
-    A different `qps` (config reload) updates the existing limiter's ceiling.
+    A different `qps` (config reload) updates the existing limiter's ceiling; `margin` applies
+    when the limiter is created.
     """
     # id(clock) is stable: the limiter keeps its clock alive for as long as it is registered.
-    key = (access_key_id, None if isinstance(clock, SystemClock) else id(clock))
+    key = (access_key_id, api, None if isinstance(clock, SystemClock) else id(clock))
     limiter = _REGISTRY.get(key)
     if limiter is None:
-        limiter = _REGISTRY[key] = RateLimiter(qps, clock)
+        limiter = _REGISTRY[key] = RateLimiter(qps, clock, margin=margin)
     elif limiter.qps != qps:
         limiter.set_qps(qps)
     return limiter

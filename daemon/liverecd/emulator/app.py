@@ -25,16 +25,22 @@ from liverecd.emulator.config import EmulatorConfig, RequestRecord
 from liverecd.emulator.faults import Fault, FaultInjector
 from liverecd.emulator.odd import render_odd
 from liverecd.emulator.online_list import describe_online, strict_target
+from liverecd.emulator.record_index import describe_index, index_target
 from liverecd.emulator.streams import StreamBook
 from liverecd.emulator.sts import StsIssuer
-from liverecd.emulator.throttle import ONLINE_LIST, REAL_TIME_RECORD_COMMAND, Throttle
+from liverecd.emulator.throttle import (
+    ONLINE_LIST,
+    REAL_TIME_RECORD_COMMAND,
+    RECORD_INDEX,
+    Throttle,
+)
 from liverecd.emulator.wire import Rejection, missing, new_request_id, render, render_error
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)
 
 _FORM = "application/x-www-form-urlencoded"
-_ACTIONS = (REAL_TIME_RECORD_COMMAND, ONLINE_LIST)
+_ACTIONS = (REAL_TIME_RECORD_COMMAND, ONLINE_LIST, RECORD_INDEX)
 
 
 @dataclass(slots=True)
@@ -106,7 +112,7 @@ class ApiEndpoint:
             require_signed_content_type=config.require_signed_content_type,
             sts=sts,
         )
-        self.throttle = Throttle(config.qps, config.online_list_per_minute)
+        self.throttle = Throttle(config.qps, config.online_list_per_minute, config.index_qps)
         self.requests: deque[RequestRecord] = deque(maxlen=config.request_log_limit)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -243,6 +249,11 @@ class ApiEndpoint:
         if action == REAL_TIME_RECORD_COMMAND:
             self._record_command(req)
             return None
+        if action == RECORD_INDEX:
+            key = index_target(req.params)[0]
+            return describe_index(
+                req.params, self._book.files(key), millis=self._config.index_millis
+            )
         target = strict_target(req.params)
         if target is not None:
             self._book.mention(target)

@@ -13,7 +13,13 @@ import os
 import signal
 import sys
 
-from liverecd.api.credentials import ENV_KEY_ID, ENV_SECRET, load_credentials, load_notify_auth_key
+from liverecd.api.credentials import (
+    ENV_KEY_ID,
+    ENV_SECRET,
+    load_credentials,
+    load_notify_auth_key,
+    load_record_auth_key,
+)
 from liverecd.durations import parse_duration
 from liverecd.emulator.config import DEFAULT_STOP_DELAY, EmulatorConfig
 from liverecd.emulator.server import Emulator
@@ -86,6 +92,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     )
     parser.add_argument("--notify-url", help="send ingest callbacks (publish/publish_done) here")
     parser.add_argument(
+        "--record-notify-url",
+        help="send recording callbacks here (JSON POSTs; key: LIVERECD_RECORD_AUTH_KEY)",
+    )
+    parser.add_argument(
         "--ingest-domain",
         type=_mapping,
         action="append",
@@ -117,6 +127,8 @@ def _config(args: argparse.Namespace) -> EmulatorConfig:
             default_online=not args.offline_by_default,
             notify_url=args.notify_url,
             notify_auth_key=load_notify_auth_key(),
+            record_notify_url=args.record_notify_url,
+            record_notify_key=load_record_auth_key(),
             ingest_domain_map=dict(args.ingest_domain),
             request_log_limit=100_000,  # a long-running emulator must not grow without bound
             sts_ttl=args.sts_ttl,

@@ -53,10 +53,16 @@ class EmulatorConfig:
     require_signed_content_type: bool = True
     request_log_limit: int | None = None  # keep only the newest N request records (None: all)
     sts_ttl: float = 3600.0  # seconds a temporary key from the credentials URI stays valid
+    index_qps: int = 15  # DescribeLiveStreamRecordIndexFiles per key over any sliding 1 s
+    # Index times with milliseconds: NOT what Alibaba sends (whole seconds), but lets tests use
+    # windows of a few seconds and still measure coverage to the percent.
+    index_millis: bool = False
+    record_notify_url: str | None = None  # recording callbacks (POST JSON), off when None
+    record_notify_key: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if self.qps < 1 or self.online_list_per_minute < 1:
-            raise ValueError("qps and online_list_per_minute must be at least 1")
+        if self.qps < 1 or self.online_list_per_minute < 1 or self.index_qps < 1:
+            raise ValueError("qps, online_list_per_minute and index_qps must be at least 1")
         if self.stop_delay < 0 or any(d < 0 for d in self.stop_delays.values()):
             raise ValueError("stop delays must not be negative")
 
@@ -133,6 +139,28 @@ class RecordingInterval:
     def seconds(self) -> float | None:
         """Length of the stretch, None while it runs."""
         return None if self.end_mono is None else self.end_mono - self.start_mono
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFile:
+    """One finalized recording file: a recording task's stretches, as the index lists it.
+    `start`/`end` are the first stretch's start and the last one's end; `seconds` what it holds."""
+
+    stream: StreamKey
+    file: int
+    start: datetime
+    end: datetime
+    seconds: float
+    created: datetime
+
+    @property
+    def uri(self) -> str:
+        """The OSS object path, shaped like Alibaba's (`app/stream/N_start_end.m3u8`)."""
+        fmt = "%Y-%m-%d-%H:%M:%S"
+        return (
+            f"{self.stream.app}/{self.stream.stream}/{self.file}_"
+            f"{self.start.strftime(fmt)}_{self.end.strftime(fmt)}.m3u8"
+        )
 
 
 @dataclass(frozen=True, slots=True)

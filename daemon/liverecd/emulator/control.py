@@ -12,6 +12,8 @@ only), for the demo and for tests in another process:
 | GET /_emulator/requests                      | every request record                         |
 | GET /_emulator/recordings[?stream=d/a/s]     | recording intervals                          |
 | GET /_emulator/callbacks                     | ingest callback deliveries                   |
+| POST /_emulator/streams/{d}/{a}/{s}/silent   | `{"starts": n, "files": n}`: silent faults   |
+| GET /_emulator/files[?stream=d/a/s]          | finalized files (what the record index has)  |
 | PUT /_emulator/clock                         | `{"skew": seconds}` for the server clock     |
 """
 
@@ -128,6 +130,8 @@ class ControlApi:
         app.router.add_get(PREFIX + "/recordings", self.recordings)
         app.router.add_get(PREFIX + "/callbacks", self.callbacks)
         app.router.add_put(PREFIX + "/clock", self.clock)
+        app.router.add_post(stream + "/silent", self.silent)
+        app.router.add_get(PREFIX + "/files", self.files)
 
     def _status(self, key: StreamKey) -> web.Response:
         return web.json_response(
@@ -184,6 +188,29 @@ class ControlApi:
     async def callbacks(self, request: web.Request) -> web.Response:
         """Ingest callback deliveries."""
         return web.json_response(jsonable(self._emu.callbacks))
+
+    async def silent(self, request: web.Request) -> web.Response:
+        """Silent faults for one stream: starts that record nothing, files that get lost."""
+        try:
+            body = await request.json()
+            starts, files = int(body.get("starts", 0)), int(body.get("files", 0))
+        except (ValueError, TypeError, AttributeError):
+            return _bad('body must be {"starts": n, "files": n}')
+        if starts > 0:
+            self._emu.silent_starts(_key(request), starts)
+        if files > 0:
+            self._emu.lose_files(_key(request), files)
+        return web.json_response({"ok": True})
+
+    async def files(self, request: web.Request) -> web.Response:
+        """Finalized files, of one stream with `?stream=d/a/s`."""
+        key = None
+        if "stream" in request.query:
+            try:
+                key = StreamKey.parse(request.query["stream"])
+            except ValueError as exc:
+                return _bad(str(exc))
+        return web.json_response(jsonable(self._emu.files(key)))
 
     async def clock(self, request: web.Request) -> web.Response:
         """Set how far the emulator's server clock runs ahead (negative: behind)."""

@@ -17,12 +17,14 @@ from liverecd.emulator.config import (
     CallbackRecord,
     EmulatorConfig,
     FaultPlan,
+    RecordFile,
     RecordingInterval,
     RequestRecord,
     StreamState,
 )
 from liverecd.emulator.control import ControlApi, loopback_only
 from liverecd.emulator.faults import FaultInjector
+from liverecd.emulator.record_callbacks import RecordCallbackSender
 from liverecd.emulator.streams import StreamBook
 from liverecd.emulator.sts import PATH as STS_PATH
 from liverecd.emulator.sts import StsIssuer
@@ -72,6 +74,13 @@ class Emulator:
             self._callbacks = CallbackSender(
                 config.notify_url, config.notify_auth_key, config.ingest_domain, self.clock
             )
+        self.record_callbacks: RecordCallbackSender | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        if config.record_notify_url is not None:
+            self.record_callbacks = RecordCallbackSender(
+                config.record_notify_url, config.record_notify_key, self.clock
+            )
+            self._book.on_event = self.record_callbacks.event
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
 
@@ -106,6 +115,8 @@ class Emulator:
             await runner.cleanup()
             raise LiverecdError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
         self._runner = runner
+        if self.record_callbacks is not None:
+            self._ticker = asyncio.create_task(self.record_callbacks.tick(self._book.recordings))
         bound_host, bound_port = runner.addresses[0][:2]
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         self._url = f"http://{shown}:{bound_port}"
@@ -127,8 +138,14 @@ class Emulator:
     async def close(self) -> None:
         """Stop listening; hung requests are dropped at once, pending callbacks cancelled."""
         self._closing.set()
+        if self._ticker is not None:
+            self._ticker.cancel()
+            await asyncio.gather(self._ticker, return_exceptions=True)
+            self._ticker = None
         if self._callbacks is not None:
             await self._callbacks.close()
+        if self.record_callbacks is not None:
+            await self.record_callbacks.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -171,6 +188,10 @@ class Emulator:
         """Every recording interval (of one stream), in the order they began."""
         return self._book.recordings(stream)
 
+    def files(self, stream: StreamKey | None = None) -> list[RecordFile]:
+        """Finalized files (of one stream) as the record index lists them."""
+        return self._book.files(stream)
+
     # -- faults -------------------------------------------------------------------------------
 
     def respond_with(
@@ -208,6 +229,14 @@ class Emulator:
     def throttle_storm(self, seconds: float = 10.0) -> None:
         """Answer every API call 400 Throttling.User for `seconds`."""
         self._faults.throttle_storm(self.clock.monotonic(), seconds)
+
+    def silent_starts(self, key: StreamKey, times: int = 1) -> None:
+        """The next `times` starts of `key` answer 200 and record nothing."""
+        self._book.silent_starts(key, times)
+
+    def lose_files(self, key: StreamKey, times: int = 1) -> None:
+        """The next `times` files of `key` never reach the index or a recording callback."""
+        self._book.lose_files(key, times)
 
     def clear_faults(self) -> None:
         """Drop the random plan, any storm and every scripted answer."""

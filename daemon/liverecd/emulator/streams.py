@@ -17,17 +17,26 @@ Choices where Alibaba is silent (each documented here, none to be relied on by t
 - PAUSED_WAITING becomes IDLE, its file generated, once `stop_delay` has passed; this is
   evaluated lazily against the clock, so no timer runs and a FakeClock works.
 - A stream drop ends a recording and its file for good; coming back does not resume it.
+
+Silent faults on demand (DESIGN §8): `silent_starts(key, n)` makes the next n starts of a stream
+answer 200 and record nothing (the task stays IDLE: no file, no status callback);
+`lose_files(key, n)` makes the next n files of a stream never reach the index or a callback.
+`on_event(kind, key, file)` hears `record_started`, `record_paused`, `record_resumed` and
+`file_created` (a `RecordFile`) for the recording callbacks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from itertools import groupby
 
 from liverecd.clock import Clock
 from liverecd.emulator.config import (
     EmulatorConfig,
     FileEnd,
+    RecordFile,
     RecordingInterval,
     SegmentEnd,
     StreamState,
@@ -65,6 +74,10 @@ class StreamBook:
         self._intervals: list[RecordingInterval] = []
         self._delays: dict[StreamKey, float] = dict(config.stop_delays)
         self._next_file = 1
+        self._silent: dict[StreamKey, int] = {}
+        self._losing: dict[StreamKey, int] = {}
+        self._lost: set[int] = set()
+        self.on_event: Callable[[str, StreamKey, RecordFile | None], None] | None = None
 
     # -- time ---------------------------------------------------------------------------------
 
@@ -143,6 +156,35 @@ class StreamBook:
             self._settle(stream, now)
         return [r for r in self._intervals if key is None or r.stream == key]
 
+    def silent_starts(self, key: StreamKey, times: int = 1) -> None:
+        """The next `times` starts of `key` answer 200 and record nothing."""
+        self._silent[key] = self._silent.get(key, 0) + times
+
+    def lose_files(self, key: StreamKey, times: int = 1) -> None:
+        """The next `times` files of `key` never reach the index or a callback."""
+        self._losing[key] = self._losing.get(key, 0) + times
+
+    def files(self, key: StreamKey | None = None) -> list[RecordFile]:
+        """Finalized files (of one stream) that reached the index, in file order."""
+        now = self._clock.monotonic()
+        for k, stream in self._streams.items():
+            if key is None or k == key:  # settle only what is asked: the index is per stream
+                self._settle(stream, now)
+        done = [
+            r
+            for r in self._intervals
+            if (key is None or r.stream == key) and r.file_closed_at is not None
+        ]
+        return [
+            _file(list(parts))
+            for number, parts in groupby(sorted(done, key=lambda r: r.file), lambda r: r.file)
+            if number not in self._lost
+        ]
+
+    def _emit(self, kind: str, key: StreamKey, file: RecordFile | None = None) -> None:
+        if self.on_event is not None:
+            self.on_event(kind, key, file)
+
     # -- commands -----------------------------------------------------------------------------
 
     def command(self, key: StreamKey, command: Command) -> None:
@@ -157,6 +199,9 @@ class StreamBook:
         if command is Command.START:
             if state is not StreamState.IDLE:
                 raise Rejection(409, "TaskAlreadyStarted")
+            if self._silent.get(key, 0) > 0:
+                self._silent[key] -= 1
+                return  # answered 200, and nothing records
             self._begin(key, stream, now, "start", new_file=True)
         elif command is Command.STOP:
             if state is not StreamState.RECORDING:
@@ -195,10 +240,16 @@ class StreamBook:
     def _begin(
         self, key: StreamKey, stream: _Stream, now: float, by: str, *, new_file: bool
     ) -> None:
-        if new_file or stream.file is None:
+        resumed = not (new_file or stream.file is None)
+        if not resumed:
             stream.file = self._next_file
             self._next_file += 1
             stream.file_intervals = []
+            if self._losing.get(key, 0) > 0:
+                self._losing[key] -= 1
+                self._lost.add(stream.file)
+        self._emit("record_resumed" if resumed else "record_started", key)
+        assert stream.file is not None
         stream.state = StreamState.RECORDING
         stream.pause_deadline = None
         stream.file_intervals.append(len(self._intervals))
@@ -211,6 +262,7 @@ class StreamBook:
         self._intervals[index] = replace(
             self._intervals[index], end=self._wall_at(now), end_mono=now, ended_by=by
         )
+        self._emit("record_paused", self._intervals[index].stream)
 
     def _close_file(self, stream: _Stream, at: float, by: FileEnd) -> None:
         closed_at = self._wall_at(at)
@@ -218,7 +270,19 @@ class StreamBook:
             self._intervals[index] = replace(
                 self._intervals[index], file_closed_at=closed_at, file_closed_by=by
             )
+        parts = [self._intervals[i] for i in stream.file_intervals]
+        if parts and parts[0].file not in self._lost:
+            self._emit("file_created", parts[0].stream, _file(parts))
         stream.file_intervals = []
         stream.file = None
         stream.state = StreamState.IDLE
         stream.pause_deadline = None
+
+
+def _file(parts: list[RecordingInterval]) -> RecordFile:
+    first, last = parts[0], parts[-1]
+    assert last.end is not None and first.file_closed_at is not None
+    return RecordFile(
+        stream=first.stream, file=first.file, start=first.start, end=last.end,
+        seconds=sum(p.seconds or 0.0 for p in parts), created=first.file_closed_at,
+    )  # fmt: skip

@@ -12,6 +12,7 @@ from collections import deque
 
 REAL_TIME_RECORD_COMMAND = "RealTimeRecordCommand"
 ONLINE_LIST = "DescribeLiveStreamsOnlineList"
+RECORD_INDEX = "DescribeLiveStreamRecordIndexFiles"
 
 
 class SlidingWindow:
@@ -53,10 +54,12 @@ class ArrivalPeak:
 
 class Throttle:
     """One sliding window per (AccessKeyId, action): `qps` per 1 s for RealTimeRecordCommand (and
-    any other action), `per_minute` per 60 s for DescribeLiveStreamsOnlineList."""
+    any other action), `per_minute` per 60 s for DescribeLiveStreamsOnlineList, `index_qps` per
+    1 s for DescribeLiveStreamRecordIndexFiles."""
 
-    def __init__(self, qps: int, online_list_per_minute: int) -> None:
+    def __init__(self, qps: int, online_list_per_minute: int, index_qps: int = 15) -> None:
         self._qps = qps
+        self._index_qps = index_qps
         self._per_minute = online_list_per_minute
         self._windows: dict[tuple[str, str], SlidingWindow] = {}
         self._peaks: dict[tuple[str | None, str], ArrivalPeak] = {}
@@ -72,6 +75,8 @@ class Throttle:
         if window is None:
             if action == ONLINE_LIST:
                 window = SlidingWindow(self._per_minute, 60.0)
+            elif action == RECORD_INDEX:
+                window = SlidingWindow(self._index_qps, 1.0)
             else:
                 window = SlidingWindow(self._qps, 1.0)
             self._windows[(access_key_id, action)] = window

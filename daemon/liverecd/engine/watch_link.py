@@ -74,6 +74,7 @@ class WatchLink:
         self._interval = 0.0
         self._failing = False  # the last online-list call answered was not OK
         self._reported: bool | None = None  # the health last reported
+        self.event_listeners: list[Callable[[Event], None]] = []  # e.g. the verifier's evidence
 
     def attach(self, engine: Engine, client: OnlineLister, interval: float) -> OnlineWatch:
         """Build the watch over `client` for `engine`'s open windows; returns it."""
@@ -140,6 +141,8 @@ class WatchLink:
             self._engine.rearm(key, window.window_id)
 
     def _on_event(self, event: Event) -> None:
+        for listener in self.event_listeners:
+            listener(event)
         if event.change is Change.DROPPED or (
             event.change is Change.RETURNED and event.missed_drop
         ):

@@ -5,9 +5,12 @@ few seconds from now and are written to a temporary folder (`demo_files`); the e
 on 127.0.0.1 with made-up keys; the daemon runs through the same `serve()` as `liverecd run`,
 its log on the console. The world around it is scripted on the emulator: `sports` goes live
 late, `concert` is already being recorded (started by hand, with another key, as from the
-console). Once every stream is idle after the last window, the summary compares what the
-emulator recorded with the timetable (`demo_report`). Exit 0 when every window was recorded as
-expected, 1 otherwise, 130 when interrupted.
+console), and the first start of `lecture` is answered 200 but records nothing (recording
+callbacks are on, so the daemon notices and starts it again). Once every stream is idle after
+the last window, the summary compares what the emulator recorded with the timetable
+(`demo_report`), then shows each window as the daemon's own verifier judged it (from the state
+store, as `liverecd report` prints it). Exit 0 when every window was recorded as expected, 1
+otherwise, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +39,7 @@ from liverecd.ops.demo_files import (
     BASE_SECONDS,
     CONFIG_FILE,
     SCHEDULE_FILE,
+    free_port,
     load_timeline,
     template,
     template_zone,
@@ -47,11 +52,14 @@ from liverecd.ops.demo_report import (
     plan_lines,
     stream_report,
     summary_table,
+    verifications,
+    verified_after,
 )
 from liverecd.ops.metrics import Metrics
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.model import ApiConfig, Config, LogConfig
 from liverecd.streams import Command, StreamKey
+from liverecd.verify.report import text_table
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +67,7 @@ MIN_SECONDS = 10.0  # shorter, and the first window would open before the daemon
 STOP_DELAY = 3.0  # the emulator's stop delay, in template seconds (the platform's: 180 s)
 LATE = {"sports": 10.0}  # streams that go live only then (template seconds)
 BY_HAND = ("concert",)  # streams someone started recording before the demo began
+SILENT = ("lecture",)  # streams whose first start records nothing (answered 200)
 DAEMON_KEY_ID = "LTAI5tDEMOliverecdKey01"  # made-up AccessKey ids; secrets are drawn per run
 CONSOLE_KEY_ID = "LTAI5tDEMOconsoleKey001"
 SHUTDOWN_TIMEOUT = 15.0
@@ -123,6 +132,8 @@ class World:
         """What the world will do, for the plan."""
         out = [Happening(self._t0, "(recording started by hand)", self._keys[n]) for n in BY_HAND]
         out += [Happening(at, "(stream goes live)", key) for key, at in self._late.items()]
+        out += [Happening(self._t0, "(its next start will record nothing)", self._keys[n])
+                for n in SILENT]  # fmt: skip
         return out
 
     async def prepare(self, api: ApiConfig, console: Credentials) -> None:
@@ -130,6 +141,8 @@ class World:
         through the API with the console's key, as a person in the Alibaba Cloud console would."""
         for key in self._late:
             self.emulator.set_online(key, False)
+        for name in SILENT:
+            self.emulator.silent_starts(self._keys[name])
         await _sleep_until(self._t0)
         async with LiveClient(api, console) as client:
             for name in BY_HAND:
@@ -158,13 +171,21 @@ async def run_demo(duration: float = BASE_SECONDS, *, keep: bool = False) -> Dem
     accounts = {DAEMON_KEY_ID: secrets.token_hex(16), CONSOLE_KEY_ID: secrets.token_hex(16)}
     for secret in accounts.values():
         logs.register_secret(secret)
-    emulator_config = EmulatorConfig(accounts=accounts, stop_delay=STOP_DELAY * scale)
+    record_key, port = secrets.token_hex(12), free_port()
+    logs.register_secret(record_key)
+    os.environ["LIVERECD_RECORD_AUTH_KEY"] = record_key  # the daemon reads it as in production
+    emulator_config = EmulatorConfig(
+        accounts=accounts, stop_delay=STOP_DELAY * scale, record_notify_key=record_key,
+        index_millis=True,  # windows of seconds: the index's whole seconds would blur coverage
+        record_notify_url=f"http://127.0.0.1:{port}/notify/record",
+    )  # fmt: skip
     with workdir(keep) as folder:
         async with Emulator(emulator_config) as emulator:
             # Whole seconds, so the default demo's schedule reads 20:00:03, not 20:00:03.417.
             t0 = datetime.fromtimestamp(math.ceil(_now().timestamp() + START_MARGIN), UTC)
             end = t0 + timedelta(seconds=duration)
-            config = write_files(folder, t0=t0, scale=scale, endpoint=emulator.url)
+            config = write_files(folder, t0=t0, scale=scale, endpoint=emulator.url,
+                                 record_callback=f"127.0.0.1:{port}")  # fmt: skip
             timeline = load_timeline(config)
             recs = timeline.recordings(t0, end)
             world = World(emulator, {r.stream.stream: r.stream for r in recs}, t0, scale)
@@ -202,8 +223,9 @@ async def _run_daemon(
     last_close = max(r.end for r in recs)
     keys = {r.stream for r in recs}
     settling = asyncio.create_task(_settled(world.emulator, keys, last_close, end))
+    verifying = asyncio.create_task(verified_after(settling, config.state_dir, recs, end))
     try:
-        await asyncio.wait({serving, settling}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({serving, verifying}, return_when=asyncio.FIRST_COMPLETED)
         interrupted = serving.done()
         if not serving.done():
             if ready.done():
@@ -215,9 +237,9 @@ async def _run_daemon(
             serving.result()  # raises what stopped it
         return interrupted
     finally:
-        for task in (serving, playing, settling):
+        for task in (serving, playing, settling, verifying):
             task.cancel()
-        await asyncio.gather(serving, playing, settling, return_exceptions=True)
+        await asyncio.gather(serving, playing, settling, verifying, return_exceptions=True)
 
 
 def _ready(
@@ -263,6 +285,9 @@ def _summary(
         else f"Not recorded as scheduled: {', '.join(failed)}."
     )
     print(f"\nSummary (times in {zone.key}):\n{summary_table(reports, zone)}\n\n{verdict}")
+    rows = verifications(config.state_dir, min(r.end for r in recs), max(r.end for r in recs))
+    print("\nVerified by the daemon (DescribeLiveStreamRecordIndexFiles + recording callbacks,"
+          f" times in UTC; `liverecd report` prints the same):\n{text_table(rows)}")  # fmt: skip
     return reports
 
 

@@ -2,8 +2,9 @@
 with times a few seconds from now, written to a folder, and read back as the daemon reads them.
 
 Template marks: `{{ now + 3s }}` an instant (local time in the schedule's zone, with its
-offset), `{{ 2s }}` a duration, `{{ endpoint }}` the emulator's URL. Times are written for a
-demo of `BASE_SECONDS` and scaled to the demo's length.
+offset), `{{ 2s }}` a duration, `{{ endpoint }}` the emulator's URL, `{{ record_callback }}`
+where the daemon hears recording callbacks (HOST:PORT, or off). Times are written for a demo of
+`BASE_SECONDS` and scaled to the demo's length.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -32,6 +34,7 @@ SCHEDULE_FILE = "schedules/demo.yaml"
 _INSTANT = re.compile(r"\{\{\s*now\s*\+\s*(\d+(?:\.\d+)?)s\s*\}\}")
 _DURATION = re.compile(r"\{\{\s*(\d+(?:\.\d+)?)s\s*\}\}")
 _ENDPOINT = re.compile(r"\{\{\s*endpoint\s*\}\}")
+_RECORD_CALLBACK = re.compile(r"\{\{\s*record_callback\s*\}\}")
 _ZONE = re.compile(r"^timezone:\s*([\w/+-]+)", re.MULTILINE)
 
 
@@ -49,7 +52,9 @@ def template_zone(text: str) -> ZoneInfo:
     return ZoneInfo(found.group(1) if found else "UTC")
 
 
-def render(text: str, *, t0: datetime, scale: float, endpoint: str = "") -> str:
+def render(
+    text: str, *, t0: datetime, scale: float, endpoint: str = "", record_callback: str = "off"
+) -> str:
     """Fill in a template: each mark's seconds times `scale`, instants counted from `t0` and
     written in the file's zone. LiverecdError for a mark it does not know."""
     zone = template_zone(text)
@@ -62,18 +67,23 @@ def render(text: str, *, t0: datetime, scale: float, endpoint: str = "") -> str:
         return format_duration(timedelta(seconds=float(m.group(1)) * scale))
 
     text = _ENDPOINT.sub(endpoint, _DURATION.sub(duration, _INSTANT.sub(instant, text)))
+    text = _RECORD_CALLBACK.sub(record_callback, text)
     if "{{" in text:
         at = text.index("{{")
         raise LiverecdError(f"demo template: unknown mark {text[at : at + 30]!r}")
     return text
 
 
-def write_files(folder: Path, *, t0: datetime, scale: float, endpoint: str) -> Config:
+def write_files(
+    folder: Path, *, t0: datetime, scale: float, endpoint: str, record_callback: str = "off"
+) -> Config:
     """Write the demo's config and schedule into `folder`; the config as the daemon reads it."""
     for name in (CONFIG_FILE, SCHEDULE_FILE):
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render(template(name), t0=t0, scale=scale, endpoint=endpoint))
+        text = render(template(name), t0=t0, scale=scale, endpoint=endpoint,
+                      record_callback=record_callback)  # fmt: skip
+        path.write_text(text)
     return load_config(folder / CONFIG_FILE)
 
 
@@ -83,6 +93,13 @@ def load_timeline(config: Config) -> Timeline:
     if result.errors:
         raise LiverecdError("demo schedule is invalid: " + "; ".join(map(str, result.errors)))
     return Timeline(result.schedule)
+
+
+def free_port() -> int:
+    """A free loopback port (for the daemon's recording-callback receiver)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -1,19 +1,25 @@
 """What `liverecd demo` prints around the daemon's log: the plan before, the summary table after.
 
 Pure functions over the timeline's recordings and the emulator's records, so the judgement
-"was every window recorded as expected" is the same in the demo and in its tests.
+"was every window recorded as expected" is the same in the demo and in its tests; and, after
+the run, the daemon's own verification rows, read from its state store as `report` reads them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from liverecd.emulator import RecordingInterval, RequestRecord
 from liverecd.schedule.actions import Action, Recording
 from liverecd.streams import StreamKey
+from liverecd.verify.coverage import Result
+from liverecd.verify.store import DB_NAME, Verification, VerificationStore
 
 TIMES = "\u00d7"  # the multiplication sign, as in "start, 4 times"
 MIN_TOLERANCE = 1.0  # seconds of a window that may go unrecorded (start-up, latency, jitter)
@@ -176,3 +182,31 @@ def _interval(iv: RecordingInterval, zone: ZoneInfo) -> str:
 def _tenths(t: datetime) -> str:
     t = t + timedelta(microseconds=50_000)  # round, not truncate, to a tenth
     return f"{t:%H:%M:%S}.{t.microsecond // 100_000}"
+
+
+def verifications(state_dir: Path, since: datetime, until: datetime) -> list[Verification]:
+    """The daemon's verification rows of windows that ended in [since, until] (as `report`)."""
+    if not (state_dir / DB_NAME).exists():
+        return []
+    store = VerificationStore(state_dir, readonly=True)
+    try:
+        return store.verifications(since, until)
+    finally:
+        store.close()
+
+
+async def verified_after(
+    settling: asyncio.Task[None], state_dir: Path, recs: Sequence[Recording], end: datetime
+) -> None:
+    """After `settling`, wait (10 s past `end` at most) until the daemon's verifier has judged
+    every window of `recs`."""
+    await settling
+    first, last = min(r.end for r in recs), max(r.end for r in recs)
+    wait = max(10.0, (end - datetime.now(UTC)).total_seconds() + 10.0)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(wait):
+            while True:
+                rows = verifications(state_dir, first, last)
+                if sum(1 for r in rows if r.result is not Result.PENDING) >= len(recs):
+                    return
+                await asyncio.sleep(0.2)

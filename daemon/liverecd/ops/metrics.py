@@ -37,6 +37,7 @@ WAIT_BUCKETS = LATENESS_BUCKETS
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 # Recording lost per drop: the stream's time away plus the re-arm (one watch interval, 10 s by
 # default, or about a second with ingest callbacks); long outages reach minutes.
+COVERAGE_BUCKETS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 1.0)
 LOST_BUCKETS = (1, 2.5, 5, 10, 15, 20, 30, 45, 60, 120, 300, 600, 1800, 3600)
 
 
@@ -134,6 +135,7 @@ class Metrics:
         build.labels(version=version).set(1)
         self._watch_metrics(r)
         self._loss_metrics(r)
+        self._verify_metrics(r)
         self._zero_series()
 
     def _loss_metrics(self, r: CollectorRegistry) -> None:
@@ -146,6 +148,22 @@ class Metrics:
         )
         r.register(_Read("liverecd_log_lines_dropped", "Log lines dropped: stdout too slow.",
                          logs.dropped_lines))  # fmt: skip
+
+    def _verify_metrics(self, r: CollectorRegistry) -> None:
+        self.verified = Counter(
+            "liverecd_windows_verified", "Windows verified, by result (DESIGN §8).", ["result"],
+            registry=r,
+        )  # fmt: skip
+        self.coverage = Histogram(
+            "liverecd_window_coverage_ratio", "Recorded share of each verified window.",
+            buckets=COVERAGE_BUCKETS, registry=r,
+        )  # fmt: skip
+
+    def window_verified(self, result: str, coverage: float | None) -> None:
+        """One window's verification result."""
+        self.verified.labels(result=result).inc()
+        if coverage is not None:
+            self.coverage.observe(coverage)
 
     def _watch_metrics(self, r: CollectorRegistry) -> None:
         self.stream_drops = Counter(
@@ -178,6 +196,8 @@ class Metrics:
 
     def _zero_series(self) -> None:
         # Series that exist from the first scrape: rate() and absent() alerts need a zero to start.
+        for result in ("ok", "absent", "gap", "unverified"):
+            self.verified.labels(result=result)
         for command in Command:
             self.dropped.labels(command=command.value, reason="refused")
             for outcome in Outcome:

@@ -41,6 +41,7 @@ from liverecd.ops.page.web import StatusPage
 from liverecd.ops.statelock import StateLock
 from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
 from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, Config, ListenAddress, Stream
+from liverecd.verify.service import verify_extensions
 
 log = structlog.get_logger(__name__)
 
@@ -124,6 +125,8 @@ async def serve(
             observer.track_credentials(accounts.expiry_seconds)
         started: list[Extension] = []
         lock = StateLock(config.state_dir)
+        client = accounts.default_client  # verification reads the default account's index
+        extensions = [*extensions, *verify_extensions(config, client, clock, observer)]
         try:
             lock.acquire()  # before the state is read: a second daemon refuses here
             for ext in (accounts, *extensions):

@@ -2,7 +2,7 @@
 
 Every section is optional except `schedules`; missing keys take the defaults of `model.py`.
 Project extensions beyond DESIGN.md §3: `api.connect_timeout`, `api.retry`, `horizon`, and
-`off` (or null) for `status.listen` / `watch.callback_listen`.
+`off` (or null) for `status.listen` / `watch.callback_listen` / `verify.callback_listen`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from liverecd.schedule.model import (
     RetryConfig,
     Source,
     StatusConfig,
+    VerifyConfig,
     WatchConfig,
 )
 from liverecd.schedule.yamlload import YMap, YNode, YScalar, load_yaml
@@ -243,6 +244,15 @@ def _accounts(
     return tuple(found)
 
 
+_VERIFY_FIELDS: dict[str, _Field] = {
+    "enabled": lambda r, node, path: r.boolean(node, path),
+    "grace": _duration(),
+    "min_coverage": lambda r, node, path: _ratio(r, node, path),
+    "qps": lambda r, node, path: r.number(node, path, positive=True),
+    "callback_listen": _listen,
+    "callback_host": lambda r, node, path: r.string(node, path),
+    "confirm": _duration(positive=True),
+}
 _TOP_FIELDS: dict[str, _Field] = {
     "api": _section(ApiConfig, _API_FIELDS),
     "accounts": _accounts,
@@ -254,7 +264,16 @@ _TOP_FIELDS: dict[str, _Field] = {
     "log": _section(LogConfig, _LOG_FIELDS),
     "status": _section(StatusConfig, {"listen": _listen}),
     "watch": _section(WatchConfig, {"interval": _duration(), "callback_listen": _listen}),
+    "verify": _section(VerifyConfig, _VERIFY_FIELDS),
 }
+
+
+def _ratio(reader: Reader, node: YNode, path: str) -> float | None:
+    value = reader.number(node, path)
+    if value is not None and not 0 <= value <= 1:
+        reader.report(node, path, f"expected a ratio between 0 and 1, got {value}")
+        return None
+    return value
 
 
 def _int(value: float | None) -> int | None:

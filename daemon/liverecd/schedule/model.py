@@ -215,6 +215,19 @@ class AccountConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class VerifyConfig:
+    """Proof of recording (DESIGN §8): when and how each ended window is checked."""
+
+    enabled: bool = True
+    grace: timedelta = timedelta(seconds=60)  # after a window's file is due
+    min_coverage: float = 0.98
+    qps: float = 15.0  # DescribeLiveStreamRecordIndexFiles calls/s per account (its limit)
+    callback_listen: ListenAddress | None = None
+    callback_host: str | None = None  # None: the host part of callback_listen
+    confirm: timedelta = timedelta(seconds=20)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The main config file, validated. `path` is absolute; globs are relative to its folder."""
 
@@ -228,6 +241,7 @@ class Config:
     log: LogConfig = field(default_factory=LogConfig)
     status: StatusConfig = field(default_factory=StatusConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
     source: Source | None = None
     # Where each entry of `schedules` is written, in the same order (for "matches no file").
     schedule_sources: tuple[Source, ...] = ()
