@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Protocol
@@ -85,6 +85,7 @@ class Daemon:
         watch_files: bool = True,
         drain_grace: float = DRAIN_GRACE,
         online_lister: OnlineLister | None = None,
+        status_extra: Callable[[], Mapping[str, object]] | None = None,
     ) -> None:
         self.config = config
         self.clock: Clock = clock or SystemClock()
@@ -92,6 +93,7 @@ class Daemon:
         self._lifecycle: Lifecycle = lifecycle or _Quiet()
         self._watch_files = watch_files
         self._drain_grace = drain_grace
+        self._status_extra = status_extra  # e.g. the HA role, merged into every snapshot
         # The online watch (issue 5): its starts, and how a start waits for its stream.
         link = WatchLink(self._observer, self.clock) if online_lister is not None else None
         self.engine = Engine(
@@ -137,6 +139,8 @@ class Daemon:
 
     def snapshot(self) -> Mapping[str, object]:
         """The latest status (immutable; safe to read from another thread)."""
+        if self._status_extra is not None:
+            return MappingProxyType({**self._snapshot, **self._status_extra()})
         return self._snapshot
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -73,6 +73,10 @@ class Metrics:
             buckets=LATENESS_BUCKETS,
             registry=r,
         )
+        self.active = Gauge(
+            "liverecd_active", "1 while this daemon is its cluster's active member.", registry=r
+        )
+        self.active.set(1)  # without `database` a daemon is always the active one
         self.queue_depth = Gauge(
             "liverecd_dispatch_queue_depth", "Commands waiting for a limiter slot.", registry=r
         )
@@ -210,6 +214,10 @@ class Metrics:
     def watch_healthy(self, healthy: bool) -> None:
         """Set the watch health gauge."""
         self.watch_up.set(1 if healthy else 0)
+
+    def role_changed(self, active: bool) -> None:
+        """HA: this member became active (1) or standby (0)."""
+        self.active.set(1 if active else 0)
 
 
 if TYPE_CHECKING:

@@ -71,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     logs.configure(config.log)
     credentials = load_credentials()
+    if config.database is not None:
+        from liverecd.ha.service import register_password
+
+        register_password()
     logs.register_secret(credentials.secret.reveal())
     if credentials.security_token is not None:
         logs.register_secret(credentials.security_token.reveal())
@@ -108,6 +112,14 @@ async def serve(
     clock = clock or SystemClock()
     async with LiveClient(config.api, credentials, clock=clock, session=session) as client:
         pacer = limiter_for(credentials.access_key_id, config.api.qps, clock)
+        if config.database is not None:  # a cluster member (DESIGN §9): liverecd.ha owns it
+            from liverecd.ha.service import serve_member
+
+            return await serve_member(
+                config, client, pacer, clock=clock, observer=observer, lifecycle=lifecycle,
+                extensions=extensions, signals=signals, watch_files=watch_files,
+                on_ready=on_ready, install=_install_signals, remove=_remove_signals,
+            )  # fmt: skip
         daemon = Daemon(
             config, sender=client.real_time_record_command, pacer=pacer,
             store=SqliteStateStore(config.state_dir), clock=clock, observer=observer,
@@ -193,7 +205,15 @@ async def _relay(daemon: Daemon, on_ready: Callable[[Daemon], None]) -> None:
     on_ready(daemon)
 
 
-def _install_signals(daemon: Daemon) -> None:
+class Controlled(Protocol):
+    """What the signal handlers drive: a Daemon, or an HA member."""
+
+    def request_stop(self) -> None: ...
+
+    def request_reload(self, trigger: str = "sighup") -> None: ...
+
+
+def _install_signals(daemon: Controlled) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, _on_stop_signal, daemon, "SIGTERM")
     loop.add_signal_handler(signal.SIGINT, _on_stop_signal, daemon, "SIGINT")
@@ -206,7 +226,7 @@ def _remove_signals() -> None:
         loop.remove_signal_handler(sig)
 
 
-def _on_stop_signal(daemon: Daemon, name: str) -> None:
+def _on_stop_signal(daemon: Controlled, name: str) -> None:
     # Act first, then log: once the log reader is gone, stdout is a broken pipe and logging
     # raises; a SIGTERM must still stop the daemon.
     daemon.request_stop()
@@ -214,7 +234,7 @@ def _on_stop_signal(daemon: Daemon, name: str) -> None:
         log.info("stop_requested", signal=name)
 
 
-def _on_hup(daemon: Daemon) -> None:
+def _on_hup(daemon: Controlled) -> None:
     daemon.request_reload("sighup")
     with contextlib.suppress(OSError):
         log.info("reload_requested", signal="SIGHUP")
