@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
@@ -18,12 +17,12 @@ from pathlib import Path
 
 def binaries() -> Path | None:
     """The newest /usr/lib/postgresql/*/bin holding initdb and pg_ctl, if any."""
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=_version)
-    return Path(found[-1]).parent if found else None
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=_version)
+    return found[-1].parent if found else None
 
 
-def _version(path: str) -> int:
-    part = Path(path).parent.parent.name
+def _version(path: Path) -> int:
+    part = path.parent.parent.name
     return int(part) if part.isdigit() else 0
 
 

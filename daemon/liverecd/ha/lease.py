@@ -56,9 +56,25 @@ class Leadership:
         return "active" if self.epoch is not None and not self.fenced else "standby"
 
     async def run(self) -> None:
-        """Campaign, renew and fence until cancelled."""
+        """Campaign, renew and fence until cancelled. The fence is watched on its own timer: a
+        renewal stuck in a partition (psycopg waits up to 5 s for a cancellation) must not
+        delay `leader_lost` (the gate itself closes on time whatever happens here)."""
         while True:
-            await self._clock.sleep(await self.step())
+            step = asyncio.ensure_future(self.step())
+            try:
+                while not step.done():
+                    timer = asyncio.ensure_future(self._clock.sleep(self._until_fence()))
+                    await asyncio.wait([step, timer], return_when=asyncio.FIRST_COMPLETED)
+                    timer.cancel()
+                    self._fence_check()
+            finally:
+                step.cancel()
+            await self._clock.sleep(step.result())
+
+    def _until_fence(self) -> float:
+        if self.epoch is None or self.fenced:
+            return self.lease
+        return max(0.01, self.confirmed_until - self._clock.monotonic() + 0.01)
 
     async def step(self) -> float:
         """One round; the seconds until the next."""

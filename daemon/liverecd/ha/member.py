@@ -174,6 +174,7 @@ class Member:
         self.digest, self.loaded = timetable_digest(result.schedule), True
         self.leadership.campaigning = True
         if self.leadership.epoch is None:
+            log.info("member_standby", member=self.name, digest=self.digest)
             self._lifecycle.ready(self.status_text("no Live API request while standby"))
         if on_ready is not None and not self._told_ready:
             self._told_ready = True
