@@ -172,6 +172,8 @@ class Member:
         result = await loading.load(self.config, None)
         loading.report(result)
         self.digest, self.loaded = timetable_digest(result.schedule), True
+        if (loaded := getattr(self._observer, "timetable_loaded", None)) is not None:
+            loaded(self.digest)
         self.leadership.campaigning = True
         if self.leadership.epoch is None:
             log.info("member_standby", member=self.name, digest=self.digest)

@@ -77,6 +77,10 @@ class Metrics:
             "liverecd_active", "1 while this daemon is its cluster's active member.", registry=r
         )
         self.active.set(1)  # without `database` a daemon is always the active one
+        self.timetable = Gauge(
+            "liverecd_timetable_info", "1, labelled with the timetable's digest (HA).",
+            ["digest"], registry=r,
+        )  # fmt: skip
         self.queue_depth = Gauge(
             "liverecd_dispatch_queue_depth", "Commands waiting for a limiter slot.", registry=r
         )
@@ -218,6 +222,11 @@ class Metrics:
     def role_changed(self, active: bool) -> None:
         """HA: this member became active (1) or standby (0)."""
         self.active.set(1 if active else 0)
+
+    def timetable_loaded(self, digest: str) -> None:
+        """HA: the digest of the timetable this member runs (members should agree)."""
+        self.timetable.clear()
+        self.timetable.labels(digest=digest).set(1)
 
 
 if TYPE_CHECKING:
