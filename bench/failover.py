@@ -25,12 +25,11 @@ from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from common import percentile, quiet  # noqa: E402
-
-from ha.cluster import Member, member_config, same_second, stamp  # noqa: E402
-from ha.pg import PgServer, binaries  # noqa: E402
-from liverecd.emulator import Emulator, EmulatorConfig  # noqa: E402
-from reliability.rig import key, now, schedule_text, seconds  # noqa: E402
+from common import percentile, quiet
+from ha.cluster import Member, member_config, same_second, stamp
+from ha.pg import PgServer, binaries
+from liverecd.emulator import Emulator, EmulatorConfig
+from reliability.rig import key, now, schedule_text, seconds
 
 SECRET = "FakeSecretForTestVectorsOnly0123"
 
@@ -104,8 +103,11 @@ async def rounds(
         old_events = active.proc.events
         await active.start()
         active.proc.events[:0] = old_events  # keep counting events across lives
-        await active.wait("member_standby", count=len(
-            [e for e in old_events if e.get("event") == "member_standby"]) + 1, within=30)
+        await active.wait(
+            "member_standby",
+            count=len([e for e in old_events if e.get("event") == "member_standby"]) + 1,
+            within=30,
+        )
         active, standby = standby, active
     return gaps, acquired, reconciled
 

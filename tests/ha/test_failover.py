@@ -18,7 +18,7 @@ import pytest
 
 from conftest import TEST_SECRET, EmulatorFactory
 from liverecd.emulator import Emulator
-from reliability.rig import key, now, schedule_text, seconds, until
+from reliability.rig import http_get, key, now, schedule_text, seconds, until
 
 from .cluster import Member, Proxy, member_config, same_second, sent_by, stamp
 from .pg import PgServer
@@ -124,6 +124,8 @@ async def test_a_frozen_active_wakes_up_as_standby_and_sends_nothing(
     assert lost["reason"] in ("lease_unconfirmed", "superseded")
     assert (await a.health())["role"] == "standby"
     assert (await b.health())["role"] == "active"
+    assert "liverecd_active 0.0" in (await http_get(f"http://127.0.0.1:{a.port}/metrics"))[1]
+    assert "liverecd_active 1.0" in (await http_get(f"http://127.0.0.1:{b.port}/metrics"))[1]
     assert first_start(emu, b, "sport", t0) is not None
     check_quota_and_overlap(emu, a, b)
 
