@@ -14,25 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 import os
 import secrets
 import socket
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import fields, is_dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
 from liverecd.clock import Clock
 from liverecd.engine import reload as loading
 from liverecd.engine.daemon import Daemon, Lifecycle
+from liverecd.engine.watchfs import watch
 from liverecd.ha import sql
+from liverecd.ha.digest import timetable_digest
 from liverecd.ha.gate import SenderGate
 from liverecd.ha.lease import Leadership
 from liverecd.ha.store import Database, DatabaseError, SchemaTooNewError, TermStore, where
-from liverecd.schedule.model import Config, Schedule
+from liverecd.schedule.model import Config
 
 if TYPE_CHECKING:
     from liverecd.ops.service import Extension
@@ -48,8 +47,9 @@ class Member:
     signal handlers call."""
 
     def __init__(
-        self, config: Config, *, clock: Clock, lifecycle: Lifecycle, observer: object = None
-    ) -> None:
+        self, config: Config, *, clock: Clock, lifecycle: Lifecycle, observer: object = None,
+        watch_files: bool = True,
+    ) -> None:  # fmt: skip
         assert config.database is not None
         self.config = config
         self.name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(2)}"
@@ -65,6 +65,8 @@ class Member:
         self.others: dict[str, tuple[str, str]] = {}  # member -> (digest, role), fresh ones
         self._mismatch: tuple[str, ...] = ()
         self._stop = asyncio.Event()
+        self._reload = asyncio.Event()
+        self._watch_files = watch_files
         self._daemon: Daemon | None = None
         self._told_ready = False
 
@@ -78,7 +80,9 @@ class Member:
 
     def request_reload(self, trigger: str = "sighup") -> None:
         """Reload the schedules (the running daemon's, or the standby's digest)."""
-        if self._daemon is not None:
+        if self.leadership.role == "standby":
+            self._reload.set()
+        elif self._daemon is not None:
             self._daemon.request_reload(trigger)
 
     def status(self) -> Mapping[str, object]:
@@ -156,9 +160,16 @@ class Member:
                 started.append(ext)
             async with asyncio.TaskGroup() as tg:
                 tasks = [tg.create_task(e.run(), name=type(e).__name__) for e in started]
+                tasks.append(tg.create_task(self._watch(), name="standby-watch"))
                 try:
                     await self._standby(daemon, on_ready)
-                    if await self._either(self.leadership.won):
+                    while not await self._either(self.leadership.won, self._reload):
+                        if self._stop.is_set():
+                            break
+                        self._reload.clear()
+                        await self._standby(daemon, on_ready)  # SIGHUP or an edit: new digest
+                    else:
+                        tasks[-1].cancel()
                         await self._term(daemon, store, gate)
                 finally:
                     for task in tasks:
@@ -205,16 +216,22 @@ class Member:
             daemon.request_stop()
             await run
 
-    async def _either(self, event: asyncio.Event) -> bool:
-        """Wait for `event` or a stop request; True when `event` came first."""
-        stop = asyncio.ensure_future(self._stop.wait())
-        got = asyncio.ensure_future(event.wait())
+    async def _either(self, event: asyncio.Event, *others: asyncio.Event) -> bool:
+        """Wait for `event`, one of `others` or a stop request; True when it was `event`."""
+        waits = [asyncio.ensure_future(e.wait()) for e in (self._stop, event, *others)]
         try:
-            await asyncio.wait([stop, got], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            stop.cancel()
-            got.cancel()
+            for w in waits:
+                w.cancel()
         return event.is_set() and not self._stop.is_set()
+
+    async def _watch(self) -> None:
+        """The standby follows edits of its schedules too, so its digest stays current."""
+        if self._watch_files:
+            with contextlib.suppress(OSError):
+                await watch(self.config.path.parent, self.config.schedules,
+                            lambda: self.request_reload("file_change"))  # fmt: skip
 
     # -- members and their timetables -------------------------------------------------------
 
@@ -264,21 +281,3 @@ class _RoleLifecycle:
 
     def stopping(self, status: str | None = None) -> object:
         return self._inner.stopping(status)
-
-
-def timetable_digest(schedule: Schedule) -> str:
-    """sha256 of what the schedule means (file positions left out): two members with the same
-    digest run the same timetable."""
-    text = json.dumps(_plain(schedule.streams()), sort_keys=True, default=repr)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def _plain(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)
-                if f.name not in ("source", "sources")}  # fmt: skip
-    if isinstance(value, frozenset | set):
-        return sorted(repr(v) for v in value)
-    if isinstance(value, tuple | list):
-        return [_plain(v) for v in value]
-    return repr(value)

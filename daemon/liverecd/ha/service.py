@@ -44,7 +44,8 @@ async def serve_member(
     """Run this process as a member of `config.database.cluster` until a stop request."""
     from liverecd.engine.daemon import _Quiet
 
-    member = Member(config, clock=clock, lifecycle=lifecycle or _Quiet(), observer=observer)
+    member = Member(config, clock=clock, lifecycle=lifecycle or _Quiet(), observer=observer,
+                    watch_files=watch_files)  # fmt: skip
 
     def build(gate: SenderGate, store: TermStore, role_lifecycle: Lifecycle) -> Daemon:
         return Daemon(
