@@ -4,6 +4,7 @@ in /healthz, and an edit that makes them agree again clears it (the standby foll
 from __future__ import annotations
 
 import asyncio
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,14 @@ async def test_a_member_with_another_timetable_is_named_until_it_agrees(
         differs = await a.wait("timetable_differs", within=10)
         assert str(differs["member"]).split(":")[1] == str(b.proc.process.pid)  # type: ignore[union-attr]
         assert len((await a.health())["timetable_differs"]) == 1  # type: ignore[arg-type]
+        check = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "liverecd", "check", "-c", str(a.config),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await check.communicate()
+        assert check.returncode == 0, err
+        assert f":{b.proc.process.pid}:" in err.decode()  # type: ignore[union-attr]
+        assert "runs a different timetable" in err.decode() and b"1 warning" in out
         write_schedule(b.root, "s.yaml", ours)  # the standby is deployed the same schedule
         async with asyncio.timeout(10):
             while True:  # polling a page: there is nothing to wait on

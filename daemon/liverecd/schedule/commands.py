@@ -108,6 +108,10 @@ def _check(config: Config, result: LoadResult, start: datetime, end: datetime) -
     warnings = dst_findings(schedule, start, end) + short_windows(schedule)
     opening = [r for r in recs if r.start >= start]
     warnings += _quota_problems(late_starts(opening, config.api.qps, config.max_lead), config)
+    if config.database is not None:  # HA: do the cluster's members run this timetable?
+        from liverecd.ha.check import cluster_findings
+
+        warnings += cluster_findings(config, schedule)
     _print_problems(sorted(warnings, key=lambda p: (p.file, p.line or 0, p.col or 0)))
     hours = format_duration(end - start)
     summary = (
