@@ -77,3 +77,23 @@ async def test_an_unreachable_database_is_named_and_retried_before_ready(
         assert proc.event("member_standby") is None and proc.event("daemon_started") is None
     finally:
         assert await proc.terminate() == 0
+
+
+async def test_a_schema_from_a_newer_liverecd_stops_the_start(
+    tmp_path: Path, emulator_factory: EmulatorFactory, pg_url: str
+) -> None:
+    from liverecd.ha import sql
+    from liverecd.ha.store import Database
+
+    from .conftest import db_config
+
+    db = Database(db_config(pg_url))
+    await db.open()
+    await db.fetch(sql.WRITE_VERSION, (sql.SCHEMA_VERSION + 1,))
+    await db.close()
+    emu = await emulator_factory()
+    path, _ = member_config(tmp_path, emu.url, pg_url, lease="3s", schedule="streams: []\n")
+    proc = await DaemonProcess.spawn(path, daemon_env(account("HaNewer"), sts=False))
+    assert await proc.finish() == 1
+    assert "written by a newer liverecd" in proc.stderr
+    assert proc.event("member_standby") is None

@@ -26,6 +26,7 @@ from liverecd.clock import Clock
 from liverecd.engine import reload as loading
 from liverecd.engine.daemon import Daemon, Lifecycle
 from liverecd.engine.watchfs import watch
+from liverecd.errors import LiverecdError
 from liverecd.ha import sql
 from liverecd.ha.digest import timetable_digest
 from liverecd.ha.gate import SenderGate
@@ -122,6 +123,13 @@ class Member:
                 finally:
                     lease.cancel()
                     peers.cancel()
+        except BaseExceptionGroup as group:
+            # What stopped a term (a StateError at start-up...) reaches the command line as
+            # itself, like the single daemon's, not wrapped in a TaskGroup's ExceptionGroup.
+            match, _ = group.split(LiverecdError)
+            if match is None:
+                raise
+            raise _first(match) from group
         finally:
             await self.leadership.release()
             await self.db.close()
@@ -281,3 +289,8 @@ class _RoleLifecycle:
 
     def stopping(self, status: str | None = None) -> object:
         return self._inner.stopping(status)
+
+
+def _first(group: BaseExceptionGroup[LiverecdError]) -> LiverecdError:
+    inner = group.exceptions[0]
+    return inner if isinstance(inner, LiverecdError) else _first(inner)
