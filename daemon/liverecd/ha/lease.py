@@ -2,9 +2,10 @@
 
 Timing, for a lease of L seconds (6 s by default): the active renews every L/3; a standby tries
 to take the lease every L/6; the active's gate stays open until the instant it *sent* its last
-confirmed renewal plus L minus a margin of L/4 (monotonic clock). The database sets the lease's
-expiry at least that late, with its own clock, so the gate closes at least L/4 before any other
-member can take over: two actives never send in the same second.
+confirmed renewal plus L minus a margin of max(1 s, L/4) (monotonic clock). The database sets
+the lease's expiry at least L after that instant, with its own clock, so the gate closes at
+least the margin before any other member can take over: two actives never send in the same
+second.
 
 An active that cannot renew keeps its epoch: renewing needs only the epoch unchanged, so after a
 database blip it carries on (the gate held its commands meanwhile). Once it sees another epoch,
@@ -37,7 +38,8 @@ class Leadership:
         self._db = db
         self.holder = holder
         self.lease = db.config.lease.total_seconds()
-        self.margin = self.lease / 4
+        # At least a second: the gate must close a full second before anyone else can send.
+        self.margin = max(1.0, self.lease / 4)
         self._clock = clock
         self._on_change = on_change
         self.epoch: int | None = None  # the current term's epoch
