@@ -138,7 +138,9 @@ def report(
     print(f"windows lost beyond the failover gap: {lost}")
     print(f"restart commands: {len(restarts)} (doubled: 0 unless listed) ; "
           f"TaskAlreadyStarted re-assertions: {len(reasserted)}")  # fmt: skip
-    print(f"most calls in any 1 s (emulator, both members): {emu.max_in_any_second()}")
+    per_key = ", ".join(f"{m.name} {emu.max_in_any_second(m.key)}" for m in pair)
+    print(f"most calls in any 1 s (emulator, both members): {emu.max_in_any_second()}"
+          f" (each member: {per_key})")  # fmt: skip
     print(f"requests of both members less than 1 s apart: {len(same_second(emu, *pair))}")
 
 

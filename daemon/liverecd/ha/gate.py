@@ -1,7 +1,7 @@
 """The sender gate: no Live API request of any kind leaves a member that cannot prove its lease.
 
 Every request (RealTimeRecordCommand and DescribeLiveStreamsOnlineList) passes the gate at the
-last moment before it is sent. The gate is open until a deadline on the monotonic clock that the
+last moment before it is sent. The gate is open until a deadline on a monotonic clock that the
 lease keeps pushing forward (`confirm`): the time of the last confirmed renewal's *sending* plus
 the lease minus a safety margin, so it closes before the database can have handed the lease to
 another member. A process frozen by SIGSTOP or a stalled loop wakes up past its deadline and
@@ -16,14 +16,25 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 from liverecd.api.result import ApiResult, TransportError
-from liverecd.clock import Clock
+from liverecd.clock import Clock, SystemClock
 from liverecd.engine.dispatch import Sender
 from liverecd.engine.listing import OnlineLister
 from liverecd.errors import LiverecdError
 from liverecd.streams import Command, StreamKey
+
+
+def fence_clock(clock: Clock) -> Callable[[], float]:
+    """The clock fences are measured on: CLOCK_BOOTTIME for the real clock, since unlike
+    CLOCK_MONOTONIC it keeps counting while the host is suspended, as the database's lease
+    expiry does; a resumed VM must not believe its lease is younger than it is."""
+    if isinstance(clock, SystemClock) and hasattr(time, "CLOCK_BOOTTIME"):
+        return lambda: time.clock_gettime(time.CLOCK_BOOTTIME)
+    return clock.monotonic
 
 
 class GateClosedError(LiverecdError):
@@ -31,10 +42,10 @@ class GateClosedError(LiverecdError):
 
 
 class SenderGate:
-    """Open while `clock.monotonic() < deadline` and the term is not over. One per term."""
+    """Open while `fence_clock(clock)() < deadline` and the term is not over. One per term."""
 
     def __init__(self, clock: Clock) -> None:
-        self._clock = clock
+        self._now = fence_clock(clock)
         self._deadline = -math.inf
         self._ended = False
         self._wake = asyncio.Event()
@@ -43,15 +54,15 @@ class SenderGate:
     @property
     def is_open(self) -> bool:
         """True when a request may leave now."""
-        return not self._ended and self._clock.monotonic() < self._deadline
+        return not self._ended and self._now() < self._deadline
 
     @property
     def deadline(self) -> float:
-        """Monotonic instant the gate closes at, unless confirmed again."""
+        """Instant (fence clock) the gate closes at, unless confirmed again."""
         return self._deadline
 
     def confirm(self, until: float) -> None:
-        """The lease is ours until at least `until` (monotonic, margin already taken off)."""
+        """The lease is ours until at least `until` (fence clock, margin already taken off)."""
         if not self._ended and until > self._deadline:
             self._deadline = until
             self._notify()

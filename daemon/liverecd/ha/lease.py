@@ -2,7 +2,7 @@
 
 Timing, for a lease of L seconds (6 s by default): the active renews every L/3; a standby tries
 to take the lease every L/6; the active's gate stays open until the instant it *sent* its last
-confirmed renewal plus L minus a margin of max(1 s, L/4) (monotonic clock). The database sets
+confirmed renewal plus L minus a margin of max(1 s, L/4) (boot-time clock). The database sets
 the lease's expiry at least L after that instant, with its own clock, so the gate closes at
 least the margin before any other member can take over: two actives never send in the same
 second.
@@ -22,7 +22,7 @@ import structlog
 
 from liverecd.clock import Clock
 from liverecd.ha import sql
-from liverecd.ha.gate import SenderGate
+from liverecd.ha.gate import SenderGate, fence_clock
 from liverecd.ha.store import Database, DatabaseError, where
 
 log = structlog.get_logger(__name__)
@@ -41,6 +41,7 @@ class Leadership:
         # At least a second: the gate must close a full second before anyone else can send.
         self.margin = max(1.0, self.lease / 4)
         self._clock = clock
+        self._now = fence_clock(clock)  # the gate's clock: deadlines are compared with it
         self._on_change = on_change
         self.epoch: int | None = None  # the current term's epoch
         self.fenced = False  # term not over, but the gate closed: lease unconfirmed
@@ -76,11 +77,11 @@ class Leadership:
     def _until_fence(self) -> float:
         if self.epoch is None or self.fenced:
             return self.lease
-        return max(0.01, self.confirmed_until - self._clock.monotonic() + 0.01)
+        return max(0.01, self.confirmed_until - self._now() + 0.01)
 
     async def step(self) -> float:
         """One round; the seconds until the next."""
-        sent = self._clock.monotonic()
+        sent = self._now()
         try:
             if self.epoch is not None:
                 rows = await self._db.fetch(sql.RENEW, {**self._keys, "epoch": self.epoch})
@@ -98,7 +99,7 @@ class Leadership:
     def _next_in(self) -> float:
         if self.epoch is None or self.fenced or not self.reachable:
             return self.lease / 6
-        until_fence = self.confirmed_until - self._clock.monotonic()
+        until_fence = self.confirmed_until - self._now()
         return max(0.01, min(self.lease / 3, until_fence + 0.01))
 
     def _begin(self, epoch: int, sent: float) -> None:
@@ -121,7 +122,7 @@ class Leadership:
     def _fence_check(self) -> None:
         if self.epoch is None or self.fenced:
             return
-        if self._clock.monotonic() >= self.confirmed_until:
+        if self._now() >= self.confirmed_until:
             self.fenced = True
             log.warning("leader_lost", reason="lease_unconfirmed", epoch=self.epoch)
             self._on_change()
