@@ -203,7 +203,8 @@ class Member:
 
     async def _term(self, daemon: Daemon, store: TermStore, gate: SenderGate) -> None:
         lead = self.leadership
-        assert lead.epoch is not None
+        if lead.epoch is None:  # won and lost again before this period could act on it
+            return
         store.epoch = lead.epoch
         lead.gate = gate
         gate.confirm(lead.confirmed_until)
