@@ -91,6 +91,7 @@ class Daemon:
         drain_grace: float = DRAIN_GRACE,
         online_lister: OnlineLister | None = None,
         reload_config: Callable[[Config], Config] | None = None,
+        status_extra: Callable[[], Mapping[str, object]] | None = None,
     ) -> None:
         self.config = config
         # Re-reads the main config on each reload (ops.config_reload); None: schedules only.
@@ -101,6 +102,7 @@ class Daemon:
         self._watch_files = watch_files
         self._drain_grace = drain_grace
         self.pacer = pacer  # the status page shows its quota in use
+        self._status_extra = status_extra  # e.g. the HA role, merged into every snapshot
         # The online watch (issue 5): its starts, and how a start waits for its stream.
         link = WatchLink(self._observer, self.clock) if online_lister is not None else None
         self.engine = Engine(
@@ -156,8 +158,12 @@ class Daemon:
         return self._status
 
     def snapshot(self) -> Mapping[str, object]:
-        """The latest status as /healthz shows it, current at the time of the call."""
-        return self._status.view(self.clock.wall())
+        """The latest status as /healthz shows it, current at the time of the call (with what
+        `status_extra` adds, e.g. the HA role)."""
+        view = self._status.view(self.clock.wall())
+        if self._status_extra is not None:
+            view.update(self._status_extra())
+        return view
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -101,6 +101,14 @@ class Metrics:
             buckets=LATENESS_BUCKETS,
             registry=r,
         )
+        self.active = Gauge(
+            "liverecd_active", "1 while this daemon is its cluster's active member.", registry=r
+        )
+        self.active.set(1)  # without `database` a daemon is always the active one
+        self.timetable = Gauge(
+            "liverecd_timetable_info", "1, labelled with the timetable's digest (HA).",
+            ["digest"], registry=r,
+        )  # fmt: skip
         self.queue_depth = Gauge(
             "liverecd_dispatch_queue_depth", "Commands waiting for a limiter slot.", registry=r
         )
@@ -281,6 +289,15 @@ class Metrics:
     def watch_healthy(self, healthy: bool) -> None:
         """Set the watch health gauge."""
         self.watch_up.set(1 if healthy else 0)
+
+    def role_changed(self, active: bool) -> None:
+        """HA: this member became active (1) or standby (0)."""
+        self.active.set(1 if active else 0)
+
+    def timetable_loaded(self, digest: str) -> None:
+        """HA: the digest of the timetable this member runs (members should agree)."""
+        self.timetable.clear()
+        self.timetable.labels(digest=digest).set(1)
 
 
 if TYPE_CHECKING:

@@ -75,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
         logs.configure(config.log)
+        if config.database is not None:
+            from liverecd.ha.service import register_password
+
+            register_password()
         lifecycle, observer, extensions = _ops_defaults(config)
         return asyncio.run(
             serve(config, None, lifecycle=lifecycle, observer=observer, extensions=extensions)
@@ -114,6 +118,15 @@ async def serve(
     clock = clock or SystemClock()
     sources = await sources_for(config, credentials, clock, logs.register_credentials)
     async with Accounts(config, sources, clock, session=session) as accounts:
+        if config.database is not None:  # a cluster member (DESIGN §9): liverecd.ha owns it
+            from liverecd.ha.service import serve_member
+
+            return await serve_member(
+                config, accounts.default_client, accounts.pacer, clock=clock, observer=observer,
+                lifecycle=lifecycle, extensions=extensions, signals=signals,
+                watch_files=watch_files, on_ready=on_ready, install=_install_signals,
+                remove=_remove_signals,
+            )  # fmt: skip
         daemon = Daemon(
             config, sender=accounts.send, pacer=accounts.pacer,
             store=SqliteStateStore(config.state_dir), clock=clock, observer=observer,
@@ -208,7 +221,15 @@ async def _relay(daemon: Daemon, on_ready: Callable[[Daemon], None]) -> None:
     on_ready(daemon)
 
 
-def _install_signals(daemon: Daemon) -> None:
+class Controlled(Protocol):
+    """What the signal handlers drive: a Daemon, or an HA member."""
+
+    def request_stop(self) -> None: ...
+
+    def request_reload(self, trigger: str = "sighup") -> None: ...
+
+
+def _install_signals(daemon: Controlled) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, _on_stop_signal, daemon, "SIGTERM")
     loop.add_signal_handler(signal.SIGINT, _on_stop_signal, daemon, "SIGINT")
@@ -223,7 +244,7 @@ def _remove_signals() -> None:
         loop.remove_signal_handler(sig)
 
 
-def _on_stop_signal(daemon: Daemon, name: str) -> None:
+def _on_stop_signal(daemon: Controlled, name: str) -> None:
     # Act first, then log: once the log reader is gone, stdout is a broken pipe and logging
     # raises; a SIGTERM must still stop the daemon.
     daemon.request_stop()
@@ -231,7 +252,7 @@ def _on_stop_signal(daemon: Daemon, name: str) -> None:
         log.info("stop_requested", signal=name)
 
 
-def _on_hup(daemon: Daemon) -> None:
+def _on_hup(daemon: Controlled) -> None:
     daemon.request_reload("sighup")
     with contextlib.suppress(OSError):
         log.info("reload_requested", signal="SIGHUP")

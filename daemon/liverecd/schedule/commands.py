@@ -133,6 +133,10 @@ def _check(config: Config, result: LoadResult, start: datetime, end: datetime) -
         mine = [r for r in opening if account.get(r.stream, DEFAULT_ACCOUNT) == name]
         qps = config.account(name).api.qps
         warnings += quota_warnings(late_starts(mine, qps, config.max_lead), qps, config.max_lead)
+    if config.database is not None:  # HA: do the cluster's members run this timetable?
+        from liverecd.ha.check import cluster_findings
+
+        warnings += cluster_findings(config, schedule)
     warnings = config_warnings(config) + sorted(
         warnings, key=lambda p: (p.file, p.line or 0, p.col or 0)
     )

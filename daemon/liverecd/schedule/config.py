@@ -3,6 +3,7 @@
 Every section is optional except `schedules`; missing keys take the defaults of `model.py`.
 Project extensions beyond DESIGN.md §3: `api.connect_timeout`, `api.retry`, `horizon`, and
 `off` (or null) for `status.listen` / `watch.callback_listen` / `verify.callback_listen`.
+`database` is DESIGN §9.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from liverecd.schedule.model import (
     AccountConfig,
     ApiConfig,
     Config,
+    DatabaseConfig,
     ListenAddress,
     LogConfig,
     RetryConfig,
@@ -127,6 +129,49 @@ def _endpoint(reader: Reader, node: YNode, path: str) -> str | None:
         reader.report(node, path, problem)
         return None
     return text.strip().rstrip("/")
+
+
+def _database_url(reader: Reader, node: YNode, path: str) -> tuple[str, Source] | None:
+    text = reader.string(node, path)
+    if text is None:
+        return None
+    try:
+        parts = urlsplit(text.strip())
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        reader.report(node, path, "is not a valid URL")
+        return None
+    if parts.password is not None:
+        reader.report(
+            node, path, "no password in the URL: use PGPASSWORD, ~/.pgpass (PGPASSFILE) or the"
+            " credential file database_password",
+        )  # fmt: skip
+        return None
+    if parts.scheme not in ("postgresql", "postgres"):
+        reader.report(node, path, "expected a URL such as postgresql://liverecd@db:5432/liverecd")
+        return None
+    return text.strip(), Source(reader.file, node.line, node.col)
+
+
+def _database(reader: Reader, node: YNode, path: str) -> DatabaseConfig | None:
+    mapping = reader.mapping(node, path, _DATABASE_FIELDS)
+    if mapping is None:
+        return None
+    if "url" not in mapping.entries:
+        reader.report(node, path, "missing required key 'url'")
+    values = _read_fields(reader, mapping.entries, path, _DATABASE_FIELDS)
+    if "url" not in values:
+        return None
+    url, source = values.pop("url")
+    return DatabaseConfig(url=url, source=source, **values)
+
+
+def _cluster(reader: Reader, node: YNode, path: str) -> str | None:
+    text = reader.string(node, path)
+    if text is not None and not (0 < len(text) <= 63 and text.replace("-", "").isalnum()):
+        reader.report(node, path, "expected a short name of letters, digits and '-'")
+        return None
+    return text
 
 
 def _is_loopback(host: str) -> bool:
@@ -253,7 +298,14 @@ _VERIFY_FIELDS: dict[str, _Field] = {
     "callback_host": lambda r, node, path: r.string(node, path),
     "confirm": _duration(positive=True),
 }
+_DATABASE_FIELDS: dict[str, _Field] = {
+    "url": _database_url,
+    "cluster": _cluster,
+    # Under 3 s a busy database's hiccup would cost the lease; over a minute, failover is slow.
+    "lease": _duration(minimum=timedelta(seconds=3), maximum=timedelta(minutes=1)),
+}
 _TOP_FIELDS: dict[str, _Field] = {
+    "database": _database,
     "api": _section(ApiConfig, _API_FIELDS),
     "accounts": _accounts,
     "schedules": _schedules,

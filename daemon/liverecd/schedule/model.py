@@ -228,6 +228,17 @@ class VerifyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class DatabaseConfig:
+    """Shared state and the leader lease in PostgreSQL (DESIGN §9). `url` never holds a
+    password: libpq's PGPASSWORD / ~/.pgpass, or the credential file `database_password`."""
+
+    url: str
+    cluster: str = "main"
+    lease: timedelta = timedelta(seconds=6)
+    source: Source | None = None  # where `url` is written, for errors about reaching it
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The main config file, validated. `path` is absolute; globs are relative to its folder."""
 
@@ -242,6 +253,7 @@ class Config:
     status: StatusConfig = field(default_factory=StatusConfig)
     watch: WatchConfig = field(default_factory=WatchConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
+    database: DatabaseConfig | None = None  # None: SQLite in state_dir, one daemon
     source: Source | None = None
     # Where each entry of `schedules` is written, in the same order (for "matches no file").
     schedule_sources: tuple[Source, ...] = ()

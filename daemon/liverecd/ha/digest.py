@@ -1,0 +1,29 @@
+"""The digest of a timetable: what the schedules mean, not where they are written, so that the
+members of a cluster can tell whether they run the same one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from liverecd.schedule.model import Schedule
+
+
+def timetable_digest(schedule: Schedule) -> str:
+    """sha256 of what the schedule means (file positions left out): two members with the same
+    digest run the same timetable."""
+    text = json.dumps(_plain(schedule.streams()), sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)
+                if f.name not in ("source", "sources")}  # fmt: skip
+    if isinstance(value, frozenset | set):
+        return sorted(repr(v) for v in value)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return repr(value)
