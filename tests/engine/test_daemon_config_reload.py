@@ -18,7 +18,7 @@ from .conftest import TEST_AK, Workspace, running_daemon
 
 
 def limiter_qps() -> float:
-    return ratelimit._REGISTRY[(TEST_AK, None)].qps
+    return ratelimit._REGISTRY[(TEST_AK, "RealTimeRecordCommand", None)].qps
 
 
 def edit(path: Path, *changes: tuple[str, str]) -> None:

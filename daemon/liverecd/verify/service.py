@@ -130,11 +130,13 @@ class VerifyExtension:
         if event.change is Change.DROPPED:
             evidence.observe(event.stream, event.at, False)
         elif event.change is Change.CAME_ONLINE:
-            # First seen online after being seen offline in its window: offline since it opened.
+            # First seen online: when it began publishing after its window opened, it was
+            # offline from the opening until then; when before, it was live all along.
             window = self._windows().get(event.stream)
-            if window is not None:
+            began = event.publish_time or event.at
+            if window is not None and began > window.start:
                 evidence.observe(event.stream, window.start, False)
-            evidence.observe(event.stream, event.publish_time or event.at, True)
+            evidence.observe(event.stream, began, True)
         elif event.change in _ONLINE:
             back = event.publish_time if event.change is Change.RETURNED else None
             self.verifier.evidence.observe(event.stream, back or event.at, True)
