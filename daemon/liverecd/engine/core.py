@@ -82,6 +82,7 @@ class Engine:
         policy: RetryPolicy,
         on_change: Callable[[], None],
         stream_wait: StreamWait | None = None,
+        intent_timeout: float | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -93,6 +94,7 @@ class Engine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self._max_lead = config.max_lead
+        self._intent_timeout = intent_timeout
         self.alarms = Alarms(self._alarm, clock)
         self.dispatcher = Dispatcher(
             sender, pacer, policy, clock,
@@ -126,16 +128,28 @@ class Engine:
 
     async def _durable(self, fut: asyncio.Future[None], deadline: datetime) -> bool:
         """Wait for `fut` (a state write) until `deadline` on the wall clock; True once it is
-        durable. The book retries a failing write on its own."""
+        durable. The book retries a failing write on its own.
+
+        With `intent_timeout` (a cluster member: its lease gate guards every send, and its
+        shared database may be failing over), True also once that long has passed while the
+        window is still open: DESIGN §9 keeps sending what is owed through a database blip."""
         if fut.done():
             return fut.exception() is None
-        left = (deadline - self.clock.wall()).total_seconds()
-        nap = asyncio.ensure_future(self.clock.sleep(left))
+        now = self.clock.wall()
+        limit = deadline
+        if self._intent_timeout is not None:
+            limit = min(deadline, now + timedelta(seconds=self._intent_timeout))
+        nap = asyncio.ensure_future(self.clock.sleep((limit - now).total_seconds()))
         try:
             await asyncio.wait((nap, asyncio.shield(fut)), return_when=asyncio.FIRST_COMPLETED)
         finally:
             nap.cancel()
-        return fut.done() and fut.exception() is None
+        if fut.done() and fut.exception() is None:
+            return True
+        if self._intent_timeout is not None and deadline > self.clock.wall():
+            log.warning("start_without_intent", error=self.book.last_error)
+            return True
+        return False
 
     async def _submit_when_durable(self, fut: asyncio.Future[None], orders: list[Order]) -> None:
         for order in sorted(orders, key=_deadline):

@@ -92,6 +92,7 @@ class Daemon:
         online_lister: OnlineLister | None = None,
         reload_config: Callable[[Config], Config] | None = None,
         status_extra: Callable[[], Mapping[str, object]] | None = None,
+        intent_timeout: float | None = None,
     ) -> None:
         self.config = config
         # Re-reads the main config on each reload (ops.config_reload); None: schedules only.
@@ -109,6 +110,7 @@ class Daemon:
             config, sender=sender, pacer=pacer, store=store, clock=self.clock,
             observer=self._observer, policy=policy or RetryPolicy.from_config(config.api.retry),
             on_change=self._changed, stream_wait=link.stream_wait if link else None,
+            intent_timeout=intent_timeout,
         )  # fmt: skip
         self.engine.on_clock_jump = self._refresh_soon
         self.watch_link = link

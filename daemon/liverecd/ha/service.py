@@ -22,6 +22,11 @@ from liverecd.ha.store import PASSWORD_FILE, TermStore
 from liverecd.ops import logs
 from liverecd.schedule.model import Config
 
+# A member waits this long for an opening intent to reach the shared database, then sends anyway:
+# its lease gate still guards the send, and a database failing over must not cost the windows
+# that open meanwhile (README "Two servers, one active": database outages).
+INTENT_TIMEOUT = 0.5
+
 if TYPE_CHECKING:
     from liverecd.ops.service import Controlled, Extension
 
@@ -52,7 +57,7 @@ async def serve_member(
             config, sender=gate.sender(client.real_time_record_command), pacer=pacer,
             store=store, clock=clock, observer=observer, lifecycle=role_lifecycle,
             watch_files=watch_files, online_lister=gate.lister(client),
-            status_extra=member.status,
+            status_extra=member.status, intent_timeout=INTENT_TIMEOUT,
         )  # fmt: skip
 
     if signals:
