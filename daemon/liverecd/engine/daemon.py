@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -50,6 +50,28 @@ UPCOMING = 8  # next actions kept in the status
 # second keeps a window that a step brings forward on time, for a few microseconds of CPU.
 # (timerfd's TFD_TIMER_CANCEL_ON_SET would make it event-driven; Python exposes it from 3.13.)
 CLOCK_WATCH = 1.0
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a load or expansion builds hundreds of thousands of
+    long-lived, acyclic objects (at 100,000 windows a full collection held the loop for up to a
+    second); what was built is then frozen, so later collections skip it. Refcounting still
+    frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
+@contextlib.asynccontextmanager
+async def _paused() -> AsyncIterator[None]:
+    with collector_paused():
+        yield
 
 
 class Lifecycle(Protocol):
@@ -173,10 +195,11 @@ class Daemon:
         """Start, serve until `request_stop()`, drain, persist. StateError when the state
         cannot be read at start-up."""
         rows = self.engine.book.load()
-        await self._load()
-        now = self.clock.wall()
-        first = max(FIRST_SLICE, 2 * self.config.max_lead)
-        timeline = await asyncio.to_thread(self._expand, rows, now, now + first)
+        with collector_paused():
+            await self._load()
+            now = self.clock.wall()
+            first = max(FIRST_SLICE, 2 * self.config.max_lead)
+            timeline = await asyncio.to_thread(self._expand, rows, now, now + first)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.engine.alarms.run(), name="alarms")
             tg.create_task(self.engine.dispatcher.run(), name="dispatcher")
@@ -233,10 +256,6 @@ class Daemon:
         self._loaded = result
         self._schedule = await asyncio.to_thread(Timeline, result.schedule)
         self._streams = result.schedule.streams()
-        # The schedule lives until the next load and holds no cycles: keep the cyclic garbage
-        # collector from walking its hundreds of thousands of objects on the loop (a full
-        # collection at 100,000 windows stalled the loop for over a second).
-        gc.freeze()
 
     async def _recheck_gone(self, grace: float) -> None:
         """Reload once the grace of a vanished file has passed (it may be back by then)."""
@@ -270,7 +289,7 @@ class Daemon:
 
     async def reload(self, trigger: str) -> None:
         """Reload the schedule files now and apply the difference (one `reload` event)."""
-        async with self._lock:
+        async with self._lock, _paused():
             self._lifecycle.reloading()
             if self._reload_config is not None:
                 self.config = self._reload_config(self.config)
@@ -305,7 +324,7 @@ class Daemon:
     async def refresh_horizon(self) -> None:
         """Extend the timeline to `horizon` ahead of now (after start-up, hourly, and after a
         clock jump), off the loop; windows the state remembers stay."""
-        async with self._lock:
+        async with self._lock, _paused():
             now = self.clock.wall()
             new = await asyncio.to_thread(
                 loading.expand, self._timeline(), now, self.config.horizon
