@@ -252,7 +252,7 @@ class Daemon:
         if self._gone and not self._gone_check:
             self._gone_check = True
             self.engine.spawn(self._recheck_gone(grace), name="recheck-gone")
-        loading.report(result)
+        await loading.report(result)
         self._loaded = result
         self._schedule = await asyncio.to_thread(Timeline, result.schedule)
         self._streams = result.schedule.streams()

@@ -127,11 +127,10 @@ class Dispatcher:
     def cancel(self, window_id: str, commands: set[Command] | None = None) -> int:
         """Withdraw the window's queued orders (all, or those `commands`); an attempt in flight
         finishes and is not retried. Each withdrawn order is reported as `cancelled`."""
-        hits = [
-            it
-            for (wid, cmd), it in list(self._queue.items.items())
-            if wid == window_id and (commands is None or cmd in commands)
-        ]
+        # By key, not by a scan: a reload cancels thousands of windows against a long queue.
+        items = self._queue.items
+        found = (items.get((window_id, cmd)) for cmd in commands or Command)
+        hits = [it for it in found if it is not None]
         for it in hits:
             if it.in_flight:
                 it.cancel_requested = True

@@ -24,6 +24,7 @@ from liverecd.schedule.timeline import Timeline
 
 log = structlog.get_logger(__name__)
 
+REPORT_SLICE = 100  # problems logged per turn of the loop
 DEBOUNCE = 0.25  # seconds: an editor's write-and-rename is one change, not three reloads
 
 
@@ -80,9 +81,12 @@ def keep_vanished(
     )  # fmt: skip
 
 
-def report(result: LoadResult) -> None:
-    """One event per problem: `schedule_invalid` (error) or `schedule_warning` (warning)."""
-    for p in result.problems:
+async def report(result: LoadResult) -> None:
+    """One event per problem: `schedule_invalid` (error) or `schedule_warning` (warning); a
+    large timetable's thousand warnings are logged in slices, so the loop keeps turning."""
+    for i, p in enumerate(result.problems):
+        if i % REPORT_SLICE == REPORT_SLICE - 1:
+            await asyncio.sleep(0)
         emit = log.error if p.severity == "error" else log.warning
         emit(
             "schedule_invalid" if p.severity == "error" else "schedule_warning",

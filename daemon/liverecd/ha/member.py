@@ -189,7 +189,7 @@ class Member:
 
     async def _standby(self, daemon: Daemon, on_ready: Callable[[Daemon], None] | None) -> None:
         result = await loading.load(self.config, None)
-        loading.report(result)
+        await loading.report(result)
         self.digest, self.loaded = timetable_digest(result.schedule), True
         if (loaded := getattr(self._observer, "timetable_loaded", None)) is not None:
             loaded(self.digest)
