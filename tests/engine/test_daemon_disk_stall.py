@@ -12,7 +12,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from liverecd.engine.state import Phase, RecordingState, SqliteStateStore
+from liverecd.engine.lifecycle import Phase, RecordingState
+from liverecd.engine.state import SqliteStateStore
 from liverecd.streams import StreamKey
 
 from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds

@@ -15,7 +15,8 @@ import pytest
 
 from liverecd.clock import SystemClock
 from liverecd.engine.book import StateBook
-from liverecd.engine.state import DB_NAME, Phase, RecordingState, SqliteStateStore
+from liverecd.engine.lifecycle import Phase, RecordingState
+from liverecd.engine.state import DB_NAME, SqliteStateStore
 from liverecd.errors import StateError
 from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
@@ -68,7 +69,8 @@ _WRITER = textwrap.dedent(
     import sys
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
-    from liverecd.engine.state import Phase, RecordingState, SqliteStateStore
+    from liverecd.engine.state import SqliteStateStore
+    from liverecd.engine.lifecycle import Phase, RecordingState
     from liverecd.schedule.model import Finalize
     from liverecd.streams import Command, StreamKey
 

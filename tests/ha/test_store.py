@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from liverecd.clock import SystemClock
-from liverecd.engine.state import Phase, RecordingState
+from liverecd.engine.lifecycle import Phase, RecordingState
 from liverecd.errors import StateError
 from liverecd.ha import sql
 from liverecd.ha.gate import SenderGate

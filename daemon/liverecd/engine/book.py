@@ -18,7 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import structlog
 
 from liverecd.clock import Clock
-from liverecd.engine.state import Phase, RecordingState, StateStore
+from liverecd.engine.lifecycle import Phase, RecordingState
+from liverecd.engine.state import StateStore
 from liverecd.errors import StateError
 from liverecd.streams import StreamKey
 

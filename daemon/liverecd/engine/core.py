@@ -21,13 +21,13 @@ from liverecd.engine.alarms import ARM_AHEAD, Alarms
 from liverecd.engine.arming import OpenWindow
 from liverecd.engine.book import StateBook
 from liverecd.engine.dispatch import Dispatcher, Sender, StreamWait
+from liverecd.engine.lifecycle import Phase, after_settled, opening_row, stop_targets
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.orders import Order, Settled
-from liverecd.engine.reconcile import ReconcilePlan, opening_row, reconcile, resolve_opening
-from liverecd.engine.state import Phase, StateStore
+from liverecd.engine.reconcile import ReconcilePlan, reconcile, resolve_opening
+from liverecd.engine.state import StateStore
 from liverecd.engine.status import Action, Failure
 from liverecd.engine.timing import Pacer
-from liverecd.engine.transitions import after_settled, stop_targets
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.model import Config
 from liverecd.streams import Command, StreamKey

@@ -23,10 +23,11 @@ from liverecd.clock import Clock, SystemClock
 from liverecd.engine import reload as loading
 from liverecd.engine.core import Engine
 from liverecd.engine.dispatch import Sender
+from liverecd.engine.lifecycle import RecordingState
 from liverecd.engine.listing import OnlineLister
 from liverecd.engine.observer import EngineObserver, NullObserver
 from liverecd.engine.online_watch import OnlineWatch
-from liverecd.engine.state import RecordingState, StateStore
+from liverecd.engine.state import StateStore
 from liverecd.engine.status import Status
 from liverecd.engine.timing import Pacer
 from liverecd.engine.watch_link import WatchLink

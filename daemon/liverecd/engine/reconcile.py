@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from liverecd.engine.lifecycle import Phase, RecordingState, is_stale, opening_row
 from liverecd.engine.orders import Order
-from liverecd.engine.state import Phase, RecordingState
 from liverecd.schedule.actions import Recording
 from liverecd.streams import Command, StreamKey
 
@@ -61,27 +61,6 @@ def resolve_opening(
     if any(r.phase is Phase.DELAYING and not r.delay_over(now) for r in before):
         return Command.RESTART
     return Command.START
-
-
-def is_stale(row: RecordingState, timeline: Mapping[str, Recording], now: datetime) -> bool:
-    """True when the row's window has closed or is no longer in the timeline."""
-    rec = timeline.get(row.window_id)
-    return rec is None or rec.end <= now
-
-
-def opening_row(rec: Recording, command: Command, now: datetime) -> RecordingState:
-    """The intent written before an opening command goes out."""
-    return RecordingState(
-        window_id=rec.window_id,
-        stream=rec.stream,
-        start=rec.start,
-        end=rec.end,
-        finalize=rec.finalize,
-        delay=rec.delay,
-        phase=Phase.OPENING,
-        last_command=command,
-        updated_at=now,
-    )
 
 
 def reconcile(

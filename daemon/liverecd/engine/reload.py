@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from liverecd.engine.state import RecordingState
+from liverecd.engine.lifecycle import RecordingState
 from liverecd.errors import Problem
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.loader import LoadResult, load_schedules

@@ -17,12 +17,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from liverecd.engine.lifecycle import Phase, RecordingState
 from liverecd.errors import StateError
 from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
@@ -30,41 +29,6 @@ from liverecd.streams import Command, StreamKey
 DB_NAME = "state.sqlite3"
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5000
-
-
-class Phase(StrEnum):
-    """Where a window's recording stands, as far as this daemon knows."""
-
-    OPENING = "opening"  # the opening command is going out (or went): outcome not known yet
-    RECORDING = "recording"  # the opening command succeeded
-    FINALIZING = "finalizing"  # stop succeeded, cancel_delay pending (finalize: immediate)
-    DELAYING = "delaying"  # stop succeeded (finalize: delayed): the task waits out its delay
-
-    @property
-    def running(self) -> bool:
-        """True while a stop is still owed for this row."""
-        return self in (Phase.OPENING, Phase.RECORDING)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RecordingState:
-    """One window the daemon opened or is opening. Instants are aware UTC."""
-
-    window_id: str
-    stream: StreamKey
-    start: datetime
-    end: datetime
-    finalize: Finalize
-    delay: timedelta
-    phase: Phase
-    last_command: Command
-    updated_at: datetime
-    started_at: datetime | None = None  # when the opening command first succeeded
-    stopped_at: datetime | None = None  # when stop succeeded
-
-    def delay_over(self, now: datetime) -> bool:
-        """True when a DELAYING task has surely finished its stop delay by `now`."""
-        return self.stopped_at is None or self.stopped_at + self.delay <= now
 
 
 class StateStore(Protocol):

@@ -22,7 +22,7 @@ import psycopg
 import psycopg_pool
 import structlog
 
-from liverecd.engine.state import Phase, RecordingState
+from liverecd.engine.lifecycle import Phase, RecordingState
 from liverecd.errors import LiverecdError, StateError
 from liverecd.ha import sql
 from liverecd.schedule.model import DatabaseConfig, Finalize

@@ -19,7 +19,7 @@ from typing import TypeVar
 from liverecd.api.accounts import AccountPacers
 from liverecd.api.ratelimit import RateLimiter
 from liverecd.engine.daemon import Daemon
-from liverecd.engine.state import RecordingState
+from liverecd.engine.lifecycle import RecordingState
 from liverecd.ops.page import model as m
 from liverecd.ops.page.index import WindowIndex
 from liverecd.ops.page.ledger import Ledger

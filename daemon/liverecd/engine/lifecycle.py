@@ -1,5 +1,25 @@
-"""What an order's outcome changes in the state, and which follow-up it calls for. Pure.
+"""The window lifecycle (DESIGN.md §6): where each window stands, and what every outcome
+changes. Pure; the engine applies it, the state store persists its rows.
 
+A window moves `scheduled → opening → recording → closing → finalizing → verifying → done`,
+with the exits `missed` (it ended before any opening command landed), `failed` (the API refused
+for good) and `cancelled` (a reload removed it before it opened). What is persisted is the
+window's `RecordingState` row, whose `Phase` carries the stages a restarted daemon must know:
+
+| stage | how it is kept |
+|---|---|
+| scheduled | in the timeline; no row |
+| opening | row `opening`: the intent is durable, the opening command is out or about to go |
+| recording | row `recording`: the API confirmed (TaskAlreadyStarted included) |
+| closing | row `recording` with its stop queued or in flight (the dispatcher's) |
+| finalizing | row `finalizing` (stop done, cancel_delay owed) or `delaying` (finalize: delayed) |
+| verifying, done | row gone; the verifier's own row until its result is stored (`verify/`) |
+
+Every event is one of these pure functions: an opening alarm (`opening_row`), an outcome
+(`after_settled`), a stop alarm (`stop_targets`), start-up and reload (`engine/reconcile.py`,
+which asks "what is owed now?" of the rows and the timeline).
+
+What an outcome changes:
 - an opening command that landed: its row records; earlier rows of the stream it took over (a
   split boundary, a carried-over recording, a task that was waiting out its stop delay) are
   forgotten; if its window has meanwhile closed or vanished, a stop follows at once;
@@ -16,13 +36,69 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from liverecd.engine.orders import Order, Settled
-from liverecd.engine.reconcile import is_stale
-from liverecd.engine.state import Phase, RecordingState
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.model import Finalize
-from liverecd.streams import Command
+from liverecd.streams import Command, StreamKey
+
+
+class Phase(StrEnum):
+    """Where a window's recording stands, as far as this daemon knows."""
+
+    OPENING = "opening"  # the opening command is going out (or went): outcome not known yet
+    RECORDING = "recording"  # the opening command succeeded
+    FINALIZING = "finalizing"  # stop succeeded, cancel_delay pending (finalize: immediate)
+    DELAYING = "delaying"  # stop succeeded (finalize: delayed): the task waits out its delay
+
+    @property
+    def running(self) -> bool:
+        """True while a stop is still owed for this row."""
+        return self in (Phase.OPENING, Phase.RECORDING)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordingState:
+    """One window the daemon opened or is opening. Instants are aware UTC."""
+
+    window_id: str
+    stream: StreamKey
+    start: datetime
+    end: datetime
+    finalize: Finalize
+    delay: timedelta
+    phase: Phase
+    last_command: Command
+    updated_at: datetime
+    started_at: datetime | None = None  # when the opening command first succeeded
+    stopped_at: datetime | None = None  # when stop succeeded
+
+    def delay_over(self, now: datetime) -> bool:
+        """True when a DELAYING task has surely finished its stop delay by `now`."""
+        return self.stopped_at is None or self.stopped_at + self.delay <= now
+
+
+def is_stale(row: RecordingState, timeline: Mapping[str, Recording], now: datetime) -> bool:
+    """True when the row's window has closed or is no longer in the timeline."""
+    rec = timeline.get(row.window_id)
+    return rec is None or rec.end <= now
+
+
+def opening_row(rec: Recording, command: Command, now: datetime) -> RecordingState:
+    """The intent written before an opening command goes out."""
+    return RecordingState(
+        window_id=rec.window_id,
+        stream=rec.stream,
+        start=rec.start,
+        end=rec.end,
+        finalize=rec.finalize,
+        delay=rec.delay,
+        phase=Phase.OPENING,
+        last_command=command,
+        updated_at=now,
+    )
+
 
 DEFAULT_DELAY = timedelta(seconds=180)  # the platform's stop delay, when nothing else is known
 
