@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,7 +109,7 @@ class _Bounds(NullObserver):
     """Hears every attempt (as the daemon's metrics do) and withdraws the order when a bound
     is reached: still waiting for its stream at `stream_deadline`, or anything at `deadline`."""
 
-    dispatcher: Dispatcher | None
+    withdraw: Callable[[], bool]  # cancels the order; False when it had settled already
     clock: Clock
     stream: StreamKey
     stream_deadline: float
@@ -130,23 +131,23 @@ class _Bounds(NullObserver):
         self.attempts.append((result, outcome))
         if self.waiting and self.clock.monotonic() >= self.stream_deadline:
             # After the dispatcher has decided on this answer, before the retry can leave.
-            asyncio.get_running_loop().call_soon(self.withdraw, STREAM_NOT_LIVE)
+            asyncio.get_running_loop().call_soon(self.give_up, STREAM_NOT_LIVE)
 
     @property
     def waiting(self) -> bool:
         return bool(self.attempts) and self.attempts[-1][1] is Outcome.WAIT_FOR_STREAM
 
-    def withdraw(self, why: str) -> None:
-        # `cancel` lets an attempt in flight finish; its answer still settles a success.
-        if self.bound is None and self.dispatcher is not None and self.dispatcher.cancel(WINDOW):
+    def give_up(self, why: str) -> None:
+        # An attempt in flight finishes first, and its answer still settles a success.
+        if self.bound is None and self.withdraw():
             self.bound = why
 
     async def expire(self, deadline: float) -> None:
         await self.clock.sleep(self.stream_deadline - self.clock.monotonic())
         if self.waiting:
-            self.withdraw(STREAM_NOT_LIVE)
+            self.give_up(STREAM_NOT_LIVE)
         await self.clock.sleep(deadline - self.clock.monotonic())
-        self.withdraw(DEADLINE_PASSED)
+        self.give_up(DEADLINE_PASSED)
 
 
 async def fire_once(
@@ -162,13 +163,12 @@ async def fire_once(
     """Carry `order` to a conclusion through a dispatcher of its own; a start waits `wait`
     seconds at most for its stream, and nothing is retried past `max(give_up_after, wait)`."""
     start = clock.monotonic()
-    bounds = _Bounds(None, clock, order.stream, start + wait)
+    bounds = _Bounds(lambda: dispatcher.cancel(WINDOW) > 0, clock, order.stream, start + wait)
     settled: asyncio.Future[Settled] = asyncio.get_running_loop().create_future()
     dispatcher = Dispatcher(
         lambda command, stream: bounds.send(client, command, stream), pacer, policy, clock,
         max_lead=0.0, on_settled=settled.set_result, observer=bounds,
     )  # fmt: skip
-    bounds.dispatcher = dispatcher
     async with asyncio.TaskGroup() as tg:
         tg.create_task(dispatcher.run(), name="fire-dispatcher")
         expiry = tg.create_task(bounds.expire(start + max(give_up_after, wait)))
