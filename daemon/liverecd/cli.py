@@ -18,7 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("liverecd.ops.service", "run the daemon"),
     "check": ("liverecd.schedule.commands", "validate the config and every schedule"),
     "plan": ("liverecd.schedule.commands", "print the commands the daemon would send"),
-    "fire": ("liverecd.api.fire", "send one command now through the client, limiter and retries"),
+    "fire": ("liverecd.ops.fire", "send one command now through the client, limiter and retries"),
     "emulator": ("liverecd.emulator.cli", "run the bundled Live API emulator on loopback"),
     "report": ("liverecd.verify.report", "per window: what Alibaba recorded (read-only)"),
     "demo": ("liverecd.ops.demo", "emulator + daemon + a sample schedule, ends by itself"),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Literal
 
 import pytest
 
+from liverecd import cli
 from liverecd.api.client import LiveClient
 from liverecd.api.credentials import Credentials, Secret
 from liverecd.emulator import Emulator, EmulatorConfig
@@ -80,3 +83,40 @@ async def make_client(emu: Emulator) -> AsyncIterator[ClientFactory]:
     yield factory
     for client in made:
         await client.close()
+
+
+def write_fire_config(
+    emu: Emulator, folder: Path, *, timeout: str = "2s", signature: str = "v3", extra: str = ""
+) -> Path:
+    """A main config aimed at `emu` with millisecond retries (3 attempts for a start)."""
+    path = folder / "liverecd.yaml"
+    path.write_text(
+        f"api:\n"
+        f"  endpoint: {emu.url}\n"
+        f"  signature: {signature}\n"
+        f"  timeout: {timeout}\n"
+        f"  retry:\n"
+        f"    base: 1ms\n"
+        f"    cap: 10ms\n"
+        f"    max_attempts: 3\n"
+        f"schedules: []\n"
+        f"state_dir: {folder / 'state'}\n" + extra,
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def fire_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test account's long-term key in the environment, nothing else."""
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+    monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
+
+
+async def fire(*argv: str) -> int:
+    """`liverecd fire ARGV` in-process; its exit code."""
+    # fire runs its own event loop (asyncio.run); the emulator serves from this one.
+    async with asyncio.timeout(20):
+        return await asyncio.to_thread(cli.main, ["fire", *argv])

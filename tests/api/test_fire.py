@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
@@ -11,38 +10,18 @@ from liverecd import cli
 from liverecd.emulator import Emulator
 from liverecd.streams import StreamKey
 
-from .conftest import AK, SECRET
+from .conftest import SECRET, fire, write_fire_config
 
 STREAM = "play.example.com/live/news"
 KEY = StreamKey.parse(STREAM)
 
 
 @pytest.fixture
-def config_file(emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", AK)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-    monkeypatch.delenv("ALIBABA_CLOUD_SECURITY_TOKEN", raising=False)
-    path = tmp_path / "liverecd.yaml"
-    path.write_text(
-        f"api:\n"
-        f"  endpoint: {emu.url}\n"
-        f"  timeout: 2s\n"
-        f"  retry:\n"
-        f"    base: 1ms\n"
-        f"    cap: 10ms\n"
-        f"    max_attempts: 3\n"
-        f"schedules: []\n"
-        f"state_dir: {tmp_path / 'state'}\n",
-        encoding="utf-8",
-    )
-    return path
+def config_file(emu: Emulator, tmp_path: Path, fire_env: None) -> Path:
+    return write_fire_config(emu, tmp_path)
 
 
-async def _fire(*argv: str) -> int:
-    # fire runs its own event loop (asyncio.run); the emulator serves from this one.
-    async with asyncio.timeout(20):
-        return await asyncio.to_thread(cli.main, ["fire", *argv])
+_fire = fire
 
 
 async def test_fire_start_succeeds_then_is_idempotent(

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liverecd.api.result import Outcome
-from liverecd.api.retry import RetryPolicy, fits_deadline
+from liverecd.api.retry import RetryPolicy
 from liverecd.schedule.model import RetryConfig
 from liverecd.streams import Command
 
@@ -91,9 +91,3 @@ def test_restart_with_unknown_outcome_is_not_repeated() -> None:
         POLICY.next_delay(Command.START, Outcome.RETRY, 1, None, rng, outcome_unknown=True)
         is not None
     )
-
-
-def test_fits_deadline() -> None:
-    assert fits_deadline(10.0, 1.0, None)
-    assert fits_deadline(10.0, 1.0, 11.0)
-    assert not fits_deadline(10.0, 1.5, 11.0)

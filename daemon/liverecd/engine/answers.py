@@ -75,6 +75,16 @@ def wait_backoff(it: Item, policy: RetryPolicy, rng: random.Random) -> float:
 
 
 def log_attempt(it: Item, result: ApiResult, outcome: Outcome, lateness: float | None) -> None:
+    """The one `command_attempt` event, for the daemon's orders and `fire`'s alike."""
+    fields = {
+        "request_id": result.request_id,
+        "lateness_ms": None if lateness is None else round(lateness * 1000, 1),
+        "http_status": result.http_status,
+        "code": result.code,
+        "message": result.message if outcome is Outcome.FATAL else None,
+        "transport_error": result.transport_error.value if result.transport_error else None,
+        "transport_detail": result.detail,
+    }
     log.log(
         logging.getLevelNamesMapping()[outcome.log_level.upper()],
         "command_attempt",
@@ -83,12 +93,7 @@ def log_attempt(it: Item, result: ApiResult, outcome: Outcome, lateness: float |
         window=it.order.window_id,
         outcome=outcome.value,
         attempt=it.attempt,
-        request_id=result.request_id,
         latency_ms=round(result.latency * 1000, 1),
-        lateness_ms=None if lateness is None else round(lateness * 1000, 1),
-        http_status=result.http_status,
-        code=result.code,
-        message=result.message if outcome is Outcome.FATAL else None,
-        transport_error=result.transport_error.value if result.transport_error else None,
-        transport_detail=result.detail,
+        # Only what the answer had: `code=None message=None` is noise to a reader.
+        **{k: v for k, v in fields.items() if v is not None},
     )
