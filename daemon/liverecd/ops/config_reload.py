@@ -20,10 +20,10 @@ from liverecd.schedule.model import AccountConfig, ApiConfig, Config, VerifyConf
 
 log = structlog.get_logger(__name__)
 
-# Keys applied without a restart. The others wait for one: what binds a socket, opens a file or
-# identifies an account (listen addresses, state_dir, endpoints, credentials), api.retry and
-# api.signature (read as the clients are built), and verify.enabled (it decides at start whether
-# the verifier exists at all).
+# Keys applied without a restart. The others wait for one: what binds a socket, opens a file
+# or identifies an account (listen addresses, state_dir, database, endpoints, credentials),
+# api.retry and api.signature (read as the clients are built), and verify.enabled (it decides
+# at start whether the verifier exists at all).
 IN_PLACE = frozenset({
     "schedules", "horizon", "log.level", "api.qps", "api.timeout", "max_lead", "watch.interval",
     "verify.grace", "verify.min_coverage", "verify.confirm", "verify.qps",
@@ -52,6 +52,7 @@ def _flat(config: Config) -> dict[str, object]:
         "status.listen": config.status.listen,
         "watch.interval": config.watch.interval,
         "watch.callback_listen": config.watch.callback_listen,
+        "database": config.database,
     }
     out.update({f"api.{f.name}": getattr(config.api, f.name) for f in fields(ApiConfig)})
     out.update({f"verify.{f.name}": getattr(config.verify, f.name) for f in fields(VerifyConfig)})
