@@ -71,7 +71,7 @@ async def test_a_longer_max_lead_reloaded_in_place_sends_the_next_burst_early(
     # reload, so the burst is sent ahead and lands by its instant.
     ahead = await burst_after_reload(workspace, "0s", "60s")
     assert sum(a > 0.5 for a in ahead) >= BURST // 2, ahead
-    assert min(ahead) > -0.5, ahead
+    assert min(ahead) > -1.0, ahead  # and the last lands about on time
 
 
 async def test_a_shorter_max_lead_reloaded_in_place_holds_back_queued_starts(
@@ -113,7 +113,7 @@ async def test_watch_interval_reloaded_in_place_polls_at_the_new_rate_and_zero_s
             await asyncio.sleep(2.0)
             t6 = now()
     assert online_lists(emu, at, t0) == 0  # off at start-up
-    assert 7 <= online_lists(emu, t1, t2) <= 13  # 2 s at 200 ms: 10
+    assert 6 <= online_lists(emu, t1, t2) <= 13  # 2 s at 200 ms: 10
     assert 2 <= online_lists(emu, t3, t4) <= 4  # 3 s at 1 s: 3
     assert online_lists(emu, t5, t6) == 0  # off again
     applied = [e["keys"] for e in logs if e["event"] == "config_reloaded"]
