@@ -5,6 +5,7 @@ keeps the last good config."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from structlog.testing import capture_logs
@@ -73,12 +74,14 @@ def test_diff_names_every_changed_key_and_keeps_running_values_for_restart_keys(
     (tmp_path / "b.yaml").write_text(
         base.replace("qps: 5", "qps: 7").replace("profile: p", "profile: q")
         + "status:\n  listen: 127.0.0.1:2\nmax_lead: 5s\nlog:\n  level: debug\n"
+        + "verify:\n  enabled: false\n  grace: 5s\n"
     )
     old, new = load_config(tmp_path / "a.yaml"), load_config(tmp_path / "b.yaml")
     change = diff_config(old, new)
-    assert change.applied == ("accounts.p.qps", "log.level")
-    assert change.restart_needed == ("accounts.p.profile", "max_lead", "status.listen")
+    assert change.applied == ("accounts.p.qps", "log.level", "max_lead", "verify.grace")
+    assert change.restart_needed == ("accounts.p.profile", "status.listen", "verify.enabled")
+    assert change.config.verify.enabled and change.config.verify.grace == timedelta(seconds=5)
     assert change.config.status.listen == ListenAddress("127.0.0.1", 1)
     assert change.config.account("p").api.qps == 7
     assert change.config.account("p").profile == "p"
-    assert change.config.log.level == "debug" and change.config.max_lead == old.max_lead
+    assert change.config.log.level == "debug" and change.config.max_lead == new.max_lead

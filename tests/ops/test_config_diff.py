@@ -1,6 +1,6 @@
-"""The main-config diff rule (ops.config_reload) as a property: every changed key is either
-applied or named as needing a restart, and the config kept running takes exactly the applied
-ones from the new file."""
+"""The main-config diff rule (ops.config_reload) as a property: every changed key (max_lead,
+watch and verify included) is either applied or named as needing a restart, and the config kept
+running takes exactly the applied ones from the new file."""
 
 from __future__ import annotations
 
@@ -12,9 +12,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liverecd.ops.config_reload import _flat, diff_config
-from liverecd.schedule.model import AccountConfig, ApiConfig, Config, ListenAddress, LogConfig
+from liverecd.schedule.model import (
+    AccountConfig,
+    ApiConfig,
+    Config,
+    ListenAddress,
+    LogConfig,
+    VerifyConfig,
+    WatchConfig,
+)
 
 seconds = st.integers(1, 120).map(lambda s: timedelta(seconds=s))
+addresses = st.sampled_from([None, ListenAddress("127.0.0.1", 8081)])
 
 
 @st.composite
@@ -37,6 +46,19 @@ def configs(draw: st.DrawFn) -> Config:
         max_lead=draw(seconds),
         horizon=timedelta(hours=draw(st.integers(1, 3))),
         log=LogConfig(level=draw(st.sampled_from(["info", "debug"]))),
+        watch=WatchConfig(
+            interval=draw(st.sampled_from([timedelta(0), timedelta(seconds=10)])),
+            callback_listen=draw(addresses),
+        ),
+        verify=VerifyConfig(
+            enabled=draw(st.booleans()),
+            grace=draw(seconds),
+            confirm=draw(seconds),
+            min_coverage=draw(st.sampled_from([0.9, 0.98])),
+            qps=draw(st.sampled_from([5.0, 15.0])),
+            callback_listen=draw(addresses),
+            callback_host=draw(st.sampled_from([None, "rec.example.com"])),
+        ),
         accounts=accounts,
     )
 
@@ -55,3 +77,7 @@ def test_every_change_is_applied_or_named_and_restart_keys_keep_running_values(
     for key in change.restart_needed:
         assert kept.get(key) == before.get(key), key
     assert change.config.status.listen == old.status.listen == ListenAddress("127.0.0.1", 9325)
+    # what binds a socket or decides what runs at all is never taken in place
+    assert change.config.watch.callback_listen == old.watch.callback_listen
+    assert change.config.verify.callback_listen == old.verify.callback_listen
+    assert change.config.verify.enabled == old.verify.enabled

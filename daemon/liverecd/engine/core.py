@@ -344,6 +344,31 @@ class Engine:
             self.on_clock_jump()
         self._on_change()
 
+    # -- a reloaded main config ---------------------------------------------------------------
+
+    def set_max_lead(self, max_lead: timedelta) -> None:
+        """Use `max_lead` from now on (main-config reload): queued starts are planned again, and
+        the alarms of starts not handed over yet move (in the background, in slices)."""
+        old, self._max_lead = self._max_lead, max_lead
+        if old != max_lead:
+            self.dispatcher.set_max_lead(max_lead.total_seconds())
+            self.spawn(self._move_start_alarms(old), name="max-lead")
+
+    async def _move_start_alarms(self, old: timedelta) -> None:
+        waiting = [r for r in self.timeline.values() if r.opens_with is Command.START]
+        for i in range(0, len(waiting), SLICE):
+            now = self.clock.wall()
+            # An alarm that rang handed its start to the dispatcher (re-planned above): arming
+            # it again would send that start twice.
+            alarms = [
+                (str(Command.START), r.window_id, r.start - self._max_lead - ARM_AHEAD)
+                for r in waiting[i : i + SLICE]
+                if r.start - old - ARM_AHEAD > now and self.timeline.get(r.window_id) is r
+            ]
+            for kind, wid in self.alarms.set_many(alarms):
+                self._alarm(kind, wid)
+            await asyncio.sleep(0)
+
     # -- tasks --------------------------------------------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str | None = None) -> None:

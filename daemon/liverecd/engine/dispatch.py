@@ -161,6 +161,12 @@ class Dispatcher:
             self._wake.poke()
         return moved
 
+    def set_max_lead(self, max_lead: float) -> None:
+        """A reloaded `max_lead` (seconds): queued early starts are planned again with it."""
+        self._max_lead = self._landing.max_lead = max_lead
+        self._queue.dirty = True
+        self._wake.poke()
+
     def pending(self, window_id: str, command: Command) -> bool:
         """True while that order is queued or in flight."""
         return (window_id, command) in self._queue.items

@@ -57,12 +57,12 @@ class OnlineWatch:
     ) -> None:
         self._lister = Lister(client, limiter, page_size=page_size)
         self._clock = clock
-        self._interval = interval
+        self._stall = stall_after
+        self.set_interval(interval)
         self._windows = windows
         self._on_online = on_online
         self._on_event = on_event
         self._tolerance = tolerance
-        self._stall_after = stall_after if stall_after is not None else max(3 * interval, 30.0)
         self._tracks: dict[StreamKey, Track] = {}
         self._marks: dict[StreamKey, StartMark] = {}
         self._requested: dict[StreamKey, Requested] = {}
@@ -104,6 +104,11 @@ class OnlineWatch:
         return track.present
 
     # -- what the daemon tells ----------------------------------------------------------------
+
+    def set_interval(self, interval: float) -> None:
+        """Poll every `interval` seconds (0: off) from the next `run()` (WatchLink restarts it)."""
+        self._interval = interval
+        self._stall_after = self._stall if self._stall is not None else max(3 * interval, 30.0)
 
     def note_started(self, key: StreamKey, window_id: str, at: datetime) -> None:
         """A start (or restart) of `window_id` succeeded (TaskAlreadyStarted included); `at` is

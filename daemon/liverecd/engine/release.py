@@ -21,7 +21,7 @@ class Landing:
     (re-planning sorts every queued start: not on every answer)."""
 
     def __init__(self, max_lead: float, latency: float = 0.05) -> None:
-        self._max_lead = max_lead
+        self.max_lead = max_lead  # seconds; a main-config reload may change it
         self._latency = latency  # seconds, until answers say otherwise
         self.spacing = 0.0  # what the plan in force was made with
         self.ahead = 0.0
@@ -31,7 +31,7 @@ class Landing:
         self._latency += LATENCY_WEIGHT * (latency - self._latency)
 
     def _target(self) -> float:
-        return min(self._max_lead, 2 * self._latency + LAND_MARGIN, MAX_LAND_AHEAD)
+        return min(self.max_lead, 2 * self._latency + LAND_MARGIN, MAX_LAND_AHEAD)
 
     def moved(self, spacing: float) -> bool:
         """True when the plan in force is out of date at send interval `spacing`."""

@@ -72,6 +72,7 @@ class WatchLink:
         self._engine: Engine | None = None
         self._watch: OnlineWatch | None = None
         self._interval = 0.0
+        self._retuned = asyncio.Event()  # the interval changed: restart the poll loop
         self._failing = False  # the last online-list call answered was not OK
         self._reported: bool | None = None  # the health last reported
         self.event_listeners: list[Callable[[Event], None]] = []  # e.g. the verifier's evidence
@@ -100,15 +101,32 @@ class WatchLink:
             return None
         return self._park
 
+    def set_interval(self, interval: float) -> None:
+        """A reloaded `watch.interval` (seconds; 0 turns polling off): `run()` restarts the
+        poll loop with it."""
+        if self._watch is not None and interval != self._interval:
+            self._interval = interval
+            self._watch.set_interval(interval)
+            self._retuned.set()
+
     async def run(self) -> None:
-        """Run the watch, and check its health every interval, until cancelled."""
+        """Run the watch, and check its health every interval, until cancelled; restarted
+        (polling at once) when the interval changes."""
         assert self._watch is not None, "attach() first"
-        self.check()
-        if not self._watch.enabled:
-            return
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._watch.run(), name="online-watch")
-            tg.create_task(self._checks(), name="online-watch-health")
+        while True:
+            self._retuned.clear()
+            self.check()
+            if not self._watch.enabled:
+                await self._retuned.wait()
+                continue
+            async with asyncio.TaskGroup() as tg:
+                tasks = [
+                    tg.create_task(self._watch.run(), name="online-watch"),
+                    tg.create_task(self._checks(), name="online-watch-health"),
+                ]
+                await self._retuned.wait()
+                for task in tasks:
+                    task.cancel()
 
     async def _checks(self) -> None:
         while True:

@@ -16,15 +16,19 @@ import structlog
 
 from liverecd.errors import ConfigError
 from liverecd.schedule.config import load_config
-from liverecd.schedule.model import AccountConfig, ApiConfig, Config
+from liverecd.schedule.model import AccountConfig, ApiConfig, Config, VerifyConfig
 
 log = structlog.get_logger(__name__)
 
-# Keys applied without a restart. Not (yet) in place, so named as needing one: max_lead,
-# watch.*, api.retry (the engine reads them at construction), and everything that binds a
-# socket, opens a file or identifies an account (listen addresses, state_dir, endpoints,
-# credentials).
-IN_PLACE = frozenset({"schedules", "horizon", "log.level", "api.qps", "api.timeout"})
+# Keys applied without a restart. The others wait for one: what binds a socket, opens a file
+# or identifies an account (listen addresses, state_dir, database, endpoints, credentials),
+# api.retry and api.signature (read as the clients are built), and verify.enabled (it decides
+# at start whether the verifier exists at all).
+IN_PLACE = frozenset({
+    "schedules", "horizon", "log.level", "api.qps", "api.timeout", "max_lead", "watch.interval",
+    "verify.grace", "verify.min_coverage", "verify.confirm", "verify.qps",
+})  # fmt: skip
+_VERIFY_IN_PLACE = ("grace", "min_coverage", "confirm", "qps")
 _ACCOUNT_IN_PLACE = ("qps", "timeout")
 
 
@@ -48,8 +52,10 @@ def _flat(config: Config) -> dict[str, object]:
         "status.listen": config.status.listen,
         "watch.interval": config.watch.interval,
         "watch.callback_listen": config.watch.callback_listen,
+        "database": config.database,
     }
     out.update({f"api.{f.name}": getattr(config.api, f.name) for f in fields(ApiConfig)})
+    out.update({f"verify.{f.name}": getattr(config.verify, f.name) for f in fields(VerifyConfig)})
     for account in config.accounts:
         base = f"accounts.{account.name}"
         out[base] = True  # added or removed accounts show as this key
@@ -93,7 +99,10 @@ def diff_config(running: Config, new: Config) -> ConfigChange:
         schedules=new.schedules,
         schedule_sources=new.schedule_sources,
         horizon=new.horizon,
+        max_lead=new.max_lead,
         log=replace(running.log, level=new.log.level),
+        watch=replace(running.watch, interval=new.watch.interval),
+        verify=replace(running.verify, **{k: getattr(new.verify, k) for k in _VERIFY_IN_PLACE}),
         api=_limits(running.api, new.api),
         accounts=tuple(accounts),
     )
@@ -102,10 +111,15 @@ def diff_config(running: Config, new: Config) -> ConfigChange:
 
 class ConfigReloader:
     """Called by the daemon's reload path with the running config; returns the one to use.
-    `apply_limits(config)` hands new qps and timeouts to the clients and limiters."""
+    `apply_limits(config)` hands new qps and timeouts to the clients and limiters; the hooks
+    added with `also` (the engine's settings, see `ops.inplace`) hear each applied config too."""
 
     def __init__(self, apply_limits: Callable[[Config], None]) -> None:
-        self._apply_limits = apply_limits
+        self._apply: list[Callable[[Config], None]] = [apply_limits]
+
+    def also(self, apply: Callable[[Config], None]) -> None:
+        """Hand every config applied from now on to `apply` as well."""
+        self._apply.append(apply)
 
     def __call__(self, running: Config) -> Config:
         """Re-read `running.path`; never raises for a bad file (it is logged)."""
@@ -123,7 +137,8 @@ class ConfigReloader:
         if change.restart_needed:
             log.warning("config_restart_needed", keys=list(change.restart_needed))
         if change.applied:
-            self._apply_limits(change.config)
+            for apply in self._apply:
+                apply(change.config)
             _set_level(change.config.log.level)
             log.info("config_reloaded", keys=list(change.applied))
         return change.config

@@ -34,6 +34,7 @@ from liverecd.errors import LiverecdError
 from liverecd.ops import logs, signals
 from liverecd.ops.config_reload import ConfigReloader
 from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
+from liverecd.ops.inplace import engine_settings
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.notify import Notifier, StatusLineExtension, watchdog_loop
 from liverecd.ops.page.collect import Feeds
@@ -127,11 +128,12 @@ async def serve(
                 watch_files=watch_files, on_ready=on_ready, install=_install_signals,
                 remove=_remove_signals,
             )  # fmt: skip
+        reloader = ConfigReloader(accounts.apply)
         daemon = Daemon(
             config, sender=accounts.send, pacer=accounts.pacer,
             store=SqliteStateStore(config.state_dir), clock=clock, observer=observer,
             lifecycle=lifecycle, watch_files=watch_files, online_lister=accounts,
-            reload_config=ConfigReloader(accounts.apply),
+            reload_config=reloader,
         )  # fmt: skip
         accounts.route_by(daemon.schedule_streams)
         if isinstance(observer, Metrics):
@@ -139,7 +141,9 @@ async def serve(
         started: list[Extension] = []
         lock = StateLock(config.state_dir)
         client = accounts.default_client  # verification reads the default account's index
-        extensions = [*extensions, *verify_extensions(config, client, clock, observer)]
+        verifiers = verify_extensions(config, client, clock, observer)
+        extensions = [*extensions, *verifiers]
+        reloader.also(engine_settings(daemon, verifiers))
         try:
             lock.acquire()  # before the state is read: a second daemon refuses here
             for ext in (accounts, *extensions):

@@ -39,7 +39,7 @@ class Confirmer:
         self, confirm: timedelta, clock: Clock, *, resend: Callable[[StreamKey, str], bool],
         is_open: Callable[[str], bool], is_offline: Callable[[StreamKey], bool],
     ) -> None:  # fmt: skip
-        self._confirm = confirm
+        self.confirm = confirm  # a main-config reload may change it
         self._clock = clock
         self._resend, self._is_open, self._is_offline = resend, is_open, is_offline
         self._waiting: dict[StreamKey, _Waiting] = {}
@@ -74,7 +74,7 @@ class Confirmer:
             self._await(stream, window_id, self._clock.wall())
 
     def _await(self, stream: StreamKey, window_id: str, at: datetime) -> None:
-        self._waiting[stream] = _Waiting(window_id, at + self._confirm)
+        self._waiting[stream] = _Waiting(window_id, at + self.confirm)
         self._wake.set()
 
     async def run(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -29,7 +30,7 @@ from liverecd.verify.verifier import Verifier, VerifyObserver
 if TYPE_CHECKING:
     from liverecd.api.client import LiveClient
     from liverecd.engine.daemon import Daemon
-    from liverecd.schedule.model import Config
+    from liverecd.schedule.model import Config, VerifyConfig
 
 INDEX_MARGIN = 0.05
 _ONLINE = (Change.RETURNED, Change.DROP_CLEARED, Change.REARMED)
@@ -122,6 +123,16 @@ class VerifyExtension:
         )  # fmt: skip
         await receiver.start()
         self.confirmer, self.receiver = confirmer, receiver
+
+    def reconfigure(self, verify: VerifyConfig) -> None:
+        """Take `grace`, `min_coverage`, `confirm` and `qps` from a reloaded main config
+        (windows checked from now on; checks already due keep their time)."""
+        self._config = replace(self._config, verify=verify)
+        self._limiter.set_qps(verify.qps)
+        if self.verifier is not None:
+            self.verifier.config = verify
+        if self.confirmer is not None:
+            self.confirmer.confirm = verify.confirm
 
     def _watch_event(self, event: Event) -> None:
         if self.verifier is None:

@@ -61,7 +61,7 @@ class Verifier:
         give_up: timedelta = GIVE_UP, retry_base: timedelta = RETRY_BASE,
         retry_cap: timedelta = RETRY_CAP, slack: timedelta = timedelta(seconds=15),
     ) -> None:  # fmt: skip
-        self._config = config
+        self.config = config  # read at each use: a main-config reload replaces it
         self._store = store
         self._read = read
         self._clock = clock
@@ -138,7 +138,7 @@ class Verifier:
     def _file_due(self, wid: str, at: datetime) -> None:
         row = self._rows.get(wid)
         if row is not None and wid not in self._busy:
-            due = at + self._config.grace
+            due = at + self.config.grace
             self._put(replace(row, due=due, first_due=due))
 
     def _register(
@@ -154,7 +154,7 @@ class Verifier:
             start, end, file_delay = settled.order.due, settled.order.deadline, timedelta(0)
         else:
             return
-        due = end + file_delay + FALLBACK + self._config.grace
+        due = end + file_delay + FALLBACK + self.config.grace
         row = Verification(window_id=wid, stream=stream, start=start, end=end, due=due,
                            first_due=due)  # fmt: skip
         self._put(row)
@@ -245,7 +245,7 @@ class Verifier:
         verdict = judge(
             row.start, row.end, [(f.start, f.end) for f in ordered],
             self.evidence.offline(row.stream, row.start, row.end),
-            min_coverage=self._config.min_coverage, slack=self._slack,
+            min_coverage=self.config.min_coverage, slack=self._slack,
         )  # fmt: skip
         return replace(row, result=verdict.result, coverage=verdict.coverage,
                        gaps=verdict.gaps, files=ordered, attempts=row.attempts + 1,
