@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 import structlog
 from apscheduler.triggers.interval import IntervalTrigger
@@ -25,7 +23,7 @@ from liverecd.engine.core import Engine
 from liverecd.engine.dispatch import Sender
 from liverecd.engine.lifecycle import RecordingState
 from liverecd.engine.listing import OnlineLister
-from liverecd.engine.observer import EngineObserver, NullObserver
+from liverecd.engine.observer import EngineObserver, Lifecycle, NullObserver, Quiet
 from liverecd.engine.online_watch import OnlineWatch
 from liverecd.engine.state import StateStore
 from liverecd.engine.status import Status
@@ -51,49 +49,6 @@ UPCOMING = 8  # next actions kept in the status
 # second keeps a window that a step brings forward on time, for a few microseconds of CPU.
 # (timerfd's TFD_TIMER_CANCEL_ON_SET would make it event-driven; Python exposes it from 3.13.)
 CLOCK_WATCH = 1.0
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a load or expansion builds hundreds of thousands of
-    long-lived, acyclic objects (at 100,000 windows a full collection held the loop for up to a
-    second); what was built is then frozen, so later collections skip it. Refcounting still
-    frees everything as usual."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
-
-
-@contextlib.asynccontextmanager
-async def _paused() -> AsyncIterator[None]:
-    with collector_paused():
-        yield
-
-
-class Lifecycle(Protocol):
-    """What a service manager hears (ops.notify.Notifier implements it)."""
-
-    def ready(self, status: str | None = None) -> object: ...
-
-    def reloading(self, status: str | None = None) -> object: ...
-
-    def stopping(self, status: str | None = None) -> object: ...
-
-
-class _Quiet:
-    def ready(self, status: str | None = None) -> object:
-        return None
-
-    def reloading(self, status: str | None = None) -> object:
-        return None
-
-    def stopping(self, status: str | None = None) -> object:
-        return None
 
 
 class Daemon:
@@ -122,7 +77,7 @@ class Daemon:
         self._reload_config = reload_config
         self.clock: Clock = clock or SystemClock()
         self._observer: EngineObserver = observer or NullObserver()
-        self._lifecycle: Lifecycle = lifecycle or _Quiet()
+        self._lifecycle: Lifecycle = lifecycle or Quiet()
         self._watch_files = watch_files
         self._drain_grace = drain_grace
         self.pacer = pacer  # the status page shows its quota in use
@@ -196,7 +151,7 @@ class Daemon:
         """Start, serve until `request_stop()`, drain, persist. StateError when the state
         cannot be read at start-up."""
         rows = self.engine.book.load()
-        with collector_paused():
+        with loading.collector_paused():
             await self._load()
             now = self.clock.wall()
             first = max(FIRST_SLICE, 2 * self.config.max_lead)
@@ -290,7 +245,7 @@ class Daemon:
 
     async def reload(self, trigger: str) -> None:
         """Reload the schedule files now and apply the difference (one `reload` event)."""
-        async with self._lock, _paused():
+        async with self._lock, loading.paused():
             self._lifecycle.reloading()
             if self._reload_config is not None:
                 self.config = self._reload_config(self.config)
@@ -325,7 +280,7 @@ class Daemon:
     async def refresh_horizon(self) -> None:
         """Extend the timeline to `horizon` ahead of now (after start-up, hourly, and after a
         clock jump), off the loop; windows the state remembers stay."""
-        async with self._lock, _paused():
+        async with self._lock, loading.paused():
             now = self.clock.wall()
             new = await asyncio.to_thread(
                 loading.expand, self._timeline(), now, self.config.horizon

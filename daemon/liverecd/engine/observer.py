@@ -100,3 +100,26 @@ class NullObserver:
 
     def watch_healthy(self, healthy: bool) -> None:
         return None
+
+
+class Lifecycle(Protocol):
+    """What a service manager hears (ops.notify.Notifier implements it)."""
+
+    def ready(self, status: str | None = None) -> object: ...
+
+    def reloading(self, status: str | None = None) -> object: ...
+
+    def stopping(self, status: str | None = None) -> object: ...
+
+
+class Quiet:
+    """A service manager that hears nothing (tests, embedding)."""
+
+    def ready(self, status: str | None = None) -> object:
+        return None
+
+    def reloading(self, status: str | None = None) -> object:
+        return None
+
+    def stopping(self, status: str | None = None) -> object:
+        return None

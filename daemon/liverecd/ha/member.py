@@ -24,7 +24,8 @@ import structlog
 
 from liverecd.clock import Clock
 from liverecd.engine import reload as loading
-from liverecd.engine.daemon import Daemon, Lifecycle
+from liverecd.engine.daemon import Daemon
+from liverecd.engine.observer import Lifecycle
 from liverecd.engine.watchfs import watch
 from liverecd.errors import LiverecdError
 from liverecd.ha import sql

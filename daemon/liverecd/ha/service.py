@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from liverecd.api.client import LiveClient
 from liverecd.clock import Clock
-from liverecd.engine.daemon import Daemon, Lifecycle
-from liverecd.engine.observer import EngineObserver
+from liverecd.engine.daemon import Daemon
+from liverecd.engine.observer import EngineObserver, Lifecycle
 from liverecd.engine.timing import Pacer
 from liverecd.ha.gate import SenderGate
 from liverecd.ha.member import Member
@@ -47,9 +47,9 @@ async def serve_member(
     remove: Callable[[], None],
 ) -> int:
     """Run this process as a member of `config.database.cluster` until a stop request."""
-    from liverecd.engine.daemon import _Quiet
+    from liverecd.engine.observer import Quiet
 
-    member = Member(config, clock=clock, lifecycle=lifecycle or _Quiet(), observer=observer,
+    member = Member(config, clock=clock, lifecycle=lifecycle or Quiet(), observer=observer,
                     watch_files=watch_files)  # fmt: skip
 
     def build(gate: SenderGate, store: TermStore, role_lifecycle: Lifecycle) -> Daemon:

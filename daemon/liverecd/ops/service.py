@@ -27,8 +27,8 @@ import structlog
 
 from liverecd.api.accounts import Accounts, Creds, sources_for
 from liverecd.clock import Clock, SystemClock
-from liverecd.engine.daemon import Daemon, Lifecycle
-from liverecd.engine.observer import EngineObserver
+from liverecd.engine.daemon import Daemon
+from liverecd.engine.observer import EngineObserver, Lifecycle
 from liverecd.engine.state import SqliteStateStore
 from liverecd.errors import LiverecdError
 from liverecd.ops import logs, signals
