@@ -7,22 +7,17 @@ command ended and why.
 
 from __future__ import annotations
 
-import logging
 import random
 from collections import Counter
 from dataclasses import dataclass
 
-import structlog
-
 from liverecd.api.client import LiveClient
 from liverecd.api.outcome import classify, is_throttle
 from liverecd.api.ratelimit import RateLimiter
-from liverecd.api.result import ApiResult, Outcome
+from liverecd.api.result import ApiResult, Outcome, log_attempt
 from liverecd.api.retry import RetryPolicy, fits_deadline
 from liverecd.clock import Clock
 from liverecd.streams import Command, StreamKey
-
-log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +87,7 @@ class CommandRunner:
             outcome = classify(command, result)
             attempts.append(Attempt(result, outcome))
             self._feed_limiter(result)
-            self._log(result, outcome, len(attempts))
+            log_attempt(result, outcome, len(attempts))
             per_class[outcome] += 1
             reason = self._why_stop(result, outcome, per_class[outcome])
             delay = None
@@ -145,25 +140,3 @@ class CommandRunner:
         if not fits_deadline(now, delay, deadline):
             return "deadline passed"
         return None
-
-    @staticmethod
-    def _log(result: ApiResult, outcome: Outcome, attempt: int) -> None:
-        fields = {
-            "request_id": result.request_id,
-            "http_status": result.http_status,
-            "code": result.code,
-            "message": result.message if outcome is Outcome.FATAL else None,
-            "transport_error": result.transport_error.value if result.transport_error else None,
-            "transport_detail": result.detail,
-        }
-        log.log(
-            logging.getLevelNamesMapping()[outcome.log_level.upper()],
-            "command_attempt",
-            stream=str(result.stream),
-            command=result.command.value,
-            outcome=outcome.value,
-            attempt=attempt,
-            latency_ms=round(result.latency * 1000, 1),
-            # Only what the answer had: `code=None message=None` is noise to a reader.
-            **{k: v for k, v in fields.items() if v is not None},
-        )

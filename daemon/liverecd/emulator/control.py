@@ -20,7 +20,6 @@ only), for the demo and for tests in another process:
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -31,6 +30,7 @@ from aiohttp import web
 
 from liverecd.emulator.config import FaultPlan
 from liverecd.emulator.odd import SHAPES
+from liverecd.net import is_loopback
 from liverecd.streams import StreamKey
 
 if TYPE_CHECKING:
@@ -103,10 +103,8 @@ async def loopback_only(request: web.Request, handler: Handler) -> web.StreamRes
     """Refuse control calls that do not come from this host, even on a remote-bound emulator."""
     if request.path.startswith(PREFIX):
         peer = request.remote or ""
-        try:
-            local = ipaddress.ip_address(peer).is_loopback
-        except ValueError:
-            local = peer == "" or peer.startswith("/")  # unix sockets, test transports
+        # An empty or path-like peer is a unix socket or a test transport: this host too.
+        local = is_loopback(peer) or peer == "" or peer.startswith("/")
         if not local:
             return web.json_response({"error": "control API is loopback only"}, status=403)
     return await handler(request)

@@ -21,6 +21,7 @@ import structlog
 from aiohttp import web
 
 from liverecd.api.record_index import IndexFile
+from liverecd.api.signing import callback_signature
 from liverecd.clock import Clock
 from liverecd.errors import LiverecdError
 from liverecd.ops.ingest import (
@@ -28,7 +29,6 @@ from liverecd.ops.ingest import (
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
     REFUSAL_LOG_EVERY,
-    callback_signature,
 )
 from liverecd.schedule.model import ListenAddress
 from liverecd.streams import StreamKey
