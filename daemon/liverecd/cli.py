@@ -10,15 +10,15 @@ from collections.abc import Sequence
 from typing import Protocol, cast
 
 from liverecd import __version__, redaction
+from liverecd.config import DEFAULT_CONFIG
 from liverecd.errors import LiverecdError
-from liverecd.schedule.model import DEFAULT_CONFIG
 
 # name -> (module exposing add_arguments(parser) and run(args) -> int, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("liverecd.ops.service", "run the daemon"),
     "check": ("liverecd.schedule.commands", "validate the config and every schedule"),
     "plan": ("liverecd.schedule.commands", "print the commands the daemon would send"),
-    "fire": ("liverecd.api.fire", "send one command now through the client, limiter and retries"),
+    "fire": ("liverecd.ops.fire", "send one command now through the client, limiter and retries"),
     "emulator": ("liverecd.emulator.cli", "run the bundled Live API emulator on loopback"),
     "report": ("liverecd.verify.report", "per window: what Alibaba recorded (read-only)"),
     "demo": ("liverecd.ops.demo", "emulator + daemon + a sample schedule, ends by itself"),

@@ -11,8 +11,8 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
+from liverecd.config import AccountConfig, ApiConfig, Config, ListenAddress, LogConfig
 from liverecd.ops.config_reload import _flat, diff_config
-from liverecd.schedule.model import AccountConfig, ApiConfig, Config, ListenAddress, LogConfig
 
 seconds = st.integers(1, 120).map(lambda s: timedelta(seconds=s))
 

@@ -29,7 +29,7 @@ async def test_the_demo_prints_the_page_url_and_the_page_shows_its_streams() -> 
             url = found.group(1).decode()
             seen: set[str] = set()
             async with aiohttp.ClientSession() as session:
-                while not DEMO_STREAMS <= seen:
+                while not seen >= DEMO_STREAMS:
                     async with session.get(url + "api/status") as response:
                         doc = await response.json()
                     items = doc["recording"]["items"] + doc["upcoming"]["items"]

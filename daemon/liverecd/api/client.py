@@ -25,9 +25,9 @@ from liverecd.api.online import OnlineListResult, online_list_result
 from liverecd.api.result import ApiResult, TransportError
 from liverecd.api.signing import SignedRequest, percent_encode, sign_v1_request, sign_v3_request
 from liverecd.clock import Clock, SystemClock
+from liverecd.config import ApiConfig
 from liverecd.errors import ConfigError, Problem
 from liverecd.net import is_loopback
-from liverecd.schedule.model import ApiConfig
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)

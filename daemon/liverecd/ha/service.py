@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from liverecd.api.client import LiveClient
 from liverecd.clock import Clock
+from liverecd.config import Config
 from liverecd.engine.daemon import Daemon, Lifecycle
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.timing import Pacer
@@ -20,7 +21,6 @@ from liverecd.ha.gate import SenderGate
 from liverecd.ha.member import Member
 from liverecd.ha.store import PASSWORD_FILE, TermStore
 from liverecd.ops import logs
-from liverecd.schedule.model import Config
 
 if TYPE_CHECKING:
     from liverecd.ops.service import Controlled, Extension

@@ -33,9 +33,10 @@ from liverecd import redaction
 from liverecd.api.credentials import load_notify_auth_key
 from liverecd.api.signing import callback_signature
 from liverecd.clock import Clock
+from liverecd.config import ListenAddress, WatchConfig
 from liverecd.errors import CredentialsError, LiverecdError
 from liverecd.ops import listen
-from liverecd.schedule.model import ListenAddress, Stream, WatchConfig
+from liverecd.schedule.model import Stream
 from liverecd.streams import StreamKey
 
 log = structlog.get_logger(__name__)

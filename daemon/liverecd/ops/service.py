@@ -27,6 +27,7 @@ import structlog
 
 from liverecd.api.accounts import Accounts, Creds, sources_for
 from liverecd.clock import Clock, SystemClock
+from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, Config, ListenAddress
 from liverecd.engine.daemon import Daemon, Lifecycle
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.state import SqliteStateStore
@@ -40,7 +41,7 @@ from liverecd.ops.page.collect import Feeds
 from liverecd.ops.page.web import StatusPage
 from liverecd.ops.statelock import StateLock
 from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
-from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, Config, ListenAddress, Stream
+from liverecd.schedule.model import Stream
 from liverecd.verify.service import verify_extensions
 
 log = structlog.get_logger(__name__)

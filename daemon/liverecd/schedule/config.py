@@ -16,10 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from liverecd.errors import ConfigError
-from liverecd.net import is_loopback
-from liverecd.schedule.fields import Reader, display_path, join, kind_of
-from liverecd.schedule.model import (
+from liverecd.config import (
     DEFAULT_ACCOUNT,
     AccountConfig,
     ApiConfig,
@@ -33,6 +30,9 @@ from liverecd.schedule.model import (
     VerifyConfig,
     WatchConfig,
 )
+from liverecd.errors import ConfigError
+from liverecd.net import is_loopback
+from liverecd.schedule.fields import Reader, display_path, join, kind_of
 from liverecd.schedule.yamlload import YMap, YNode, YScalar, load_yaml
 
 _Field = Callable[[Reader, YNode, str], Any]

@@ -22,11 +22,11 @@ from liverecd.api.ratelimit import limiter_for
 from liverecd.api.retry import RetryPolicy
 from liverecd.api.runner import CommandReport, CommandRunner
 from liverecd.clock import SystemClock
+from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, LogConfig
 from liverecd.durations import parse_duration
 from liverecd.errors import LiverecdError
 from liverecd.ops import logs
 from liverecd.schedule.config import load_config
-from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, LogConfig
 from liverecd.streams import Command, StreamKey
 
 
