@@ -35,7 +35,7 @@ from liverecd.ha.lease import Leadership
 from liverecd.ha.store import Database, DatabaseError, SchemaTooNewError, TermStore, where
 
 if TYPE_CHECKING:
-    from liverecd.ops.service import Extension
+    from liverecd.ops.extension import Extension
 
 log = structlog.get_logger(__name__)
 

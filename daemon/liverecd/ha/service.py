@@ -23,7 +23,7 @@ from liverecd.ha.store import PASSWORD_FILE, TermStore
 from liverecd.ops import logs
 
 if TYPE_CHECKING:
-    from liverecd.ops.service import Controlled, Extension
+    from liverecd.ops.extension import Controlled, Extension
 
 
 async def serve_member(
