@@ -1,4 +1,4 @@
-"""Imports go one way (DESIGN.md §7): no cycle between liverecd's modules, and the layers
+"""Imports go one way (DESIGN.md §6): no cycle between liverecd's modules, and the layers
 api → schedule → engine → ops are imported only downward. Every import counts, also those
 inside functions or under TYPE_CHECKING: a lazy import hides a cycle, it does not remove it."""
 
