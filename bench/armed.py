@@ -36,12 +36,12 @@ from liverecd.api.outcome import classify, is_throttle
 from liverecd.api.ratelimit import RateLimiter
 from liverecd.api.result import Outcome
 from liverecd.clock import SystemClock
+from liverecd.config import ApiConfig, ListenAddress
 from liverecd.emulator import Emulator, EmulatorConfig
 from liverecd.engine.arming import Change, Event, OpenWindow
 from liverecd.engine.listing import MAX_PAGE_SIZE, online_list_limiter
 from liverecd.engine.online_watch import OnlineWatch
 from liverecd.ops.ingest import IngestEndpoint
-from liverecd.schedule.model import ApiConfig, ListenAddress
 from liverecd.streams import Command, StreamKey
 
 AK, SECRET = "LTAI5tFAKEexampleKeyId01", "FakeSecretForTestVectorsOnly0123"

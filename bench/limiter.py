@@ -41,8 +41,8 @@ from liverecd.api.credentials import Credentials, Secret
 from liverecd.api.outcome import is_throttle
 from liverecd.api.ratelimit import RateLimiter
 from liverecd.clock import SystemClock
+from liverecd.config import ApiConfig
 from liverecd.emulator import Emulator, EmulatorConfig
-from liverecd.schedule.model import ApiConfig
 from liverecd.streams import Command, StreamKey
 
 AK = "LTAI5tFAKEexampleKeyId01"

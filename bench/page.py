@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from common import AK, APP, DOMAIN, SECRET, emulator, iso, percentile, quiet, write_config
 from liverecd.api.credentials import Credentials, Secret
+from liverecd.config import ListenAddress
 from liverecd.engine.daemon import Daemon
 from liverecd.ops import service
 from liverecd.ops.metrics import Metrics
@@ -35,7 +36,6 @@ from liverecd.ops.page.index import WindowIndex
 from liverecd.ops.page.ledger import Ledger
 from liverecd.ops.page.model import Query
 from liverecd.schedule.config import load_config
-from liverecd.schedule.model import ListenAddress
 
 FILES = 20
 TARGETS = {"/": 50.0, "/api/status": 20.0}

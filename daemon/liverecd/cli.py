@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Protocol, cast
 
 from liverecd import __version__, redaction
+from liverecd.config import DEFAULT_CONFIG
 from liverecd.errors import LiverecdError
-from liverecd.schedule.model import DEFAULT_CONFIG
 
 # name -> (module exposing add_arguments(parser) and run(args) -> int, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {

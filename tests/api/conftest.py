@@ -13,8 +13,8 @@ import pytest
 from liverecd import cli
 from liverecd.api.client import LiveClient
 from liverecd.api.credentials import Credentials, Secret
+from liverecd.config import ApiConfig, RetryConfig
 from liverecd.emulator import Emulator, EmulatorConfig
-from liverecd.schedule.model import ApiConfig, RetryConfig
 
 AK = "LTAI5tFAKEexampleKeyId01"
 SECRET = "FakeSecretForTestVectorsOnly0123"

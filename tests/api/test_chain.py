@@ -15,8 +15,8 @@ from conftest import TEST_AK, TEST_SECRET, EmulatorFactory
 from liverecd.api import chain
 from liverecd.api.accounts import provider_for
 from liverecd.api.chain import SourceAbsent, default_chain
+from liverecd.config import AccountConfig, ApiConfig
 from liverecd.errors import CredentialsError
-from liverecd.schedule.model import AccountConfig, ApiConfig
 
 
 def quiet_env(home: Path, **extra: str) -> dict[str, str]:

@@ -14,9 +14,9 @@ from liverecd.api.credentials import Credentials, Secret
 from liverecd.api.outcome import classify
 from liverecd.api.result import Outcome, TransportError
 from liverecd.clock import FakeClock
+from liverecd.config import ApiConfig
 from liverecd.emulator import Emulator
 from liverecd.errors import ConfigError
-from liverecd.schedule.model import ApiConfig
 from liverecd.streams import Command, StreamKey
 
 from .conftest import AK, SECRET, STS_AK, STS_SECRET, STS_TOKEN, ClientFactory

@@ -18,9 +18,9 @@ from liverecd.api.credsource import CredentialSource
 from liverecd.api.outcome import classify
 from liverecd.api.result import Outcome
 from liverecd.clock import FakeClock
+from liverecd.config import ApiConfig
 from liverecd.emulator import Emulator
 from liverecd.errors import CredentialsError
-from liverecd.schedule.model import ApiConfig
 from liverecd.streams import Command, StreamKey
 
 KEY = StreamKey("play.example.com", "live", "news")

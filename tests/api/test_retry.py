@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from liverecd.api.result import Outcome
 from liverecd.api.retry import RetryPolicy
-from liverecd.schedule.model import RetryConfig
+from liverecd.config import RetryConfig
 from liverecd.streams import Command
 
 POLICY = RetryPolicy(base=0.2, cap=30.0, max_attempts=4, wait_for_stream_cap=10.0, stop_cap=30.0)

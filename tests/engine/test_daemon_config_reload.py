@@ -11,9 +11,9 @@ from pathlib import Path
 from structlog.testing import capture_logs
 
 from liverecd.api import ratelimit
+from liverecd.config import ListenAddress
 from liverecd.ops.config_reload import diff_config
 from liverecd.schedule.config import load_config
-from liverecd.schedule.model import ListenAddress
 
 from .conftest import TEST_AK, Workspace, running_daemon
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
+from liverecd.config import LogConfig
 from liverecd.ops import logs
-from liverecd.schedule.model import LogConfig
 
 SECRET = "FakeSecretForTestVectorsOnly0123"
 

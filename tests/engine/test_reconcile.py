@@ -8,11 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liverecd.api.result import ApiResult, Outcome
+from liverecd.config import Source
 from liverecd.engine.lifecycle import Phase, RecordingState, after_settled
 from liverecd.engine.orders import Order, Settled
 from liverecd.engine.reconcile import opening_command, reconcile
 from liverecd.schedule.actions import Recording
-from liverecd.schedule.model import Finalize, Source
+from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)

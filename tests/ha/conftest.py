@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from liverecd.schedule.model import DatabaseConfig
+from liverecd.config import DatabaseConfig
 
 from .pg import PgServer, binaries
 

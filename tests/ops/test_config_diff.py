@@ -11,8 +11,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from liverecd.ops.config_reload import _flat, diff_config
-from liverecd.schedule.model import (
+from liverecd.config import (
     AccountConfig,
     ApiConfig,
     Config,
@@ -21,6 +20,7 @@ from liverecd.schedule.model import (
     VerifyConfig,
     WatchConfig,
 )
+from liverecd.ops.config_reload import _flat, diff_config
 
 seconds = st.integers(1, 120).map(lambda s: timedelta(seconds=s))
 addresses = st.sampled_from([None, ListenAddress("127.0.0.1", 8081)])

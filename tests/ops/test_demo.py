@@ -20,6 +20,7 @@ import pytest
 import structlog
 
 from liverecd.cli import main
+from liverecd.config import Source
 from liverecd.emulator import RecordingInterval, RequestRecord
 from liverecd.errors import LiverecdError
 from liverecd.ops import demo
@@ -33,7 +34,6 @@ from liverecd.ops.demo_files import (
 )
 from liverecd.ops.demo_report import TIMES, command_summary, stream_report
 from liverecd.schedule.actions import Recording
-from liverecd.schedule.model import Source
 from liverecd.streams import StreamKey
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from liverecd.api.result import Outcome
 from liverecd.clock import FakeClock
+from liverecd.config import ListenAddress
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.status import (
     Heartbeat,
@@ -25,7 +26,6 @@ from liverecd.ops.status import (
     StatusServerError,
     heartbeat_loop,
 )
-from liverecd.schedule.model import ListenAddress
 from liverecd.streams import Command
 
 LOOPBACK = ListenAddress("127.0.0.1", 0)

@@ -13,13 +13,13 @@ import pytest
 
 from conftest import TEST_AK, TEST_SECRET
 from liverecd.api.credentials import Credentials, Secret
+from liverecd.config import ListenAddress
 from liverecd.emulator import Emulator
 from liverecd.engine.daemon import Daemon
 from liverecd.ops import service
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.page.collect import Feeds
 from liverecd.schedule.config import load_config
-from liverecd.schedule.model import ListenAddress
 
 CREDENTIALS = Credentials(TEST_AK, Secret(TEST_SECRET))
 DOMAIN, APP = "play.example.com", "live"

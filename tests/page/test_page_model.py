@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from jsonschema import ValidationError, validate
 
 from liverecd.api.result import ApiResult, Outcome
+from liverecd.config import Source
 from liverecd.engine.orders import Order, Settled
 from liverecd.ops.page import index as index_module
 from liverecd.ops.page import model as m
@@ -24,7 +25,6 @@ from liverecd.ops.page import render
 from liverecd.ops.page.index import IndexCache, WindowIndex
 from liverecd.ops.page.ledger import Ledger
 from liverecd.schedule.actions import Recording
-from liverecd.schedule.model import Source
 from liverecd.streams import Command, StreamKey
 
 T0 = datetime(2026, 12, 18, 12, 0, tzinfo=UTC)

@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 
 from conftest import EmulatorFactory
+from liverecd.config import ListenAddress
 from liverecd.emulator import FaultPlan
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.service import StatusExtension
-from liverecd.schedule.model import ListenAddress
 
 from .conftest import LeakScan
 from .rig import (

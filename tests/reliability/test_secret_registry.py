@@ -22,11 +22,11 @@ import yaml
 
 from conftest import EmulatorFactory
 from liverecd import redaction
+from liverecd.config import ListenAddress
 from liverecd.ops import logs
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.service import IngestExtension, StatusExtension
 from liverecd.schedule.config import load_config
-from liverecd.schedule.model import ListenAddress
 
 from .conftest import LeakScan
 from .procs import daemon_env

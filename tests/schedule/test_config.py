@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from liverecd.config import ListenAddress
 from liverecd.errors import ConfigError
 from liverecd.schedule.config import load_config
-from liverecd.schedule.model import ListenAddress
 
 
 def _config(tmp_path: Path, text: str) -> Path:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from liverecd.config import Config
 from liverecd.schedule.config import load_config
 from liverecd.schedule.loader import LoadResult, load_schedules
-from liverecd.schedule.model import Config
 
 GOOD_A = (
     "domain: d\napp: a\nstreams:\n  - name: news\n    windows:\n"

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from liverecd.config import Source
 from liverecd.release_plan import plan_releases
 from liverecd.schedule.actions import Action, Recording
-from liverecd.schedule.model import Source
 from liverecd.schedule.quota import late_starts, plan_starts
 from liverecd.streams import Command
 

@@ -6,9 +6,10 @@ import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from liverecd.config import Source
 from liverecd.schedule.actions import Action
 from liverecd.schedule.findings import short_windows
-from liverecd.schedule.model import DateRange, Finalize, Schedule, ScheduleFile, Source
+from liverecd.schedule.model import DateRange, Finalize, Schedule, ScheduleFile
 from liverecd.schedule.timeline import MAX_CHAIN, Timeline, expand, recordings, window_id
 from liverecd.streams import Command
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from liverecd.config import Source
 from liverecd.schedule.cron import parse_cron
 from liverecd.schedule.model import (
     CronWindow,
@@ -12,7 +13,6 @@ from liverecd.schedule.model import (
     OneOffWindow,
     Schedule,
     ScheduleFile,
-    Source,
     Stream,
     Window,
 )

@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from conftest import EmulatorFactory
 from engine.conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
 from liverecd.clock import SystemClock
-from liverecd.schedule.model import ListenAddress
+from liverecd.config import ListenAddress
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result
 from liverecd.verify.receiver import RecordReceiver

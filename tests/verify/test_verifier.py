@@ -19,8 +19,8 @@ from liverecd.api.credentials import Credentials, Secret
 from liverecd.api.ratelimit import RateLimiter
 from liverecd.api.record_index import ACTION_INDEX, IndexFile, IndexRead, read_index
 from liverecd.clock import Clock, FakeClock, SystemClock
+from liverecd.config import ApiConfig, VerifyConfig
 from liverecd.emulator import Emulator
-from liverecd.schedule.model import ApiConfig, VerifyConfig
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result
 from liverecd.verify.store import Verification, VerificationStore

@@ -12,10 +12,10 @@ from structlog.testing import capture_logs
 
 from liverecd.api.result import Outcome
 from liverecd.clock import FakeClock
+from liverecd.config import ListenAddress
 from liverecd.engine.orders import Order, Settled
 from liverecd.errors import ConfigError
 from liverecd.schedule.config import load_config
-from liverecd.schedule.model import ListenAddress
 from liverecd.streams import Command, StreamKey
 from liverecd.verify.confirm import Confirmer
 

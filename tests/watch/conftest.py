@@ -18,11 +18,11 @@ from liverecd.api.outcome import classify
 from liverecd.api.ratelimit import RateLimiter
 from liverecd.api.result import ApiResult
 from liverecd.clock import FakeClock
+from liverecd.config import ApiConfig
 from liverecd.emulator import Emulator
 from liverecd.engine.arming import Event, OpenWindow
 from liverecd.engine.listing import online_list_limiter
 from liverecd.engine.online_watch import OnlineWatch
-from liverecd.schedule.model import ApiConfig
 from liverecd.streams import Command, StreamKey
 
 ONLINE_LIST = "DescribeLiveStreamsOnlineList"

@@ -15,10 +15,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from liverecd.clock import Clock, FakeClock
+from liverecd.config import ListenAddress, WatchConfig
 from liverecd.emulator import StreamState
 from liverecd.errors import CredentialsError
 from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config
-from liverecd.schedule.model import ListenAddress, WatchConfig
 from liverecd.streams import StreamKey
 
 from .conftest import DOMAIN, RigFactory, key

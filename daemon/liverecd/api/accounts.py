@@ -12,7 +12,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import aiohttp
 import structlog
@@ -32,8 +32,8 @@ from liverecd.api.online import OnlineListResult
 from liverecd.api.ratelimit import RateLimiter, limiter_for
 from liverecd.api.result import ApiResult
 from liverecd.clock import Clock
+from liverecd.config import DEFAULT_ACCOUNT, AccountConfig, Config
 from liverecd.errors import CredentialsError
-from liverecd.schedule.model import DEFAULT_ACCOUNT, AccountConfig, Config, Stream
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)
@@ -153,6 +153,15 @@ class AccountPacers:
         self._default.on_success()
 
 
+class Routed(Protocol):
+    """A schedule's stream as routing sees it (schedule.model.Stream): which account sends it."""
+
+    @property
+    def key(self) -> StreamKey: ...
+    @property
+    def account(self) -> str: ...
+
+
 class Accounts:
     """A client and a limiter per account, over one session; `send` routes by stream."""
 
@@ -176,10 +185,10 @@ class Accounts:
             # key); STS keys change at every refresh, so their account names the limiter.
             key = f"account:{name}" if creds.is_sts else creds.access_key_id
             self.limiters[name] = limiter_for(key, api.qps, clock)
-        self._streams: tuple[Stream, ...] | None = None
+        self._streams: tuple[Routed, ...] | None = None
         self._routes: dict[StreamKey, str] = {}
         self._domains: dict[str, str] = {}
-        self._current_streams: Callable[[], tuple[Stream, ...]] = tuple
+        self._current_streams: Callable[[], tuple[Routed, ...]] = tuple
         self.pacer = AccountPacers(self.limiters, self.account_of)
 
     @property
@@ -187,7 +196,7 @@ class Accounts:
         """The `api` block's client."""
         return self.clients[DEFAULT_ACCOUNT]
 
-    def route_by(self, streams: Callable[[], tuple[Stream, ...]]) -> None:
+    def route_by(self, streams: Callable[[], tuple[Routed, ...]]) -> None:
         """Take each stream's account from `streams()` (the schedule in force)."""
         self._current_streams = streams
 

@@ -30,13 +30,8 @@ import aiohttp
 import structlog
 from yarl import URL
 
-from liverecd.api.credentials import (
-    ENV_KEY_ID,
-    ENV_SECRET,
-    Credentials,
-    Secret,
-    _from_environment,
-)
+from liverecd.api.credentials import Credentials, Secret, _from_environment
+from liverecd.config import ENV_KEY_ID, ENV_SECRET
 from liverecd.errors import CredentialsError
 
 log = structlog.get_logger(__name__)

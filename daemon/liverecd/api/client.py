@@ -7,7 +7,6 @@ per-attempt timeout. Retrying and pacing belong to the runner and the limiter, n
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import replace
 from types import TracebackType
@@ -26,8 +25,9 @@ from liverecd.api.online import OnlineListResult, online_list_result
 from liverecd.api.result import ApiResult, TransportError
 from liverecd.api.signing import SignedRequest, percent_encode, sign_v1_request, sign_v3_request
 from liverecd.clock import Clock, SystemClock
+from liverecd.config import ApiConfig
 from liverecd.errors import ConfigError, Problem
-from liverecd.schedule.model import ApiConfig
+from liverecd.net import is_loopback
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)
@@ -38,22 +38,13 @@ USER_AGENT = "liverecd"
 EXPIRED_TOKEN = "InvalidSecurityToken.Expired"  # noqa: S105 - an error code
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def validate_endpoint(endpoint: str) -> URL:
     """The endpoint as a URL; `http://` only for loopback hosts. Raises ConfigError."""
     url = URL(endpoint)
     host = url.host or ""
     if url.scheme == "https" and host:
         return url
-    if url.scheme == "http" and host and _is_loopback(host):
+    if url.scheme == "http" and host and is_loopback(host):
         return url
     raise ConfigError(
         [

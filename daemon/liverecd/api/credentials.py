@@ -12,16 +12,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from liverecd.config import (
+    ENV_KEY_ID,
+    ENV_NOTIFY_KEY,
+    ENV_SECRET,
+    ENV_TOKEN,
+    FILE_KEY_ID,
+    FILE_NOTIFY_KEY,
+    FILE_SECRET,
+    FILE_TOKEN,
+)
 from liverecd.errors import CredentialsError
-
-ENV_KEY_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
-ENV_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"  # noqa: S105 - a variable name, not a secret
-ENV_TOKEN = "ALIBABA_CLOUD_SECURITY_TOKEN"  # noqa: S105
-ENV_NOTIFY_KEY = "LIVERECD_NOTIFY_AUTH_KEY"
-FILE_KEY_ID = "access_key_id"
-FILE_SECRET = "access_key_secret"  # noqa: S105
-FILE_TOKEN = "security_token"  # noqa: S105
-FILE_NOTIFY_KEY = "notify_auth_key"
 
 
 class Secret:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
+import structlog
+
 from liverecd.streams import Command, StreamKey
+
+log = structlog.get_logger(__name__)
 
 
 class Outcome(StrEnum):
@@ -61,3 +66,32 @@ class ApiResult:
     def outcome_unknown(self) -> bool:
         """True when the server may have acted although we saw no usable answer."""
         return self.transport_error not in (None, TransportError.CONNECT)
+
+
+def log_attempt(
+    result: ApiResult, outcome: Outcome, attempt: int, *,
+    window: str | None = None, lateness: float | None = None,
+) -> None:  # fmt: skip
+    """The one `command_attempt` event of an attempt, at `outcome.log_level` (README "Logs").
+    `window` and `lateness` (seconds past the due time) are the daemon's; `fire` has none."""
+    fields = {
+        "window": window,
+        "lateness_ms": None if lateness is None else round(lateness * 1000, 1),
+        "request_id": result.request_id,
+        "http_status": result.http_status,
+        "code": result.code,
+        "message": result.message if outcome is Outcome.FATAL else None,
+        "transport_error": result.transport_error.value if result.transport_error else None,
+        "transport_detail": result.detail,
+    }
+    log.log(
+        logging.getLevelNamesMapping()[outcome.log_level.upper()],
+        "command_attempt",
+        stream=str(result.stream),
+        command=result.command.value,
+        outcome=outcome.value,
+        attempt=attempt,
+        latency_ms=round(result.latency * 1000, 1),
+        # Only what the attempt had: `code=None message=None` is noise to a reader.
+        **{k: v for k, v in fields.items() if v is not None},
+    )

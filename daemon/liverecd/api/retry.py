@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass
 
 from liverecd.api.result import Outcome
-from liverecd.schedule.model import RetryConfig
+from liverecd.config import RetryConfig
 from liverecd.streams import Command
 
 _MAX_EXPONENT = 60  # 2**60 * any sane base is far past every cap; avoids float overflow

@@ -35,6 +35,14 @@ def sha256_hex(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def callback_signature(host: str, timestamp: str, key: str) -> str:
+    """`ALI-LIVE-SIGNATURE` of a Live callback: hex md5 of `<host>|<timestamp>|<key>`, where
+    host is the callback's host as configured in Alibaba (the ingest domain for stream
+    callbacks) and key the NotifyAuthKey (live-api.md §6.2, §6.3)."""
+    text = f"{host}|{timestamp}|{key}"
+    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
+
+
 def new_nonce() -> str:
     """A fresh signature nonce: 32 hex digits of a UUID4, never reused (15-min server memory)."""
     return uuid.uuid4().hex

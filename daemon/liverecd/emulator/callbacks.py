@@ -7,13 +7,13 @@ Deliveries for one stream go out in order (each waits for the one before), up to
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Callable
 from typing import Literal
 
 import aiohttp
 import structlog
 
+from liverecd.api.signing import callback_signature
 from liverecd.clock import Clock
 from liverecd.emulator.config import CallbackRecord
 from liverecd.streams import StreamKey
@@ -23,12 +23,6 @@ log = structlog.get_logger(__name__)
 ATTEMPTS = 5
 RETRY_INTERVAL = 1.0
 TIMEOUT = 5.0
-
-
-def callback_signature(ingest_domain: str, timestamp: str, key: str) -> str:
-    """`ALI-LIVE-SIGNATURE`: hex md5 of `<ingest domain>|<timestamp>|<key>`."""
-    text = f"{ingest_domain}|{timestamp}|{key}"
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
 class CallbackSender:

@@ -13,13 +13,8 @@ import os
 import signal
 import sys
 
-from liverecd.api.credentials import (
-    ENV_KEY_ID,
-    ENV_SECRET,
-    load_credentials,
-    load_notify_auth_key,
-    load_record_auth_key,
-)
+from liverecd.api.credentials import load_credentials, load_notify_auth_key, load_record_auth_key
+from liverecd.config import ENV_KEY_ID, ENV_SECRET
 from liverecd.durations import parse_duration
 from liverecd.emulator.config import DEFAULT_STOP_DELAY, EmulatorConfig
 from liverecd.emulator.server import Emulator
@@ -157,8 +152,8 @@ async def _serve(args: argparse.Namespace, config: EmulatorConfig) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run until SIGINT/SIGTERM; 0 on a clean stop."""
+    from liverecd.config import LogConfig
     from liverecd.ops import logs  # times in UTC with `Z`, as the daemon writes them
-    from liverecd.schedule.model import LogConfig
 
     with logs.configured(LogConfig(format="console"), stream=sys.stderr):
         config = _config(args)

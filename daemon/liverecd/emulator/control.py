@@ -20,21 +20,25 @@ only), for the demo and for tests in another process:
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from liverecd.emulator.config import FaultPlan
+from liverecd.emulator.config import (
+    CallbackRecord,
+    FaultPlan,
+    RecordFile,
+    RecordingInterval,
+    RequestRecord,
+    StreamState,
+)
 from liverecd.emulator.odd import SHAPES
+from liverecd.net import is_loopback
 from liverecd.streams import StreamKey
-
-if TYPE_CHECKING:
-    from liverecd.emulator.server import Emulator
 
 PREFIX = "/_emulator"
 _PLAN_FIELDS = {f.name for f in dataclasses.fields(FaultPlan)}
@@ -103,19 +107,44 @@ async def loopback_only(request: web.Request, handler: Handler) -> web.StreamRes
     """Refuse control calls that do not come from this host, even on a remote-bound emulator."""
     if request.path.startswith(PREFIX):
         peer = request.remote or ""
-        try:
-            local = ipaddress.ip_address(peer).is_loopback
-        except ValueError:
-            local = peer == "" or peer.startswith("/")  # unix sockets, test transports
+        # An empty or path-like peer is a unix socket or a test transport: this host too.
+        local = is_loopback(peer) or peer == "" or peer.startswith("/")
         if not local:
             return web.json_response({"error": "control API is loopback only"}, status=403)
     return await handler(request)
 
 
+class Controlled(Protocol):
+    """What the control API drives: the Emulator (server.py), which mounts it; a Protocol so
+    imports go one way, server → control."""
+
+    clock_skew: float
+
+    @property
+    def requests(self) -> list[RequestRecord]: ...
+    @property
+    def callbacks(self) -> list[CallbackRecord]: ...
+    def set_online(self, key: StreamKey, online: bool) -> None: ...
+    def is_online(self, key: StreamKey) -> bool: ...
+    def state(self, key: StreamKey) -> StreamState: ...
+    def recordings(self, stream: StreamKey | None = ...) -> list[RecordingInterval]: ...
+    def files(self, stream: StreamKey | None = ...) -> list[RecordFile]: ...
+    def respond_with(
+        self, code: str = ..., http_status: int = ..., times: int = ...,
+        retry_after_ms: int | None = ..., command: str | None = ..., message: str | None = ...,
+        action: str | None = ..., shape: str | None = ...,
+    ) -> None: ...  # fmt: skip
+    def inject(self, plan: FaultPlan) -> None: ...
+    def throttle_storm(self, seconds: float = ...) -> None: ...
+    def silent_starts(self, key: StreamKey, times: int = ...) -> None: ...
+    def lose_files(self, key: StreamKey, times: int = ...) -> None: ...
+    def clear_faults(self) -> None: ...
+
+
 class ControlApi:
     """Route handlers bound to one Emulator."""
 
-    def __init__(self, emulator: Emulator) -> None:
+    def __init__(self, emulator: Controlled) -> None:
         self._emu = emulator
 
     def add_routes(self, app: web.Application) -> None:

@@ -17,8 +17,9 @@ import aiohttp
 import structlog
 from yarl import URL
 
+from liverecd.api.signing import callback_signature
 from liverecd.clock import Clock
-from liverecd.emulator.callbacks import ATTEMPTS, RETRY_INTERVAL, TIMEOUT, callback_signature
+from liverecd.emulator.callbacks import ATTEMPTS, RETRY_INTERVAL, TIMEOUT
 from liverecd.emulator.config import RecordFile
 from liverecd.streams import StreamKey
 

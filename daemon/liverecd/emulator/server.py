@@ -4,7 +4,6 @@ API for tests and the demo, and an HTTP control API for other processes."""
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from types import TracebackType
 
 import structlog
@@ -30,19 +29,10 @@ from liverecd.emulator.sts import PATH as STS_PATH
 from liverecd.emulator.sts import StsIssuer
 from liverecd.emulator.throttle import REAL_TIME_RECORD_COMMAND
 from liverecd.errors import LiverecdError
+from liverecd.net import is_loopback
 from liverecd.streams import StreamKey
 
 log = structlog.get_logger(__name__)
-
-
-def is_loopback(host: str) -> bool:
-    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class Emulator:

@@ -1,9 +1,8 @@
 """What one answer means for the order that got it: settle it, or retry after how long. Pure,
-apart from the log line every attempt gets (`command_attempt`) and what `stream_wait` reads."""
+apart from a `restart_outcome_unknown` warning and what `stream_wait` reads."""
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Callable
 
@@ -72,28 +71,3 @@ def wait_backoff(it: Item, policy: RetryPolicy, rng: random.Random) -> float:
     count = it.per_class[Outcome.WAIT_FOR_STREAM]
     delay = policy.next_delay(it.command, Outcome.WAIT_FOR_STREAM, count, None, rng)
     return delay if delay is not None else 0.0
-
-
-def log_attempt(it: Item, result: ApiResult, outcome: Outcome, lateness: float | None) -> None:
-    """The one `command_attempt` event, for the daemon's orders and `fire`'s alike."""
-    fields = {
-        "request_id": result.request_id,
-        "lateness_ms": None if lateness is None else round(lateness * 1000, 1),
-        "http_status": result.http_status,
-        "code": result.code,
-        "message": result.message if outcome is Outcome.FATAL else None,
-        "transport_error": result.transport_error.value if result.transport_error else None,
-        "transport_detail": result.detail,
-    }
-    log.log(
-        logging.getLevelNamesMapping()[outcome.log_level.upper()],
-        "command_attempt",
-        stream=str(it.order.stream),
-        command=it.command.value,
-        window=it.order.window_id,
-        outcome=outcome.value,
-        attempt=it.attempt,
-        latency_ms=round(result.latency * 1000, 1),
-        # Only what the answer had: `code=None message=None` is noise to a reader.
-        **{k: v for k, v in fields.items() if v is not None},
-    )

@@ -17,6 +17,7 @@ import structlog
 
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock
+from liverecd.config import Config
 from liverecd.engine.alarms import ARM_AHEAD, Alarms
 from liverecd.engine.arming import OpenWindow
 from liverecd.engine.book import StateBook
@@ -29,7 +30,6 @@ from liverecd.engine.state import StateStore
 from liverecd.engine.status import Action, Failure
 from liverecd.engine.timing import Pacer
 from liverecd.schedule.actions import Recording
-from liverecd.schedule.model import Config
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)

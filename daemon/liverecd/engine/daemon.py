@@ -18,6 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock, SystemClock
+from liverecd.config import Config
 from liverecd.engine import reload as loading
 from liverecd.engine.core import Engine
 from liverecd.engine.dispatch import Sender
@@ -32,7 +33,7 @@ from liverecd.engine.watch_link import WatchLink
 from liverecd.engine.watchfs import watch
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.loader import LoadResult
-from liverecd.schedule.model import Config, Stream
+from liverecd.schedule.model import Stream
 from liverecd.schedule.timeline import Timeline
 
 log = structlog.get_logger(__name__)

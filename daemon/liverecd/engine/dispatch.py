@@ -24,10 +24,10 @@ from datetime import datetime
 import structlog
 
 from liverecd.api.outcome import classify, is_throttle
-from liverecd.api.result import ApiResult, Outcome, TransportError
+from liverecd.api.result import ApiResult, Outcome, TransportError, log_attempt
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock
-from liverecd.engine.answers import decide, log_attempt, wait_backoff
+from liverecd.engine.answers import decide, wait_backoff
 from liverecd.engine.observer import EngineObserver, NullObserver
 from liverecd.engine.orders import Order, Settled
 from liverecd.engine.queue import Item, OrderQueue
@@ -288,7 +288,7 @@ class Dispatcher:
             # Got past the server's flow control (a refusal such as StreamNotFound too): the
             # limiter may climb back, and a throttle after it is a new episode (api.ratelimit).
             pacer.on_success()
-        log_attempt(it, result, outcome, lateness)
+        log_attempt(result, outcome, it.attempt, window=it.order.window_id, lateness=lateness)
         self._observer.command_attempt(it.command, outcome, result.latency, lateness)
         self._decide(it, result, outcome)
 

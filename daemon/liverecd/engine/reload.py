@@ -17,11 +17,12 @@ from datetime import datetime, timedelta
 
 import structlog
 
+from liverecd.config import Config, Source
 from liverecd.engine.lifecycle import RecordingState
 from liverecd.errors import Problem
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.loader import LoadResult, load_schedules
-from liverecd.schedule.model import Config, Schedule, ScheduleFile, Source
+from liverecd.schedule.model import Schedule, ScheduleFile
 from liverecd.schedule.timeline import Timeline
 
 log = structlog.get_logger(__name__)

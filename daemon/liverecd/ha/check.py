@@ -10,11 +10,12 @@ import asyncio
 
 import psycopg
 
+from liverecd.config import Config
 from liverecd.errors import Problem
 from liverecd.ha import sql
 from liverecd.ha.digest import timetable_digest
 from liverecd.ha.store import connect_kwargs, where
-from liverecd.schedule.model import Config, Schedule
+from liverecd.schedule.model import Schedule
 
 
 def cluster_findings(config: Config, schedule: Schedule) -> list[Problem]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from liverecd.clock import Clock
+from liverecd.config import Config
 from liverecd.engine import reload as loading
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import Lifecycle
@@ -33,10 +34,9 @@ from liverecd.ha.digest import timetable_digest
 from liverecd.ha.gate import SenderGate
 from liverecd.ha.lease import Leadership
 from liverecd.ha.store import Database, DatabaseError, SchemaTooNewError, TermStore, where
-from liverecd.schedule.model import Config
 
 if TYPE_CHECKING:
-    from liverecd.ops.service import Extension
+    from liverecd.ops.extension import Extension
 
 log = structlog.get_logger(__name__)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from liverecd.api.client import LiveClient
 from liverecd.clock import Clock
+from liverecd.config import Config
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver, Lifecycle
 from liverecd.engine.timing import Pacer
@@ -20,7 +21,6 @@ from liverecd.ha.gate import SenderGate
 from liverecd.ha.member import Member
 from liverecd.ha.store import PASSWORD_FILE, TermStore
 from liverecd.ops import logs
-from liverecd.schedule.model import Config
 
 # A member waits this long for an opening intent to reach the shared database, then sends anyway:
 # its lease gate still guards the send, and a database failing over must not cost the windows
@@ -28,7 +28,7 @@ from liverecd.schedule.model import Config
 INTENT_TIMEOUT = 0.5
 
 if TYPE_CHECKING:
-    from liverecd.ops.service import Controlled, Extension
+    from liverecd.ops.extension import Controlled, Extension
 
 
 async def serve_member(

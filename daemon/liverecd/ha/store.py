@@ -22,10 +22,11 @@ import psycopg
 import psycopg_pool
 import structlog
 
+from liverecd.config import DatabaseConfig
 from liverecd.engine.lifecycle import Phase, RecordingState
 from liverecd.errors import LiverecdError, StateError
 from liverecd.ha import sql
-from liverecd.schedule.model import DatabaseConfig, Finalize
+from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)

@@ -14,9 +14,9 @@ from dataclasses import dataclass, fields, replace
 
 import structlog
 
+from liverecd.config import AccountConfig, ApiConfig, Config, VerifyConfig
 from liverecd.errors import ConfigError
 from liverecd.schedule.config import load_config
-from liverecd.schedule.model import AccountConfig, ApiConfig, Config, VerifyConfig
 
 log = structlog.get_logger(__name__)
 

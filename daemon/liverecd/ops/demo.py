@@ -31,6 +31,7 @@ from structlog.typing import EventDict, WrappedLogger
 
 from liverecd.api.client import LiveClient
 from liverecd.api.credentials import Credentials, Secret
+from liverecd.config import ApiConfig, Config, LogConfig
 from liverecd.emulator import Emulator, EmulatorConfig, RequestRecord, StreamState
 from liverecd.engine.daemon import Daemon
 from liverecd.errors import LiverecdError
@@ -57,7 +58,6 @@ from liverecd.ops.demo_report import (
 )
 from liverecd.ops.metrics import Metrics
 from liverecd.schedule.actions import Recording
-from liverecd.schedule.model import ApiConfig, Config, LogConfig
 from liverecd.streams import Command, StreamKey
 from liverecd.verify.report import text_table
 

@@ -20,11 +20,11 @@ from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from liverecd.config import Config
 from liverecd.durations import format_duration
 from liverecd.errors import LiverecdError
 from liverecd.schedule.config import load_config
 from liverecd.schedule.loader import load_schedules
-from liverecd.schedule.model import Config
 from liverecd.schedule.timeline import Timeline
 
 BASE_SECONDS = 30.0  # the templates' times are written for this long a demo

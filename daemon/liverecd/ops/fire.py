@@ -29,6 +29,7 @@ from liverecd.api.ratelimit import limiter_for
 from liverecd.api.result import ApiResult, Outcome, TransportError
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock, SystemClock
+from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, LogConfig
 from liverecd.durations import parse_duration
 from liverecd.engine.dispatch import Dispatcher
 from liverecd.engine.observer import NullObserver
@@ -37,7 +38,6 @@ from liverecd.engine.timing import Pacer
 from liverecd.errors import LiverecdError
 from liverecd.ops import logs
 from liverecd.schedule.config import load_config
-from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, LogConfig
 from liverecd.streams import Command, StreamKey
 
 WINDOW = "fire"  # the order's window id: fire has no timetable behind it

@@ -18,7 +18,6 @@ endpoint behind a reverse proxy that terminates TLS, and keep it on loopback oth
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import inspect
 import math
@@ -32,10 +31,12 @@ from aiohttp import web
 
 from liverecd import redaction
 from liverecd.api.credentials import load_notify_auth_key
+from liverecd.api.signing import callback_signature
 from liverecd.clock import Clock
+from liverecd.config import ListenAddress, WatchConfig
 from liverecd.errors import CredentialsError, LiverecdError
 from liverecd.ops import listen
-from liverecd.schedule.model import ListenAddress, Stream, WatchConfig
+from liverecd.schedule.model import Stream
 from liverecd.streams import StreamKey
 
 log = structlog.get_logger(__name__)
@@ -72,12 +73,6 @@ def validate_auth_key(key: str | None) -> str:
             "the notify auth key must be 16-64 letters and digits (Alibaba's NotifyAuthKey rule)"
         )
     return key
-
-
-def callback_signature(ingest_domain: str, timestamp: str, key: str) -> str:
-    """`ALI-LIVE-SIGNATURE` as Alibaba computes it: hex md5 of `domain|timestamp|key`."""
-    text = f"{ingest_domain}|{timestamp}|{key}"
-    return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
 def ingest_domains(streams: Iterable[Stream]) -> dict[str, frozenset[str]]:

@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from liverecd.config import Config
     from liverecd.engine.daemon import Daemon
-    from liverecd.schedule.model import Config
     from liverecd.verify.service import VerifyExtension
 
 

@@ -26,7 +26,7 @@ import structlog
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from liverecd.schedule.model import ListenAddress
+from liverecd.config import ListenAddress
 
 log = structlog.get_logger(__name__)
 

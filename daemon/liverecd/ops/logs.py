@@ -40,7 +40,7 @@ from structlog.tracebacks import ExceptionDictTransformer
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from liverecd import redaction
-from liverecd.schedule.model import LogConfig
+from liverecd.config import LogConfig
 
 if TYPE_CHECKING:
     from liverecd.api.credentials import Credentials

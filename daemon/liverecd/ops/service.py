@@ -20,19 +20,21 @@ import os
 import signal
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 import structlog
 
 from liverecd.api.accounts import Accounts, Creds, sources_for
 from liverecd.clock import Clock, SystemClock
+from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, Config, ListenAddress
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver, Lifecycle
 from liverecd.engine.state import SqliteStateStore
 from liverecd.errors import LiverecdError
 from liverecd.ops import logs, signals
 from liverecd.ops.config_reload import ConfigReloader
+from liverecd.ops.extension import Controlled, Extension
 from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
 from liverecd.ops.inplace import engine_settings
 from liverecd.ops.metrics import Metrics
@@ -41,26 +43,10 @@ from liverecd.ops.page.collect import Feeds
 from liverecd.ops.page.web import StatusPage
 from liverecd.ops.statelock import StateLock
 from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
-from liverecd.schedule.model import CONFIG_HELP, DEFAULT_CONFIG, Config, ListenAddress, Stream
+from liverecd.schedule.model import Stream
 from liverecd.verify.service import verify_extensions
 
 log = structlog.get_logger(__name__)
-
-
-class Extension(Protocol):
-    """A long-lived companion of the daemon (status endpoint, watchdog...)."""
-
-    async def start(self, daemon: Daemon) -> None:
-        """Get ready; raise a LiverecdError to refuse (the service exits 1)."""
-        ...
-
-    async def run(self) -> None:
-        """Serve until cancelled."""
-        ...
-
-    async def close(self) -> None:
-        """Release what `start` took; idempotent."""
-        ...
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -223,14 +209,6 @@ async def _run(
 async def _relay(daemon: Daemon, on_ready: Callable[[Daemon], None]) -> None:
     await daemon.ready.wait()
     on_ready(daemon)
-
-
-class Controlled(Protocol):
-    """What the signal handlers drive: a Daemon, or an HA member."""
-
-    def request_stop(self) -> None: ...
-
-    def request_reload(self, trigger: str = "sighup") -> None: ...
 
 
 def _install_signals(daemon: Controlled) -> None:

@@ -31,11 +31,11 @@ from aiohttp import web
 
 from liverecd import redaction
 from liverecd.clock import Clock, SystemClock
+from liverecd.config import ListenAddress
 from liverecd.engine.observer import EngineObserver
 from liverecd.errors import LiverecdError
 from liverecd.ops import listen
 from liverecd.ops.metrics import Metrics
-from liverecd.schedule.model import ListenAddress
 
 log = structlog.get_logger(__name__)
 

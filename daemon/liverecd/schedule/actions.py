@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from liverecd.schedule.model import Finalize, Source
+from liverecd.config import Source
+from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
 
 

@@ -15,17 +15,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from liverecd.api.credentials import (
+from liverecd.config import (
     ENV_KEY_ID,
     ENV_NOTIFY_KEY,
     ENV_SECRET,
     FILE_KEY_ID,
     FILE_NOTIFY_KEY,
     FILE_SECRET,
+    Config,
+    Source,
 )
 from liverecd.durations import format_duration
 from liverecd.errors import Problem
-from liverecd.schedule.model import Config, CronSpec, CronWindow, OneOffWindow, Schedule, Source
+from liverecd.schedule.model import CronSpec, CronWindow, OneOffWindow, Schedule
 from liverecd.schedule.occurrences import occurrences
 from liverecd.schedule.quota import LateStart
 from liverecd.schedule.timeline import iso_utc

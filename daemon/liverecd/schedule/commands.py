@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from liverecd.clock import SystemClock
+from liverecd.config import CONFIG_HELP, DEFAULT_ACCOUNT, DEFAULT_CONFIG, Config
 from liverecd.durations import format_duration
 from liverecd.errors import ConfigError, LiverecdError, Problem
 from liverecd.schedule.actions import Action, Recording, unsorted_actions
@@ -32,7 +33,6 @@ from liverecd.schedule.checks import (
 from liverecd.schedule.config import load_config
 from liverecd.schedule.findings import dst_findings, short_windows
 from liverecd.schedule.loader import LoadResult, load_schedules
-from liverecd.schedule.model import CONFIG_HELP, DEFAULT_ACCOUNT, DEFAULT_CONFIG, Config
 from liverecd.schedule.quota import late_starts, plan_starts
 from liverecd.schedule.timeline import Timeline, iso_utc
 from liverecd.streams import Command, StreamKey

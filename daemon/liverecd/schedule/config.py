@@ -9,7 +9,6 @@ Project extensions beyond DESIGN.md §3: `api.connect_timeout`, `api.retry`, `ho
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -17,9 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from liverecd.errors import ConfigError
-from liverecd.schedule.fields import Reader, display_path, join, kind_of
-from liverecd.schedule.model import (
+from liverecd.config import (
     DEFAULT_ACCOUNT,
     AccountConfig,
     ApiConfig,
@@ -33,6 +30,9 @@ from liverecd.schedule.model import (
     VerifyConfig,
     WatchConfig,
 )
+from liverecd.errors import ConfigError
+from liverecd.net import is_loopback
+from liverecd.schedule.fields import Reader, display_path, join, kind_of
 from liverecd.schedule.yamlload import YMap, YNode, YScalar, load_yaml
 
 _Field = Callable[[Reader, YNode, str], Any]
@@ -121,7 +121,7 @@ def _endpoint(reader: Reader, node: YNode, path: str) -> str | None:
     problem = None
     if parts.scheme not in ("http", "https") or not host:
         problem = "expected a URL such as https://live.aliyuncs.com"
-    elif parts.scheme == "http" and not _is_loopback(host):
+    elif parts.scheme == "http" and not is_loopback(host):
         problem = "http:// is allowed for loopback hosts only; use https://"
     elif parts.query or parts.fragment:
         problem = "must not have a query or fragment"
@@ -172,15 +172,6 @@ def _cluster(reader: Reader, node: YNode, path: str) -> str | None:
         reader.report(node, path, "expected a short name of letters, digits and '-'")
         return None
     return text
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _listen(reader: Reader, node: YNode, path: str) -> object:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from liverecd.config import Source
 from liverecd.durations import format_duration
 from liverecd.errors import Problem
-from liverecd.schedule.model import CronWindow, Schedule, Source, Stream
+from liverecd.schedule.model import CronWindow, Schedule, Stream
 from liverecd.schedule.occurrences import Occurrence, day_occurrences, transition_near
 from liverecd.schedule.zones import LocalTimeKind
 

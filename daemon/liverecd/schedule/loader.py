@@ -16,10 +16,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import NamedTuple
 
+from liverecd.config import Config, Source
 from liverecd.durations import format_duration
 from liverecd.errors import ConfigError, Problem, Severity
 from liverecd.schedule.fields import display_path
-from liverecd.schedule.model import Config, Schedule, ScheduleFile, Source, Stream, StreamKey
+from liverecd.schedule.model import Schedule, ScheduleFile, Stream, StreamKey
 from liverecd.schedule.parse import load_schedule_file
 from liverecd.schedule.yamlload import file_digest, gc_paused
 

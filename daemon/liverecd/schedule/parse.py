@@ -17,17 +17,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from liverecd.config import Source
 from liverecd.errors import ConfigError
 from liverecd.schedule.fields import Reader, display_path, join
-from liverecd.schedule.model import (
-    DateRange,
-    Finalize,
-    ScheduleFile,
-    Source,
-    Stream,
-    StreamKey,
-    Window,
-)
+from liverecd.schedule.model import DateRange, Finalize, ScheduleFile, Stream, StreamKey, Window
 from liverecd.schedule.times import read_excepts, read_timezone
 from liverecd.schedule.windows import MAX_PAD, WINDOW_KEYS, read_window
 from liverecd.schedule.yamlload import YMap, YNode, gc_paused, load_yaml

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from liverecd.config import Source
 from liverecd.release_plan import Release, plan_releases
 from liverecd.schedule.actions import Action, Recording
-from liverecd.schedule.model import Source
 from liverecd.streams import Command, StreamKey
 
 _OPENS = (Command.START, Command.RESTART)

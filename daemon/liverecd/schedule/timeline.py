@@ -27,15 +27,9 @@ from functools import lru_cache
 from operator import itemgetter
 from zoneinfo import ZoneInfo
 
+from liverecd.config import Source
 from liverecd.schedule.actions import Action, Recording, actions_in
-from liverecd.schedule.model import (
-    CronWindow,
-    DateRange,
-    Finalize,
-    Schedule,
-    Source,
-    Stream,
-)
+from liverecd.schedule.model import CronWindow, DateRange, Finalize, Schedule, Stream
 from liverecd.schedule.occurrences import FiringTable
 from liverecd.schedule.yamlload import gc_paused
 from liverecd.streams import Command, StreamKey

@@ -13,8 +13,9 @@ import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo, available_timezones
 
+from liverecd.config import Source
 from liverecd.schedule.fields import Reader, join, kind_of
-from liverecd.schedule.model import DateRange, Source
+from liverecd.schedule.model import DateRange
 from liverecd.schedule.yamlload import YMap, YNode, YScalar, YSeq
 from liverecd.schedule.zones import LocalTimeKind, classify_local, resolve_local
 

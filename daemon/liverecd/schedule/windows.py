@@ -10,9 +10,10 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from liverecd.config import Source
 from liverecd.schedule.cron import parse_cron
 from liverecd.schedule.fields import Reader, kind_of
-from liverecd.schedule.model import CronSpec, CronWindow, DateRange, OneOffWindow, Source, Window
+from liverecd.schedule.model import CronSpec, CronWindow, DateRange, OneOffWindow, Window
 from liverecd.schedule.times import read_excepts, read_instant
 from liverecd.schedule.yamlload import YMap, YNode, YScalar
 

@@ -21,16 +21,16 @@ import structlog
 from aiohttp import web
 
 from liverecd.api.record_index import IndexFile
+from liverecd.api.signing import callback_signature
 from liverecd.clock import Clock
+from liverecd.config import ListenAddress
 from liverecd.errors import LiverecdError
 from liverecd.ops.ingest import (
     FRESHNESS,
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
     REFUSAL_LOG_EVERY,
-    callback_signature,
 )
-from liverecd.schedule.model import ListenAddress
 from liverecd.streams import StreamKey
 
 log = structlog.get_logger(__name__)

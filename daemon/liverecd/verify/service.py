@@ -29,8 +29,8 @@ from liverecd.verify.verifier import Verifier, VerifyObserver
 
 if TYPE_CHECKING:
     from liverecd.api.client import LiveClient
+    from liverecd.config import Config, VerifyConfig
     from liverecd.engine.daemon import Daemon
-    from liverecd.schedule.model import Config, VerifyConfig
 
 INDEX_MARGIN = 0.05
 _ONLINE = (Change.RETURNED, Change.DROP_CLEARED, Change.REARMED)

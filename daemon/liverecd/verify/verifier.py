@@ -27,9 +27,10 @@ import structlog
 
 from liverecd.api.record_index import IndexFile, IndexRead
 from liverecd.clock import Clock
+from liverecd.config import VerifyConfig
 from liverecd.engine.orders import Settled
 from liverecd.schedule.actions import Recording
-from liverecd.schedule.model import Finalize, VerifyConfig
+from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
 from liverecd.verify.coverage import Result, judge
 from liverecd.verify.evidence import Evidence

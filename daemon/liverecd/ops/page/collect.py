@@ -18,6 +18,7 @@ from typing import TypeVar
 
 from liverecd.api.accounts import AccountPacers
 from liverecd.api.ratelimit import RateLimiter
+from liverecd.config import DEFAULT_ACCOUNT
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.lifecycle import RecordingState
 from liverecd.ops.page import model as m
@@ -25,7 +26,6 @@ from liverecd.ops.page.index import WindowIndex
 from liverecd.ops.page.ledger import Ledger
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.loader import LoadResult
-from liverecd.schedule.model import DEFAULT_ACCOUNT
 
 PAGE_SIZE = 50
 MAX_ERRORS_SHOWN = 20
