@@ -6,9 +6,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from liverecd.clock import Clock
 from liverecd.emulator import Emulator, EmulatorConfig
+
+# Hypothesis' per-example deadline is a timed assertion: on 2 cores shared by the suite's
+# workers an example can take longer than 200 ms without anything being wrong.
+settings.register_profile("liverecd", deadline=None)
+settings.load_profile("liverecd")
 
 # Made-up credentials (also those of shared/reference/signature-vectors.json).
 TEST_AK = "LTAI5tFAKEexampleKeyId01"
