@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 Build = Callable[[SenderGate, TermStore, Lifecycle], Daemon]
+DuringTerm = Callable[[Daemon, SenderGate, int], contextlib.AbstractAsyncContextManager[None]]
 CONNECT_BACKOFF = (0.5, 10.0)  # seconds: first retry, longest wait between tries
 
 
@@ -70,6 +71,8 @@ class Member:
         self._watch_files = watch_files
         self._daemon: Daemon | None = None
         self._told_ready = False
+        # What runs beside the daemon in a term only (verification: index reads are requests).
+        self.during_term: DuringTerm = lambda _d, _g, _e: contextlib.nullcontext()
 
     # -- control ----------------------------------------------------------------------------
 
@@ -216,14 +219,15 @@ class Member:
             lead.campaigning = True
             return
         log.info("takeover", epoch=store.epoch, state_rows=len(rows))
-        run = asyncio.create_task(daemon.run(), name="daemon")
-        over = asyncio.ensure_future(self._either(lead.lost))
-        try:
-            await asyncio.wait([run, over], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            over.cancel()
-            daemon.request_stop()
-            await run
+        async with self.during_term(daemon, gate, store.epoch):
+            run = asyncio.create_task(daemon.run(), name="daemon")
+            over = asyncio.ensure_future(self._either(lead.lost))
+            try:
+                await asyncio.wait([run, over], return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                over.cancel()
+                daemon.request_stop()
+                await run
 
     async def _either(self, event: asyncio.Event, *others: asyncio.Event) -> bool:
         """Wait for `event`, one of `others` or a stop request; True when it was `event`."""
@@ -279,8 +283,7 @@ class _RoleLifecycle:
     """The service manager's lifecycle, with the role at the front of STATUS=."""
 
     def __init__(self, inner: Lifecycle, member: Member) -> None:
-        self._inner = inner
-        self._member = member
+        self._inner, self._member = inner, member
 
     def ready(self, status: str | None = None) -> object:
         return self._inner.ready(self._member.status_text(status))

@@ -6,10 +6,14 @@ builds each period's daemon behind its sender gate, on its term store, and runs 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import structlog
 
 from liverecd.api.client import LiveClient
 from liverecd.clock import Clock
@@ -17,10 +21,15 @@ from liverecd.engine.daemon import Daemon, Lifecycle
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.timing import Pacer
 from liverecd.ha.gate import SenderGate
-from liverecd.ha.member import Member
-from liverecd.ha.store import PASSWORD_FILE, TermStore
+from liverecd.ha.member import DuringTerm, Member
+from liverecd.ha.store import PASSWORD_FILE, DatabaseError, TermStore
+from liverecd.ha.verify_store import SharedVerificationStore
 from liverecd.ops import logs
 from liverecd.schedule.model import Config
+from liverecd.verify.service import verify_extensions
+from liverecd.verify.store import VerifyStore
+
+log = structlog.get_logger(__name__)
 
 if TYPE_CHECKING:
     from liverecd.ops.service import Controlled, Extension
@@ -46,6 +55,7 @@ async def serve_member(
 
     member = Member(config, clock=clock, lifecycle=lifecycle or _Quiet(), observer=observer,
                     watch_files=watch_files)  # fmt: skip
+    member.during_term = _verification(config, client, clock, observer, member)
 
     def build(gate: SenderGate, store: TermStore, role_lifecycle: Lifecycle) -> Daemon:
         return Daemon(
@@ -62,6 +72,42 @@ async def serve_member(
     finally:
         if signals:
             remove()
+
+
+def _verification(
+    config: Config, client: LiveClient, clock: Clock, observer: object, member: Member
+) -> DuringTerm:
+    """Verification for the active only, on the shared tables: a term resumes the checks the
+    previous active owed (DESIGN §8, §9), and a standby sends no index read."""
+
+    @contextlib.asynccontextmanager
+    async def during(daemon: Daemon, gate: SenderGate, epoch: int) -> AsyncIterator[None]:
+        async def open_store() -> VerifyStore:
+            store = SharedVerificationStore(member.db, member.name, epoch)
+            await store.refresh()
+            return store
+
+        started, tasks = [], []
+        try:
+            for ext in verify_extensions(
+                config, client, clock, observer, open_store=open_store, caller=gate.caller(client)
+            ):
+                try:
+                    await ext.start(daemon)  # hooks the daemon before its takeover reconcile
+                except DatabaseError as exc:  # the term goes on: commands matter more
+                    log.error("verify_unavailable", error=str(exc), epoch=epoch)  # noqa: TRY400
+                    continue
+                started.append(ext)
+                tasks.append(asyncio.create_task(ext.run(), name="verify"))
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for ext in reversed(started):
+                await ext.close()
+
+    return during
 
 
 def register_password() -> None:
