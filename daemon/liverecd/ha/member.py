@@ -62,12 +62,10 @@ class Member:
         self.leadership = Leadership(
             self.db, holder=self.name, clock=clock, on_change=self._changed
         )
-        self.digest = ""
-        self.loaded = False
+        self.digest, self.loaded = "", False
         self.others: dict[str, tuple[str, str]] = {}  # member -> (digest, role), fresh ones
         self._mismatch: tuple[str, ...] = ()
-        self._stop = asyncio.Event()
-        self._reload = asyncio.Event()
+        self._stop, self._reload = asyncio.Event(), asyncio.Event()
         self._watch_files = watch_files
         self._daemon: Daemon | None = None
         self._told_ready = False
@@ -223,7 +221,9 @@ class Member:
             run = asyncio.create_task(daemon.run(), name="daemon")
             over = asyncio.ensure_future(self._either(lead.lost))
             try:
-                await asyncio.wait([run, over], return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait([run, over], return_when=asyncio.FIRST_COMPLETED)
+                if run in done:  # stopped from outside (`service.running()`): so is the member
+                    self._stop.set()
             finally:
                 over.cancel()
                 daemon.request_stop()

@@ -15,16 +15,18 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from liverecd.api.accounts import Accounts
 from liverecd.api.client import LiveClient
 from liverecd.clock import Clock
 from liverecd.engine.daemon import Daemon, Lifecycle
 from liverecd.engine.observer import EngineObserver
-from liverecd.engine.timing import Pacer
 from liverecd.ha.gate import SenderGate
 from liverecd.ha.member import DuringTerm, Member
 from liverecd.ha.store import PASSWORD_FILE, DatabaseError, TermStore
 from liverecd.ha.verify_store import SharedVerificationStore
 from liverecd.ops import logs
+from liverecd.ops.config_reload import ConfigReloader
+from liverecd.ops.metrics import Metrics
 from liverecd.schedule.model import Config
 from liverecd.verify.service import verify_extensions
 from liverecd.verify.store import VerifyStore
@@ -37,8 +39,7 @@ if TYPE_CHECKING:
 
 async def serve_member(
     config: Config,
-    client: LiveClient,
-    pacer: Pacer,
+    accounts: Accounts,
     *,
     clock: Clock,
     observer: EngineObserver | None,
@@ -55,20 +56,28 @@ async def serve_member(
 
     member = Member(config, clock=clock, lifecycle=lifecycle or _Quiet(), observer=observer,
                     watch_files=watch_files)  # fmt: skip
+
+    client = accounts.default_client  # verification reads the default account's index
     member.during_term = _verification(config, client, clock, observer, member)
+    if isinstance(observer, Metrics):
+        observer.track_credentials(accounts.expiry_seconds)
 
     def build(gate: SenderGate, store: TermStore, role_lifecycle: Lifecycle) -> Daemon:
-        return Daemon(
-            config, sender=gate.sender(client.real_time_record_command), pacer=pacer,
-            store=store, clock=clock, observer=observer, lifecycle=role_lifecycle,
-            watch_files=watch_files, online_lister=gate.lister(client),
-            status_extra=member.status,
+        daemon = Daemon(
+            config, sender=gate.sender(accounts.send), pacer=accounts.pacer, store=store,
+            clock=clock, observer=observer, lifecycle=role_lifecycle, watch_files=watch_files,
+            online_lister=gate.lister(accounts), status_extra=member.status,
+            reload_config=ConfigReloader(accounts.apply),
         )  # fmt: skip
+        accounts.route_by(daemon.schedule_streams)  # each command through its stream's account
+        return daemon
 
     if signals:
         install(member)
     try:
-        return await member.serve(build, extensions, on_ready)
+        # The accounts' credential refresh runs in every period, standby ones included: a
+        # standby taking over must not start with expired STS keys.
+        return await member.serve(build, [accounts, *extensions], on_ready)
     finally:
         if signals:
             remove()
