@@ -194,3 +194,21 @@ def test_limiter_serves_successive_event_loops() -> None:
     asyncio.run(burst())
     asyncio.run(burst())  # a Lock bound to the first loop would fail here
     assert limiter.next_slot() > clock.monotonic()
+
+
+async def test_a_late_send_keeps_the_full_margin_to_the_send_qps_places_after_it() -> None:
+    # Every other 50th send goes out 15 ms late (a busy loop), the rest on time: the send
+    # 50 places later must still be 1 + margin seconds after it, not just over one second, or
+    # 10 ms of jitter on the way puts 51 arrivals in one second at the server.
+    clock = FakeClock()
+    limiter = RateLimiter(50, clock)
+    times = []
+    for i in range(200):
+        late = 0.015 if i % 100 == 50 else 0.0
+        clock.advance(max(0.0, limiter.next_slot() - clock.monotonic()) + late)
+        limiter.take()
+        times.append(clock.monotonic())
+    gaps = [b - a for a, b in zip(times, times[50:], strict=False)]
+    assert min(gaps) >= 1.01 - 1e-9
+    jittered = [t + (0.0099 if i % 100 == 50 else 0.0) for i, t in enumerate(times)]
+    assert max_in_any_window(jittered) <= 50

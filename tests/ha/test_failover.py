@@ -9,12 +9,16 @@ keep the tests short; the database outage test uses 6 s, so that its safe period
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import TEST_SECRET, EmulatorFactory
 from liverecd.emulator import Emulator
@@ -191,4 +195,37 @@ async def test_a_database_restart_keeps_owed_commands_going_and_loses_no_window(
     assert senders, "the window that opened during the outage was never started"
     assert emu.state(key("blind")) == "recording" and emu.state(key("soon")) == "recording"
     assert emu.state(key("over")) == "idle"
+    check_quota_and_overlap(emu, a, b)
+
+
+async def test_a_verification_owed_by_a_dead_active_is_done_by_the_new_one(
+    emu: Emulator, pg_url: str, tmp_path: Path, members: list[Member]
+) -> None:
+    t0 = now()
+    # `news` ends at t0+7; its check falls due `grace` after its file (t0+13 or so). The active
+    # dies in between: the check it owed is in the shared tables, and the new active runs it.
+    wins = {"news": [(t0 + seconds(3), t0 + seconds(7))]}
+    a, b = make(members, tmp_path, emu, pg_url, schedule_text(wins))
+    for m in (a, b):
+        config = yaml.safe_load(m.config.read_text())
+        config["verify"] = {"grace": "6s"}
+        m.config.write_text(yaml.safe_dump(config, sort_keys=False))
+    await active_then_standby(a, b)
+    await until(t0 + seconds(8.5))  # the stop and its cancel_delay have settled
+    assert [r for r in sent_by(emu, a) if r.command == "stop"]
+    assert a.proc is not None
+    await a.proc.kill()
+    await b.wait("leader_acquired", within=LEASE + 5)
+    verified = await b.wait("window_verified", within=20)
+    assert verified["stream"] == str(key("news")) and verified["result"] != "pending"
+    assert a.events("window_verified") == []
+    got = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "liverecd", "report", "-c", str(b.config), "--since", "1h",
+         "--format", "json"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    rows = json.loads(got.stdout)
+    assert [(r["window"], r["result"]) for r in rows] == [(verified["window"], verified["result"])]
     check_quota_and_overlap(emu, a, b)

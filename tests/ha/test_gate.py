@@ -4,9 +4,11 @@ releases them when the same term is confirmed again, refuses them once the term 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 import pytest
 
+from liverecd.api.answer import Answer
 from liverecd.api.result import ApiResult, TransportError
 from liverecd.clock import FakeClock
 from liverecd.ha.gate import GateClosedError, SenderGate
@@ -61,3 +63,24 @@ async def test_the_online_list_is_refused_while_closed() -> None:
         await lister.describe_live_streams_online_list("play.example.com")
     gate.confirm(clock.monotonic() + 1)
     assert await lister.describe_live_streams_online_list("play.example.com") == "listed"
+
+
+async def test_index_reads_wait_for_the_gate_and_are_refused_once_the_term_is_over() -> None:
+    clock = FakeClock()
+    calls: list[str] = []
+
+    class Client:
+        async def call(self, action: str, params: Mapping[str, str]) -> Answer:
+            calls.append(action)
+            return Answer(http_status=200, request_id="r")
+
+    gate = SenderGate(clock)
+    read = gate.caller(Client())
+    held = asyncio.create_task(read.call("DescribeLiveStreamRecordIndexFiles", {}))
+    await asyncio.sleep(0)
+    assert not held.done() and calls == []  # a standby sends no index read either
+    gate.confirm(clock.monotonic() + 1)
+    assert (await held).ok and len(calls) == 1
+    gate.end()
+    refused = await read.call("DescribeLiveStreamRecordIndexFiles", {})
+    assert refused.transport_error is TransportError.CONNECT and len(calls) == 1

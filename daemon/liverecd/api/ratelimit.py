@@ -3,9 +3,15 @@
 A token bucket of capacity N refilled at N/s lets 2N through in one second (a full bucket, then
 a second's refill). So this limiter paces instead: sends are spaced at least
 `interval = (1 + margin)/rate` apart (a schedule on a grid: a send late by less than one interval
-does not slow later sends), and as a hard backstop the send `qps` places back must be more than
-one second old. The margin (1 % by default) keeps 0.99 of the quota while leaving 10 ms per
-second of slack for jitter between our send and the server's count.
+does not slow later sends), and as a hard backstop the send `qps` places back must be at least
+`1 + margin` seconds old. The margin (1 % by default) keeps 0.99 of the quota while leaving 10 ms
+per second of slack for jitter between our send and the server's count.
+
+The backstop keeps that same slack, measured from the sends' real times: a send that went out
+late (a loop busy with a takeover's burst) stays on the grid, so the send `qps` places after it
+was due less than a second later. With a backstop of one second plus 1 ms, that pair was 1.001 s
+apart and any jitter on the way to the server put both in one second (bench/failover.py counted
+51 for a lone member).
 
 A send later than one interval restarts the grid from itself (an idle gap, or a stalled
 caller). Holding the grid instead would make the sends a stall owes go back to back until the
@@ -34,7 +40,6 @@ from collections import deque
 from liverecd.clock import Clock, SystemClock
 
 WINDOW = 1.0  # the server's quota window, seconds
-WINDOW_GUARD = 0.001  # the backstop keeps the qps-th send back strictly outside the window
 BETA = 0.7  # multiplicative decrease on throttling (AWS adaptive mode)
 CUBIC_C = 0.4  # cubic recovery scale (AWS adaptive mode)
 
@@ -91,7 +96,7 @@ class RateLimiter:
         """Monotonic time at which the next send may go; a value <= now means now."""
         slot = max(self._tat, self._paused_until)
         if len(self._sends) >= self.burst:
-            slot = max(slot, self._sends[0] + WINDOW + WINDOW_GUARD)
+            slot = max(slot, self._sends[0] + WINDOW * (1.0 + self._margin))
         return slot
 
     @property

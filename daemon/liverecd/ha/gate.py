@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from liverecd.api.answer import Answer
+from liverecd.api.record_index import ActionCaller
 from liverecd.api.result import ApiResult, TransportError
 from liverecd.clock import Clock, SystemClock
 from liverecd.engine.dispatch import Sender
@@ -94,6 +96,10 @@ class SenderGate:
 
         return gated
 
+    def caller(self, caller: ActionCaller) -> ActionCaller:
+        """`caller` (the verifier's index reads), behind the gate like commands."""
+        return _GatedCaller(self, caller)
+
     def lister(self, lister: OnlineLister) -> OnlineLister:
         """`lister`, behind the gate: a poll while closed raises GateClosedError at once (the
         watch polls again later; holding a poll would only delay the next one)."""
@@ -109,3 +115,14 @@ class _GatedLister:
         if not self._gate.is_open:
             raise GateClosedError("standby: no Live API request")
         return await self._lister.describe_live_streams_online_list(domain, **kwargs)
+
+
+class _GatedCaller:
+    def __init__(self, gate: SenderGate, caller: ActionCaller) -> None:
+        self._gate = gate
+        self._caller = caller
+
+    async def call(self, action: str, params: Mapping[str, str]) -> Answer:
+        if not await self._gate._passage():
+            return Answer(transport_error=TransportError.CONNECT, detail="standby")
+        return await self._caller.call(action, params)

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 Build = Callable[[SenderGate, TermStore, Lifecycle], Daemon]
+DuringTerm = Callable[[Daemon, SenderGate, int], contextlib.AbstractAsyncContextManager[None]]
 CONNECT_BACKOFF = (0.5, 10.0)  # seconds: first retry, longest wait between tries
 
 
@@ -62,15 +63,15 @@ class Member:
         self.leadership = Leadership(
             self.db, holder=self.name, clock=clock, on_change=self._changed
         )
-        self.digest = ""
-        self.loaded = False
+        self.digest, self.loaded = "", False
         self.others: dict[str, tuple[str, str]] = {}  # member -> (digest, role), fresh ones
         self._mismatch: tuple[str, ...] = ()
-        self._stop = asyncio.Event()
-        self._reload = asyncio.Event()
+        self._stop, self._reload = asyncio.Event(), asyncio.Event()
         self._watch_files = watch_files
         self._daemon: Daemon | None = None
         self._told_ready = False
+        # What runs beside the daemon in a term only (verification: index reads are requests).
+        self.during_term: DuringTerm = lambda _d, _g, _e: contextlib.nullcontext()
 
     # -- control ----------------------------------------------------------------------------
 
@@ -217,14 +218,17 @@ class Member:
             lead.campaigning = True
             return
         log.info("takeover", epoch=store.epoch, state_rows=len(rows))
-        run = asyncio.create_task(daemon.run(), name="daemon")
-        over = asyncio.ensure_future(self._either(lead.lost))
-        try:
-            await asyncio.wait([run, over], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            over.cancel()
-            daemon.request_stop()
-            await run
+        async with self.during_term(daemon, gate, store.epoch):
+            run = asyncio.create_task(daemon.run(), name="daemon")
+            over = asyncio.ensure_future(self._either(lead.lost))
+            try:
+                done, _ = await asyncio.wait([run, over], return_when=asyncio.FIRST_COMPLETED)
+                if run in done:  # stopped from outside (`service.running()`): so is the member
+                    self._stop.set()
+            finally:
+                over.cancel()
+                daemon.request_stop()
+                await run
 
     async def _either(self, event: asyncio.Event, *others: asyncio.Event) -> bool:
         """Wait for `event`, one of `others` or a stop request; True when it was `event`."""
@@ -280,8 +284,7 @@ class _RoleLifecycle:
     """The service manager's lifecycle, with the role at the front of STATUS=."""
 
     def __init__(self, inner: Lifecycle, member: Member) -> None:
-        self._inner = inner
-        self._member = member
+        self._inner, self._member = inner, member
 
     def ready(self, status: str | None = None) -> object:
         return self._inner.ready(self._member.status_text(status))

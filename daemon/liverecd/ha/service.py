@@ -6,21 +6,32 @@ builds each period's daemon behind its sender gate, on its term store, and runs 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import structlog
+
+from liverecd.api.accounts import Accounts
 from liverecd.api.client import LiveClient
 from liverecd.clock import Clock
 from liverecd.config import Config
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver, Lifecycle
-from liverecd.engine.timing import Pacer
 from liverecd.ha.gate import SenderGate
-from liverecd.ha.member import Member
-from liverecd.ha.store import PASSWORD_FILE, TermStore
+from liverecd.ha.member import DuringTerm, Member
+from liverecd.ha.store import PASSWORD_FILE, DatabaseError, TermStore
+from liverecd.ha.verify_store import SharedVerificationStore
 from liverecd.ops import logs
+from liverecd.ops.config_reload import ConfigReloader
+from liverecd.ops.metrics import Metrics
+from liverecd.verify.service import verify_extensions
+from liverecd.verify.store import VerifyStore
+
+log = structlog.get_logger(__name__)
 
 # A member waits this long for an opening intent to reach the shared database, then sends anyway:
 # its lease gate still guards the send, and a database failing over must not cost the windows
@@ -33,8 +44,7 @@ if TYPE_CHECKING:
 
 async def serve_member(
     config: Config,
-    client: LiveClient,
-    pacer: Pacer,
+    accounts: Accounts,
     *,
     clock: Clock,
     observer: EngineObserver | None,
@@ -52,21 +62,66 @@ async def serve_member(
     member = Member(config, clock=clock, lifecycle=lifecycle or Quiet(), observer=observer,
                     watch_files=watch_files)  # fmt: skip
 
+    client = accounts.default_client  # verification reads the default account's index
+    member.during_term = _verification(config, client, clock, observer, member)
+    if isinstance(observer, Metrics):
+        observer.track_credentials(accounts.expiry_seconds)
+
     def build(gate: SenderGate, store: TermStore, role_lifecycle: Lifecycle) -> Daemon:
-        return Daemon(
-            config, sender=gate.sender(client.real_time_record_command), pacer=pacer,
-            store=store, clock=clock, observer=observer, lifecycle=role_lifecycle,
-            watch_files=watch_files, online_lister=gate.lister(client),
-            status_extra=member.status, intent_timeout=INTENT_TIMEOUT,
+        daemon = Daemon(
+            config, sender=gate.sender(accounts.send), pacer=accounts.pacer, store=store,
+            clock=clock, observer=observer, lifecycle=role_lifecycle, watch_files=watch_files,
+            online_lister=gate.lister(accounts), status_extra=member.status,
+            reload_config=ConfigReloader(accounts.apply), intent_timeout=INTENT_TIMEOUT,
         )  # fmt: skip
+        accounts.route_by(daemon.schedule_streams)  # each command through its stream's account
+        return daemon
 
     if signals:
         install(member)
     try:
-        return await member.serve(build, extensions, on_ready)
+        # The accounts' credential refresh runs in every period, standby ones included: a
+        # standby taking over must not start with expired STS keys.
+        return await member.serve(build, [accounts, *extensions], on_ready)
     finally:
         if signals:
             remove()
+
+
+def _verification(
+    config: Config, client: LiveClient, clock: Clock, observer: object, member: Member
+) -> DuringTerm:
+    """Verification for the active only, on the shared tables: a term resumes the checks the
+    previous active owed (DESIGN §8, §9), and a standby sends no index read."""
+
+    @contextlib.asynccontextmanager
+    async def during(daemon: Daemon, gate: SenderGate, epoch: int) -> AsyncIterator[None]:
+        async def open_store() -> VerifyStore:
+            store = SharedVerificationStore(member.db, member.name, epoch)
+            await store.refresh()
+            return store
+
+        started, tasks = [], []
+        try:
+            for ext in verify_extensions(
+                config, client, clock, observer, open_store=open_store, caller=gate.caller(client)
+            ):
+                try:
+                    await ext.start(daemon)  # hooks the daemon before its takeover reconcile
+                except DatabaseError as exc:  # the term goes on: commands matter more
+                    log.error("verify_unavailable", error=str(exc), epoch=epoch)  # noqa: TRY400
+                    continue
+                started.append(ext)
+                tasks.append(asyncio.create_task(ext.run(), name="verify"))
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for ext in reversed(started):
+                await ext.close()
+
+    return during
 
 
 def register_password() -> None:

@@ -7,7 +7,7 @@ transaction): members' wall clocks never decide who is active.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Forward migrations: MIGRATIONS[v] takes a schema at version v to v + 1. Each runs in the same
 # transaction as the version bump, so a crash mid-migration leaves the old version intact.
@@ -34,6 +34,29 @@ MIGRATIONS: tuple[str, ...] = (
         digest TEXT NOT NULL, role TEXT NOT NULL, seen_at TIMESTAMPTZ NOT NULL,
         PRIMARY KEY (cluster, member)
     );
+    """,
+    # 2: verification (DESIGN §8) shared too, so a takeover resumes the checks the old active
+    # owed. Instants in the same fixed-width form as the SQLite store's (timestamptz here).
+    """
+    CREATE TABLE liverecd_verifications (
+        cluster TEXT NOT NULL, window_id TEXT NOT NULL,
+        domain TEXT NOT NULL, app TEXT NOT NULL, stream TEXT NOT NULL,
+        start_at TIMESTAMPTZ NOT NULL, end_at TIMESTAMPTZ NOT NULL, result TEXT NOT NULL,
+        coverage DOUBLE PRECISION, gaps TEXT NOT NULL, files TEXT NOT NULL,
+        due TIMESTAMPTZ NOT NULL, first_due TIMESTAMPTZ NOT NULL, attempts INTEGER NOT NULL,
+        error TEXT, epoch BIGINT NOT NULL,
+        PRIMARY KEY (cluster, window_id)
+    );
+    CREATE INDEX liverecd_verifications_end ON liverecd_verifications (cluster, end_at);
+    CREATE TABLE liverecd_record_files (
+        cluster TEXT NOT NULL, uri TEXT NOT NULL,
+        domain TEXT NOT NULL, app TEXT NOT NULL, stream TEXT NOT NULL,
+        start_at TIMESTAMPTZ NOT NULL, end_at TIMESTAMPTZ NOT NULL,
+        duration DOUBLE PRECISION NOT NULL, epoch BIGINT NOT NULL,
+        PRIMARY KEY (cluster, uri)
+    );
+    CREATE INDEX liverecd_record_files_stream
+        ON liverecd_record_files (cluster, domain, app, stream, start_at);
     """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
@@ -116,3 +139,34 @@ ON CONFLICT (cluster, window_id) DO UPDATE SET
     stopped_at = EXCLUDED.stopped_at, epoch = EXCLUDED.epoch
 """
 DELETE = "DELETE FROM liverecd_recordings WHERE cluster = %s AND window_id = %s"
+
+# -- verification -------------------------------------------------------------------------------
+
+VERIFY_SELECT = """
+SELECT window_id, domain, app, stream, start_at, end_at, result, coverage, gaps, files, due,
+       first_due, attempts, error
+  FROM liverecd_verifications WHERE cluster = %s"""
+VERIFY_ONE = VERIFY_SELECT + " AND window_id = %s"
+VERIFY_ENDED = VERIFY_SELECT + " AND end_at >= %s AND end_at <= %s ORDER BY end_at, window_id"
+VERIFY_PENDING = VERIFY_SELECT + " AND result = %s ORDER BY due"
+VERIFY_UPSERT = """
+INSERT INTO liverecd_verifications (cluster, window_id, domain, app, stream, start_at, end_at,
+    result, coverage, gaps, files, due, first_due, attempts, error, epoch)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (cluster, window_id) DO UPDATE SET
+    domain = EXCLUDED.domain, app = EXCLUDED.app, stream = EXCLUDED.stream,
+    start_at = EXCLUDED.start_at, end_at = EXCLUDED.end_at, result = EXCLUDED.result,
+    coverage = EXCLUDED.coverage, gaps = EXCLUDED.gaps, files = EXCLUDED.files,
+    due = EXCLUDED.due, first_due = EXCLUDED.first_due, attempts = EXCLUDED.attempts,
+    error = EXCLUDED.error, epoch = EXCLUDED.epoch
+"""
+FILE_INSERT = """
+INSERT INTO liverecd_record_files (cluster, uri, domain, app, stream, start_at, end_at, duration,
+    epoch)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (cluster, uri) DO NOTHING
+"""
+FILES = """
+SELECT uri, start_at, end_at, duration FROM liverecd_record_files
+ WHERE cluster = %s AND domain = %s AND app = %s AND stream = %s AND start_at < %s AND end_at > %s
+"""

@@ -109,7 +109,7 @@ async def serve(
             from liverecd.ha.service import serve_member
 
             return await serve_member(
-                config, accounts.default_client, accounts.pacer, clock=clock, observer=observer,
+                config, accounts, clock=clock, observer=observer,
                 lifecycle=lifecycle, extensions=extensions, signals=signals,
                 watch_files=watch_files, on_ready=on_ready, install=_install_signals,
                 remove=_remove_signals,

@@ -1,7 +1,8 @@
 """`liverecd report -c CONFIG [--since 24h] [--until ISO8601] [--format text|json]` (DESIGN §8).
 
 One row per window that ended in the range, read from the state store (read-only, so it runs
-while the daemon writes; no credentials needed). JSON rows carry at least `window`, `domain`,
+while the daemon writes; no credentials needed), or under `database:` from the cluster's shared
+tables (libpq's own password means, as for the daemon). JSON rows carry at least `window`, `domain`,
 `app`, `stream`, `start`, `end`, `result`, `coverage` (null while pending), `gaps` and `files`.
 """
 
@@ -73,7 +74,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise LiverecdError(f"--since {args.since!r}: {exc}") from None
     rows: list[Verification] = []
-    if (Path(config.state_dir) / DB_NAME).exists():
+    if config.database is not None:  # a cluster keeps its rows in the shared database
+        import asyncio
+
+        from liverecd.ha.verify_store import report_rows
+
+        rows = asyncio.run(report_rows(config.database, since, until))
+    elif (Path(config.state_dir) / DB_NAME).exists():
         store = VerificationStore(config.state_dir, readonly=True)
         try:
             rows = store.verifications(since, until)

@@ -9,14 +9,14 @@ events). Index reads go through their own limiter (per account and API, `verify.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from liverecd.api.credentials import load_record_auth_key
 from liverecd.api.ratelimit import limiter_for
-from liverecd.api.record_index import ACTION_INDEX, IndexRead, read_index
+from liverecd.api.record_index import ACTION_INDEX, ActionCaller, IndexRead, read_index
 from liverecd.clock import Clock
 from liverecd.engine.arming import Change, Event, OpenWindow
 from liverecd.errors import CredentialsError
@@ -24,7 +24,7 @@ from liverecd.ops import logs
 from liverecd.streams import StreamKey
 from liverecd.verify.confirm import Confirmer
 from liverecd.verify.receiver import RecordReceiver
-from liverecd.verify.store import VerificationStore
+from liverecd.verify.store import VerificationStore, VerifyStore
 from liverecd.verify.verifier import Verifier, VerifyObserver
 
 if TYPE_CHECKING:
@@ -36,15 +36,20 @@ INDEX_MARGIN = 0.05
 _ONLINE = (Change.RETURNED, Change.DROP_CLEARED, Change.REARMED)
 
 
+OpenStore = Callable[[], Awaitable[VerifyStore]]
+
+
 def verify_extensions(
-    config: Config, client: LiveClient, clock: Clock, observer: object
-) -> list[VerifyExtension]:
+    config: Config, client: LiveClient, clock: Clock, observer: object, *,
+    open_store: OpenStore | None = None, caller: ActionCaller | None = None,
+) -> list[VerifyExtension]:  # fmt: skip
     """The verification extension when `verify.enabled` (none otherwise); `observer` counts
-    results when it can (the service's Metrics)."""
+    results when it can (the service's Metrics). An HA term passes the shared store
+    (`open_store`) and its gated client (`caller`, for the index reads)."""
     if not config.verify.enabled:
         return []
     counted = observer if isinstance(observer, VerifyObserver) else None
-    return [VerifyExtension(config, client, clock, counted)]
+    return [VerifyExtension(config, client, clock, counted, open_store=open_store, caller=caller)]
 
 
 class VerifyExtension:
@@ -52,10 +57,13 @@ class VerifyExtension:
 
     def __init__(
         self, config: Config, client: LiveClient, clock: Clock,
-        observer: VerifyObserver | None = None,
+        observer: VerifyObserver | None = None, *, open_store: OpenStore | None = None,
+        caller: ActionCaller | None = None,
     ) -> None:  # fmt: skip
         self._config = config
+        self._open_store = open_store
         self._client = client
+        self._caller: ActionCaller = caller or client
         self._clock = clock
         self._observer = observer
         key = client.access_key_id
@@ -64,18 +72,21 @@ class VerifyExtension:
         self._limiter = limiter_for(
             key, config.verify.qps, clock, api=ACTION_INDEX, margin=INDEX_MARGIN
         )
-        self.store: VerificationStore | None = None
+        self.store: VerifyStore | None = None
         self.verifier: Verifier | None = None
         self.confirmer: Confirmer | None = None
         self.receiver: RecordReceiver | None = None
         self._windows: Callable[[], Mapping[StreamKey, OpenWindow]] = dict
 
     async def _read(self, stream: StreamKey, start: datetime, end: datetime) -> IndexRead:
-        return await read_index(self._client, self._limiter, stream, start, end)
+        return await read_index(self._caller, self._limiter, stream, start, end)
 
     async def start(self, daemon: Daemon) -> None:
         """Open the store, resume pending checks, hook into the engine and the watch."""
-        self.store = VerificationStore(self._config.state_dir)
+        if self._open_store is not None:
+            self.store = await self._open_store()
+        else:
+            self.store = VerificationStore(self._config.state_dir)
         verifier = Verifier(
             self._config.verify, self.store, self._read, self._clock,
             observer=self._observer,

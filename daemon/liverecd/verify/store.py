@@ -15,14 +15,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from liverecd.api.record_index import IndexFile
 from liverecd.engine.state import BUSY_TIMEOUT_MS, DB_NAME
-
-__all__ = ["DB_NAME", "Verification", "VerificationStore", "iso"]
 from liverecd.errors import StateError
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Gap, Result
+
+__all__ = ["DB_NAME", "Verification", "VerificationStore", "VerifyStore", "iso"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS verifications (
@@ -111,6 +112,19 @@ def _row(r: tuple[object, ...]) -> Verification:
         due=_when(str(due)), first_due=_when(str(first)), attempts=int(str(attempts)),
         error=None if error is None else str(error),
     )  # fmt: skip
+
+
+class VerifyStore(Protocol):
+    """What the verifier needs of a store: this file's SQLite one, or `liverecd.ha`'s shared
+    PostgreSQL one under `database:` (so a takeover resumes the pending checks)."""
+
+    def put_verification(self, *rows: Verification) -> None: ...
+    def verification(self, window_id: str) -> Verification | None: ...
+    def verifications(self, since: datetime, until: datetime) -> list[Verification]: ...
+    def pending(self) -> list[Verification]: ...
+    def put_file(self, stream: StreamKey, file: IndexFile) -> bool: ...
+    def files(self, stream: StreamKey, start: datetime, end: datetime) -> list[IndexFile]: ...
+    def close(self) -> None: ...
 
 
 class VerificationStore:

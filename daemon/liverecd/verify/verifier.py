@@ -34,7 +34,7 @@ from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
 from liverecd.verify.coverage import Result, judge
 from liverecd.verify.evidence import Evidence
-from liverecd.verify.store import Verification, VerificationStore
+from liverecd.verify.store import Verification, VerifyStore
 
 log = structlog.get_logger(__name__)
 
@@ -57,7 +57,7 @@ class Verifier:
     """Pending windows, checked when due. Create and run on the event loop."""
 
     def __init__(
-        self, config: VerifyConfig, store: VerificationStore, read: IndexReader, clock: Clock,
+        self, config: VerifyConfig, store: VerifyStore, read: IndexReader, clock: Clock,
         *, evidence: Evidence | None = None, observer: VerifyObserver | None = None,
         give_up: timedelta = GIVE_UP, retry_base: timedelta = RETRY_BASE,
         retry_cap: timedelta = RETRY_CAP, slack: timedelta = timedelta(seconds=15),
