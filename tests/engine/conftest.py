@@ -1,10 +1,13 @@
 """Fixtures for the daemon's integration tests: a config folder and a daemon run in-process
-against the emulator over real HTTP on 127.0.0.1, with time compressed to seconds."""
+against the emulator over real HTTP on 127.0.0.1, with time compressed to seconds, or (with
+`fake_workspace`) on one `FakeClock` shared by the daemon and the emulator, which the test steps
+with `play` / `play_until`."""
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import EmulatorFactory
 from liverecd.api.credentials import Credentials, Secret
+from liverecd.clock import FakeClock
 from liverecd.emulator import Emulator
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver
@@ -48,6 +53,13 @@ def schedule_text(streams: dict[str, list[tuple[datetime, datetime]]], extra: st
 class Workspace:
     root: Path
     emulator: Emulator
+    clock: FakeClock | None = None  # shared with the emulator; the daemon runs on it too
+
+    @property
+    def fake(self) -> FakeClock:
+        """The shared FakeClock (a `fake_workspace` only)."""
+        assert self.clock is not None, "a fake_workspace has the clock"
+        return self.clock
 
     @property
     def config_path(self) -> Path:
@@ -107,6 +119,45 @@ def workspace(tmp_path: Path, emulator: Emulator) -> Iterator[Workspace]:
     yield ws
 
 
+# Stepping the fake clock: STEP simulated seconds, then SETTLE real seconds for loopback HTTP and
+# the state writer thread to catch up. Autojump would race ahead of requests still on the wire.
+STEP = 0.05
+SETTLE = 0.005
+
+
+@pytest.fixture
+async def fake_workspace(tmp_path: Path, emulator_factory: EmulatorFactory) -> Workspace:
+    """A workspace whose emulator (and, through `running_daemon`, daemon) reads one FakeClock
+    starting a day from now: a timer still reading real time is a day off and shows."""
+    clock = FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(days=1))
+    ws = Workspace(tmp_path, await emulator_factory(clock=clock), clock)
+    ws.write_config()
+    return ws
+
+
+async def play(
+    clock: FakeClock, until: datetime, *, step: float = STEP, settle: float = SETTLE
+) -> None:
+    """Step `clock` to the instant `until`, letting real I/O settle after each step."""
+    async with asyncio.timeout(120):  # real seconds: a wedged daemon fails, not hangs
+        while (left := (until - clock.wall()).total_seconds()) > 1e-9:
+            clock.advance(min(step, left))
+            await asyncio.sleep(settle)
+
+
+async def play_until(
+    clock: FakeClock, done: Callable[[], bool], *, within: float, step: float = STEP
+) -> None:
+    """Step `clock` until `done()` holds; TimeoutError after `within` simulated seconds."""
+    deadline = clock.monotonic() + within
+    async with asyncio.timeout(120):
+        while not done():
+            if clock.monotonic() >= deadline:
+                raise TimeoutError(f"not done within {within:g} simulated seconds")
+            clock.advance(step)
+            await asyncio.sleep(SETTLE)
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -124,9 +175,14 @@ async def running_daemon(
     observer: EngineObserver | None = None,
 ) -> AsyncIterator[Daemon]:
     """The service in-process (`service.running`: no signals; only the `extensions` given;
-    `observer` as its metrics), ready on entry."""
+    `observer` as its metrics; the workspace's clock, if any), ready on entry."""
     config = load_config(ws.config_path)
     async with service.running(
-        config, CREDENTIALS, watch_files=watch_files, extensions=extensions, observer=observer
+        config,
+        CREDENTIALS,
+        clock=ws.clock,
+        watch_files=watch_files,
+        extensions=extensions,
+        observer=observer,
     ) as daemon:
         yield daemon
