@@ -145,6 +145,11 @@ async def play(
             await asyncio.sleep(settle)
 
 
+async def play_for(clock: FakeClock, simulated: float) -> None:
+    """Step `clock` `simulated` seconds on from now."""
+    await play(clock, clock.wall() + timedelta(seconds=simulated))
+
+
 async def play_until(
     clock: FakeClock, done: Callable[[], bool], *, within: float, step: float = STEP
 ) -> None:
