@@ -125,24 +125,47 @@ STEP = 0.05
 SETTLE = 0.005
 
 
+def fake_clock() -> FakeClock:
+    """A FakeClock a day ahead of now: a timer still reading real time is a day off and shows."""
+    return FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(days=1))
+
+
 @pytest.fixture
 async def fake_workspace(tmp_path: Path, emulator_factory: EmulatorFactory) -> Workspace:
-    """A workspace whose emulator (and, through `running_daemon`, daemon) reads one FakeClock
-    starting a day from now: a timer still reading real time is a day off and shows."""
-    clock = FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(days=1))
+    """A workspace whose emulator (and, through `running_daemon`, daemon) reads one
+    `fake_clock()`."""
+    clock = fake_clock()
     ws = Workspace(tmp_path, await emulator_factory(clock=clock), clock)
     ws.write_config()
     return ws
 
 
+async def settled(settle: float, quiet: Emulator | None) -> None:
+    """Real time for I/O to catch up; with `quiet`, until its recorder saw no new request for
+    a whole `settle` (a chain of calls, e.g. a poll then a start, lands in one simulated step)."""
+    await asyncio.sleep(settle)
+    if quiet is None:
+        return
+    for _ in range(20):  # bounded: a daemon that keeps calling must not stall the clock
+        seen = len(quiet.requests)
+        await asyncio.sleep(settle)
+        if len(quiet.requests) == seen:
+            return
+
+
 async def play(
-    clock: FakeClock, until: datetime, *, step: float = STEP, settle: float = SETTLE
+    clock: FakeClock,
+    until: datetime,
+    *,
+    step: float = STEP,
+    settle: float = SETTLE,
+    quiet: Emulator | None = None,
 ) -> None:
     """Step `clock` to the instant `until`, letting real I/O settle after each step."""
     async with asyncio.timeout(120):  # real seconds: a wedged daemon fails, not hangs
         while (left := (until - clock.wall()).total_seconds()) > 1e-9:
             clock.advance(min(step, left))
-            await asyncio.sleep(settle)
+            await settled(settle, quiet)
 
 
 async def play_for(clock: FakeClock, simulated: float) -> None:
@@ -151,7 +174,12 @@ async def play_for(clock: FakeClock, simulated: float) -> None:
 
 
 async def play_until(
-    clock: FakeClock, done: Callable[[], bool], *, within: float, step: float = STEP
+    clock: FakeClock,
+    done: Callable[[], bool],
+    *,
+    within: float,
+    step: float = STEP,
+    quiet: Emulator | None = None,
 ) -> None:
     """Step `clock` until `done()` holds; TimeoutError after `within` simulated seconds."""
     deadline = clock.monotonic() + within
@@ -160,7 +188,7 @@ async def play_until(
             if clock.monotonic() >= deadline:
                 raise TimeoutError(f"not done within {within:g} simulated seconds")
             clock.advance(step)
-            await asyncio.sleep(SETTLE)
+            await settled(SETTLE, quiet)
 
 
 def now() -> datetime:
