@@ -5,9 +5,8 @@ with `play` / `play_until`."""
 
 from __future__ import annotations
 
-import asyncio
 import textwrap
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EmulatorFactory
+import conftest as shared
+from conftest import EmulatorFactory, fake_clock
 from liverecd.api.credentials import Credentials, Secret
 from liverecd.clock import FakeClock
 from liverecd.emulator import Emulator
@@ -28,6 +28,8 @@ TEST_AK = "LTAI5tFAKEexampleKeyId01"  # the test account of tests/conftest.py
 TEST_SECRET = "FakeSecretForTestVectorsOnly0123"
 CREDENTIALS = Credentials(TEST_AK, Secret(TEST_SECRET))
 DOMAIN, APP = "play.example.com", "live"
+# The steppers of the shared FakeClock live in tests/conftest.py (tests/reliability uses them).
+play, play_for, play_until = shared.play, shared.play_for, shared.play_until
 
 
 def iso(when: datetime) -> str:
@@ -119,17 +121,6 @@ def workspace(tmp_path: Path, emulator: Emulator) -> Iterator[Workspace]:
     yield ws
 
 
-# Stepping the fake clock: STEP simulated seconds, then SETTLE real seconds for loopback HTTP and
-# the state writer thread to catch up. Autojump would race ahead of requests still on the wire.
-STEP = 0.05
-SETTLE = 0.005
-
-
-def fake_clock() -> FakeClock:
-    """A FakeClock a day ahead of now: a timer still reading real time is a day off and shows."""
-    return FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(days=1))
-
-
 @pytest.fixture
 async def fake_workspace(tmp_path: Path, emulator_factory: EmulatorFactory) -> Workspace:
     """A workspace whose emulator (and, through `running_daemon`, daemon) reads one
@@ -138,57 +129,6 @@ async def fake_workspace(tmp_path: Path, emulator_factory: EmulatorFactory) -> W
     ws = Workspace(tmp_path, await emulator_factory(clock=clock), clock)
     ws.write_config()
     return ws
-
-
-async def settled(settle: float, quiet: Emulator | None) -> None:
-    """Real time for I/O to catch up; with `quiet`, until its recorder saw no new request for
-    a whole `settle` (a chain of calls, e.g. a poll then a start, lands in one simulated step)."""
-    await asyncio.sleep(settle)
-    if quiet is None:
-        return
-    for _ in range(20):  # bounded: a daemon that keeps calling must not stall the clock
-        seen = len(quiet.requests)
-        await asyncio.sleep(settle)
-        if len(quiet.requests) == seen:
-            return
-
-
-async def play(
-    clock: FakeClock,
-    until: datetime,
-    *,
-    step: float = STEP,
-    settle: float = SETTLE,
-    quiet: Emulator | None = None,
-) -> None:
-    """Step `clock` to the instant `until`, letting real I/O settle after each step."""
-    async with asyncio.timeout(120):  # real seconds: a wedged daemon fails, not hangs
-        while (left := (until - clock.wall()).total_seconds()) > 1e-9:
-            clock.advance(min(step, left))
-            await settled(settle, quiet)
-
-
-async def play_for(clock: FakeClock, simulated: float) -> None:
-    """Step `clock` `simulated` seconds on from now."""
-    await play(clock, clock.wall() + timedelta(seconds=simulated))
-
-
-async def play_until(
-    clock: FakeClock,
-    done: Callable[[], bool],
-    *,
-    within: float,
-    step: float = STEP,
-    quiet: Emulator | None = None,
-) -> None:
-    """Step `clock` until `done()` holds; TimeoutError after `within` simulated seconds."""
-    deadline = clock.monotonic() + within
-    async with asyncio.timeout(120):
-        while not done():
-            if clock.monotonic() >= deadline:
-                raise TimeoutError(f"not done within {within:g} simulated seconds")
-            clock.advance(step)
-            await settled(SETTLE, quiet)
 
 
 def now() -> datetime:
