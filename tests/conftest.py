@@ -1,14 +1,17 @@
-"""Fixtures shared by every test folder: the test credentials and emulators on loopback."""
+"""Fixtures shared by every test folder: the test credentials and emulators on loopback, and
+the helpers that step a FakeClock shared by a daemon and an emulator (`play`, `play_until`)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import settings
 
-from liverecd.clock import Clock
+from liverecd.clock import Clock, FakeClock
 from liverecd.emulator import Emulator, EmulatorConfig
 
 # Hypothesis' per-example deadline is a timed assertion: on 2 cores shared by the suite's
@@ -51,3 +54,65 @@ async def emulator_factory() -> AsyncIterator[EmulatorFactory]:
 async def emulator(emulator_factory: EmulatorFactory) -> Emulator:
     """A started emulator with the test account, stop_delay 0.5 s, seed 0."""
     return await emulator_factory()
+
+
+# Stepping the fake clock: STEP simulated seconds, then SETTLE real seconds for loopback HTTP and
+# the state writer thread to catch up. Autojump would race ahead of requests still on the wire.
+STEP = 0.05
+SETTLE = 0.005
+
+
+def fake_clock() -> FakeClock:
+    """A FakeClock a day ahead of now: a timer still reading real time is a day off and shows."""
+    return FakeClock(datetime.now(UTC).replace(microsecond=0) + timedelta(days=1))
+
+
+async def settled(settle: float, quiet: Emulator | None) -> None:
+    """Real time for I/O to catch up; with `quiet`, until its recorder saw no new request for
+    a whole `settle` (a chain of calls, e.g. a poll then a start, lands in one simulated step)."""
+    await asyncio.sleep(settle)
+    if quiet is None:
+        return
+    for _ in range(20):  # bounded: a daemon that keeps calling must not stall the clock
+        seen = len(quiet.requests)
+        await asyncio.sleep(settle)
+        if len(quiet.requests) == seen:
+            return
+
+
+async def play(
+    clock: FakeClock,
+    until: datetime,
+    *,
+    step: float = STEP,
+    settle: float = SETTLE,
+    quiet: Emulator | None = None,
+) -> None:
+    """Step `clock` to the instant `until`, letting real I/O settle after each step."""
+    async with asyncio.timeout(120):  # real seconds: a wedged daemon fails, not hangs
+        while (left := (until - clock.wall()).total_seconds()) > 1e-9:
+            clock.advance(min(step, left))
+            await settled(settle, quiet)
+
+
+async def play_for(clock: FakeClock, simulated: float) -> None:
+    """Step `clock` `simulated` seconds on from now."""
+    await play(clock, clock.wall() + timedelta(seconds=simulated))
+
+
+async def play_until(
+    clock: FakeClock,
+    done: Callable[[], bool],
+    *,
+    within: float,
+    step: float = STEP,
+    quiet: Emulator | None = None,
+) -> None:
+    """Step `clock` until `done()` holds; TimeoutError after `within` simulated seconds."""
+    deadline = clock.monotonic() + within
+    async with asyncio.timeout(120):
+        while not done():
+            if clock.monotonic() >= deadline:
+                raise TimeoutError(f"not done within {within:g} simulated seconds")
+            clock.advance(step)
+            await settled(SETTLE, quiet)

@@ -1,5 +1,7 @@
 """Fixtures for the daemon's integration tests: a config folder and a daemon run in-process
-against the emulator over real HTTP on 127.0.0.1, with time compressed to seconds."""
+against the emulator over real HTTP on 127.0.0.1, with time compressed to seconds, or (with
+`fake_workspace`) on one `FakeClock` shared by the daemon and the emulator, which the test steps
+with `play` / `play_until`."""
 
 from __future__ import annotations
 
@@ -12,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
+import conftest as shared
+from conftest import EmulatorFactory, fake_clock
 from liverecd.api.credentials import Credentials, Secret
+from liverecd.clock import FakeClock
 from liverecd.emulator import Emulator
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver
@@ -23,6 +28,8 @@ TEST_AK = "LTAI5tFAKEexampleKeyId01"  # the test account of tests/conftest.py
 TEST_SECRET = "FakeSecretForTestVectorsOnly0123"
 CREDENTIALS = Credentials(TEST_AK, Secret(TEST_SECRET))
 DOMAIN, APP = "play.example.com", "live"
+# The steppers of the shared FakeClock live in tests/conftest.py (tests/reliability uses them).
+play, play_for, play_until = shared.play, shared.play_for, shared.play_until
 
 
 def iso(when: datetime) -> str:
@@ -48,6 +55,13 @@ def schedule_text(streams: dict[str, list[tuple[datetime, datetime]]], extra: st
 class Workspace:
     root: Path
     emulator: Emulator
+    clock: FakeClock | None = None  # shared with the emulator; the daemon runs on it too
+
+    @property
+    def fake(self) -> FakeClock:
+        """The shared FakeClock (a `fake_workspace` only)."""
+        assert self.clock is not None, "a fake_workspace has the clock"
+        return self.clock
 
     @property
     def config_path(self) -> Path:
@@ -107,6 +121,16 @@ def workspace(tmp_path: Path, emulator: Emulator) -> Iterator[Workspace]:
     yield ws
 
 
+@pytest.fixture
+async def fake_workspace(tmp_path: Path, emulator_factory: EmulatorFactory) -> Workspace:
+    """A workspace whose emulator (and, through `running_daemon`, daemon) reads one
+    `fake_clock()`."""
+    clock = fake_clock()
+    ws = Workspace(tmp_path, await emulator_factory(clock=clock), clock)
+    ws.write_config()
+    return ws
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -124,9 +148,14 @@ async def running_daemon(
     observer: EngineObserver | None = None,
 ) -> AsyncIterator[Daemon]:
     """The service in-process (`service.running`: no signals; only the `extensions` given;
-    `observer` as its metrics), ready on entry."""
+    `observer` as its metrics; the workspace's clock, if any), ready on entry."""
     config = load_config(ws.config_path)
     async with service.running(
-        config, CREDENTIALS, watch_files=watch_files, extensions=extensions, observer=observer
+        config,
+        CREDENTIALS,
+        clock=ws.clock,
+        watch_files=watch_files,
+        extensions=extensions,
+        observer=observer,
     ) as daemon:
         yield daemon

@@ -9,8 +9,10 @@ after its window opened, and "records again within 12 s" becomes 1.2 s. The call
 2 s" is not compressed: that path has no timer, only three loopback round trips (callback,
 confirming listing, start), so 2 s stays 2 s.
 
-Every latency is read on the emulator's clock (the event loop's): from the moment the test
-changes the stream's state to the start of the recording interval the emulator's recorder shows.
+The daemon and the emulator share a FakeClock the test steps (and lets each chain of loopback
+calls finish within a step), so the scenario's 16 s play in a few real seconds. Every latency is
+read on that clock: from the moment the test changes the stream's state to the start of the
+recording interval the emulator's recorder shows.
 """
 
 from __future__ import annotations
@@ -23,13 +25,24 @@ from datetime import datetime
 import pytest
 
 from conftest import EmulatorFactory
+from liverecd.clock import FakeClock
 from liverecd.emulator import Emulator
 from liverecd.emulator.config import RecordingInterval, StreamState
 from liverecd.ops.service import IngestExtension
 from liverecd.schedule.config import load_config
 from liverecd.streams import StreamKey
 
-from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
+from .conftest import (
+    APP,
+    DOMAIN,
+    Workspace,
+    fake_clock,
+    play,
+    play_until,
+    running_daemon,
+    schedule_text,
+    seconds,
+)
 
 WATCH_INTERVAL = 1.0  # 10 s, the default
 # The watch notices a return at its next poll (<= one interval later), then sends the start:
@@ -62,27 +75,16 @@ def free_port() -> int:
         return port
 
 
-async def sleep_until(when: datetime) -> None:
-    await asyncio.sleep(max(0.0, (when - now()).total_seconds()))
-
-
-async def until(done: Callable[[], bool], within: float, step: float = 0.05) -> None:
-    """Wait (bounded) until `done()` holds."""
-    async with asyncio.timeout(within):
-        while not done():  # noqa: ASYNC110 - the emulator's recorder signals nothing to await
-            await asyncio.sleep(step)
-
-
 def online_lists(emu: Emulator) -> int:
     return sum(r.action == "DescribeLiveStreamsOnlineList" for r in emu.requests)
 
 
-async def after_poll(emu: Emulator) -> None:
-    """Return within ~10 ms of the emulator answering the watch's next poll: a change made now
-    waits a whole interval for the next one, the worst case. (Left alone, the changes land at
-    the same phase of the poll grid run after run, just before a poll: ~20 ms, every time.)"""
+async def after_poll(clock: FakeClock, emu: Emulator) -> None:
+    """Return within 10 simulated ms of the emulator answering the watch's next poll: a change
+    made now waits a whole interval for the next one, the worst case."""
     seen = online_lists(emu)
-    await until(lambda: online_lists(emu) > seen, within=3 * WATCH_INTERVAL, step=0.01)
+    done = lambda: online_lists(emu) > seen  # noqa: E731
+    await play_until(clock, done, within=3 * WATCH_INTERVAL, step=0.01, quiet=emu)
 
 
 def starts(emu: Emulator, stream: StreamKey) -> list[str | None]:
@@ -109,7 +111,7 @@ def all_idle(emu: Emulator, streams: Iterable[StreamKey]) -> Callable[[], bool]:
 
 
 async def test_the_watch_alone_rearms_a_returning_stream_and_records_a_late_one(
-    workspace: Workspace,
+    fake_workspace: Workspace,
 ) -> None:
     """Watch only (interval 1 s = 10 s). One window [open, open + 16 s] for four streams:
     `drop` goes away 2-3 s in for 2 s (20 s), `late` comes online 3-4 s (30-40 s) after the
@@ -118,33 +120,34 @@ async def test_the_watch_alone_rearms_a_returning_stream_and_records_a_late_one(
     back / online; `late` records >= 90 % of the rest of its window (>= 12 s = 2 min); nothing
     is started twice for the streams that never dropped, and the late stream's refused first
     start waits for the watch rather than retrying on a timer."""
+    workspace, clock = fake_workspace, fake_workspace.fake
     emu = workspace.emulator
     workspace.write_config(watch=f"{int(WATCH_INTERVAL * 1000)}ms")
     drop, late, steady = key("drop"), key("late"), [key("steady1"), key("steady2")]
     for stream in (drop, *steady):
         emu.set_online(stream, True)  # encoders publish before the window opens
     emu.set_online(late, False)
-    t = now()
+    t = clock.wall()
     opens = t + seconds(1)
     ends = opens + seconds(LATE + WATCH_INTERVAL + WATCH_REMAINDER)  # + after_poll's wait
     names = ["drop", "late", "steady1", "steady2"]
     workspace.write_schedule("main.yaml", schedule_text({n: [(opens, ends)] for n in names}))
 
     async with running_daemon(workspace):
-        await sleep_until(opens + seconds(2))
-        await after_poll(emu)
+        await play(clock, opens + seconds(2), quiet=emu)
+        await after_poll(clock, emu)
         emu.set_online(drop, False)  # the encoder drops: the manual recording ends with it
-        dropped_at = now()
-        await sleep_until(opens + seconds(LATE))
-        await after_poll(emu)
+        dropped_at = clock.wall()
+        await play(clock, opens + seconds(LATE), quiet=emu)
+        await after_poll(clock, emu)
         emu.set_online(late, True)
         online_at, online_mono = emu.clock.wall(), emu.clock.monotonic()
-        await sleep_until(dropped_at + seconds(DROP))
-        await after_poll(emu)
+        await play(clock, dropped_at + seconds(DROP), quiet=emu)
+        await after_poll(clock, emu)
         emu.set_online(drop, True)
         back_mono = emu.clock.monotonic()
-        await sleep_until(ends)
-        await until(all_idle(emu, [drop, late, *steady]), within=5)
+        await play(clock, ends, quiet=emu)
+        await play_until(clock, all_idle(emu, [drop, late, *steady]), within=5, quiet=emu)
 
     dropped = emu.recordings(drop)
     assert [iv.started_by for iv in dropped] == ["start", "start"]
@@ -180,15 +183,17 @@ async def test_signed_ingest_callbacks_rearm_a_returning_stream_and_record_a_lat
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     monkeypatch.setenv("LIVERECD_NOTIFY_AUTH_KEY", AUTH_KEY)
     port = free_port()
+    clock = fake_clock()
     emu = await emulator_factory(
+        clock=clock,
         notify_url=f"http://127.0.0.1:{port}/notify/ingest",
         notify_auth_key=AUTH_KEY,
         ingest_domain_map={DOMAIN: INGEST},
     )
-    workspace = Workspace(tmp_path_factory.mktemp("armed"), emu)
+    workspace = Workspace(tmp_path_factory.mktemp("armed"), emu, clock)
     config_path = workspace.write_config(watch="60s", callback_listen=f"127.0.0.1:{port}")
     drop, late = key("drop"), key("late")
-    t = now()
+    t = clock.wall()
     opens = t + seconds(1.5)  # room for the daemon to be ready before the streams change
     ends = opens + seconds(LATE + CALLBACK_REMAINDER)
     wins = {"drop": [(opens, ends)], "late": [(opens, ends)]}
@@ -200,17 +205,17 @@ async def test_signed_ingest_callbacks_rearm_a_returning_stream_and_record_a_lat
         # window, ignored).
         emu.set_online(drop, True)
         emu.set_online(late, False)
-        assert now() < opens, "the daemon took too long to start for this scenario"
-        await sleep_until(opens + seconds(1.5))
+        assert clock.wall() < opens, "the daemon took too long to start for this scenario"
+        await play(clock, opens + seconds(1.5), quiet=emu)
         emu.set_online(drop, False)
-        await sleep_until(opens + seconds(1.5 + DROP))
+        await play(clock, opens + seconds(1.5 + DROP), quiet=emu)
         emu.set_online(drop, True)
         back_mono = emu.clock.monotonic()
-        await sleep_until(opens + seconds(LATE))
+        await play(clock, opens + seconds(LATE), quiet=emu)
         emu.set_online(late, True)
         online_at, online_mono = emu.clock.wall(), emu.clock.monotonic()
-        await sleep_until(ends)
-        await until(all_idle(emu, [drop, late]), within=5)
+        await play(clock, ends, quiet=emu)
+        await play_until(clock, all_idle(emu, [drop, late]), within=5, quiet=emu)
         assert daemon.watch is not None and daemon.watch.polls == 0
         async with asyncio.timeout(5):
             await emu.drain_callbacks()

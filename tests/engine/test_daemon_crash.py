@@ -14,6 +14,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import pytest
+
 from liverecd.emulator import Emulator
 from liverecd.streams import StreamKey
 
@@ -27,6 +29,8 @@ from .conftest import (
     schedule_text,
     seconds,
 )
+
+pytestmark = pytest.mark.realtime  # a subprocess killed with SIGKILL, on the real clock
 
 
 @dataclass

@@ -18,6 +18,10 @@ from liverecd.streams import StreamKey
 
 from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
 
+# The stall is a real thread blocked in time.sleep: simulated time would run on past it at the
+# pace of the test's steps, so the race between the stalled write and the alarms is real time.
+pytestmark = pytest.mark.realtime
+
 STALL = 2.0  # seconds the disk holds the stalled stream's intent
 
 

@@ -1,10 +1,11 @@
 """Faults an adversarial run reproduced in the engine, each through the in-process daemon against
 the emulator over real HTTP: early starts the watch forgot (and sent again), a state write that
-failed once and was never written, health that said nothing was wrong."""
+failed once and was never written, health that said nothing was wrong. The daemon and the
+emulator share a FakeClock the test steps; file saves reach the daemon through inotify in real
+time, its grace and debounce run on the fake clock."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable
@@ -17,7 +18,7 @@ from liverecd.errors import StateError
 from liverecd.ops.metrics import Metrics
 from liverecd.streams import StreamKey
 
-from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
+from .conftest import APP, DOMAIN, Workspace, play, play_for, running_daemon, schedule_text, seconds
 from .test_daemon_wait import sample
 
 
@@ -34,27 +35,27 @@ def starts_by_stream(ws: Workspace) -> Counter[str]:
 
 
 async def test_starts_sent_early_under_max_lead_are_not_sent_again_by_the_watch(
-    workspace: Workspace,
+    fake_workspace: Workspace,
 ) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
     # 30 starts at one instant at 10 calls/s: most leave early (max_lead), before their window
     # opens. The watch polls every 0.5 s meanwhile; it used to forget an early start at its
     # next poll and send a second one when the window opened.
     workspace.write_config(qps=10, max_lead="60s", watch="500ms")
-    at = now() + seconds(4.5)
+    at = clock.wall() + seconds(4.5)
     names = [f"early{i:02d}" for i in range(30)]
-    workspace.write_schedule(
-        "s.yaml", schedule_text({n: [(at, at + seconds(30))] for n in names})
-    )
+    workspace.write_schedule("s.yaml", schedule_text({n: [(at, at + seconds(30))] for n in names}))
     async with running_daemon(workspace):
-        await asyncio.sleep((at - now()).total_seconds() + 2.5)  # open, then polls after it
+        await play(clock, at + seconds(2.5))  # open, then polls after it
     starts = starts_by_stream(workspace)
     assert set(starts) == set(names)
     assert max(starts.values()) == 1, {n: c for n, c in starts.items() if c > 1}
 
 
 async def test_a_state_write_that_fails_is_retried_and_health_says_so_meanwhile(
-    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+    fake_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
     failing = [True]
     write = SqliteStateStore.apply
 
@@ -65,17 +66,17 @@ async def test_a_state_write_that_fails_is_retried_and_health_says_so_meanwhile(
             raise StateError("state store: write: database or disk is full")
         write(self, put, delete)
 
-    at = now() + seconds(1.5)
+    at = clock.wall() + seconds(1.5)
     workspace.write_schedule("s.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
     metrics = Metrics()
     async with running_daemon(workspace, observer=metrics) as daemon:
         monkeypatch.setattr(SqliteStateStore, "apply", flaky_apply)
-        await asyncio.sleep((at - now()).total_seconds() + 1.0)
+        await play(clock, at + seconds(1.0))
         assert starts_by_stream(workspace)["news"] == 0  # no start without its durable intent
         body = daemon.snapshot()
         assert body["state_error"] and any("state writes failing" in p for p in body["problems"])
         failing[0] = False  # the disk has room again
-        await asyncio.sleep(4.0)  # the book's backoff is at most 5 s; 0.5+1+2 s so far
+        await play_for(clock, 4.0)  # the book's backoff is at most 5 s; 0.5+1+2 s so far
         assert starts_by_stream(workspace)["news"] == 1
         body = daemon.snapshot()
         assert body["state_error"] is None and body["problems"] == []
@@ -94,32 +95,34 @@ def commands_for(ws: Workspace, name: str) -> list[str]:
 
 
 async def test_a_schedule_file_gone_for_a_second_keeps_its_recording_running(
-    workspace: Workspace,
+    fake_workspace: Workspace,
 ) -> None:
-    at = now() + seconds(0.5)
+    workspace, clock = fake_workspace, fake_workspace.fake
+    at = clock.wall() + seconds(0.5)
     path = workspace.write_schedule("s.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
     saved = path.read_text()
     async with running_daemon(workspace) as daemon:
-        await asyncio.sleep((at - now()).total_seconds() + 1.0)
+        await play(clock, at + seconds(1.0))
         path.unlink()  # rm s.yaml; sleep 1; cp s.bak s.yaml
-        await asyncio.sleep(1.0)
+        await play_for(clock, 1.0)
         workspace.write_schedule("s.yaml", saved)
-        await asyncio.sleep(1.5)
+        await play_for(clock, 1.5)
         assert daemon.snapshot()["windows"]["recording"] == 1  # type: ignore[index]
     assert commands_for(workspace, "news") == ["start"]
 
 
 async def test_a_glob_matching_nothing_keeps_the_last_good_timetable_and_is_a_failed_reload(
-    workspace: Workspace,
+    fake_workspace: Workspace,
 ) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
     workspace.write_config(extra="missing_file_grace: 1s\n")
-    at = now() + seconds(0.5)
+    at = clock.wall() + seconds(0.5)
     path = workspace.write_schedule("s.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
     metrics = Metrics()
     async with running_daemon(workspace, observer=metrics) as daemon:
-        await asyncio.sleep((at - now()).total_seconds() + 1.0)
+        await play(clock, at + seconds(1.0))
         path.rename(workspace.root / "s.yaml")  # mv schedules/*.yaml elsewhere
-        await asyncio.sleep(3.0)  # longer than the grace: the glob matches nothing
+        await play_for(clock, 3.0)  # longer than the grace: the glob matches nothing
         body = daemon.snapshot()
         assert any("matches no file" in p for p in body["problems"])  # type: ignore[union-attr]
         assert sample(metrics, "liverecd_reloads_total", result="failed") >= 1
@@ -127,22 +130,24 @@ async def test_a_glob_matching_nothing_keeps_the_last_good_timetable_and_is_a_fa
     assert commands_for(workspace, "news") == ["start"]
 
 
-async def test_a_vanished_file_ends_its_windows_after_the_grace(workspace: Workspace) -> None:
+async def test_a_vanished_file_ends_its_windows_after_the_grace(fake_workspace: Workspace) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
     workspace.write_config(extra="missing_file_grace: 1s\n")
-    at = now() + seconds(0.5)
+    at = clock.wall() + seconds(0.5)
     workspace.write_schedule("keep.yaml", schedule_text({}))
     path = workspace.write_schedule("s.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
     async with running_daemon(workspace):
-        await asyncio.sleep((at - now()).total_seconds() + 1.0)
+        await play(clock, at + seconds(1.0))
         path.unlink()
-        await asyncio.sleep(3.0)
+        await play_for(clock, 3.0)
     assert commands_for(workspace, "news") == ["start", "stop", "cancel_delay"]
 
 
 async def test_startup_with_an_invalid_file_is_degraded_naming_file_and_line(
-    workspace: Workspace,
+    fake_workspace: Workspace,
 ) -> None:
-    at = now() + seconds(30)
+    workspace, clock = fake_workspace, fake_workspace.fake
+    at = clock.wall() + seconds(30)
     workspace.write_schedule("good.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
     workspace.write_schedule("bad.yaml", "domain: d\nstreams:\n  - name: x\n    windowz: []\n")
     metrics = Metrics()
@@ -160,14 +165,15 @@ async def test_startup_with_an_invalid_file_is_degraded_naming_file_and_line(
 
 
 async def test_a_dropped_command_is_counted_and_unhealthy_with_its_time(
-    workspace: Workspace,
+    fake_workspace: Workspace,
 ) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
     workspace.emulator.set_online(key("late"), False)
-    at = now() + seconds(0.3)
+    at = clock.wall() + seconds(0.3)
     workspace.write_schedule("s.yaml", schedule_text({"late": [(at, at + seconds(1.5))]}))
     metrics = Metrics()
     async with running_daemon(workspace, observer=metrics) as daemon:
-        await asyncio.sleep((at - now()).total_seconds() + 2.5)  # the window closed unrecorded
+        await play(clock, at + seconds(2.5))  # the window closed unrecorded
         body = daemon.snapshot()
         assert body["last_error"] and body["last_error_time"]
         assert any("command failed" in p for p in body["problems"])  # type: ignore[union-attr]

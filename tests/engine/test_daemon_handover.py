@@ -4,15 +4,16 @@ with `finalize: delayed`, a window opening inside the previous stop's delay open
 
 from __future__ import annotations
 
-import asyncio
-
 from liverecd.streams import StreamKey
 
-from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
+from .conftest import APP, DOMAIN, Workspace, play, running_daemon, schedule_text, seconds
 
 
-async def test_split_boundaries_and_delayed_stops_open_with_restart(workspace: Workspace) -> None:
-    t = now()
+async def test_split_boundaries_and_delayed_stops_open_with_restart(
+    fake_workspace: Workspace,
+) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
     split, delayed = StreamKey(DOMAIN, APP, "split"), StreamKey(DOMAIN, APP, "delayed")
     workspace.write_schedule(
         "split.yaml",
@@ -31,7 +32,7 @@ async def test_split_boundaries_and_delayed_stops_open_with_restart(workspace: W
     emu = workspace.emulator
     emu.set_stop_delay(delayed, 15.0)
     async with running_daemon(workspace):
-        await asyncio.sleep((t + seconds(4.6) - now()).total_seconds())
+        await play(clock, t + seconds(4.6))
 
     def sent(key: StreamKey) -> list[str | None]:
         return [r.command for r in emu.requests if r.stream == key and r.command]

@@ -1,17 +1,29 @@
 """Hot reload: add, change, remove, break and fix schedule files while the daemon runs; the
-emulator must see exactly the expected commands and none for unchanged windows."""
+emulator must see exactly the expected commands and none for unchanged windows. The daemon and
+emulator share a FakeClock; inotify reports the saves in real time, and the reload's debounce
+runs on the fake clock, so the test keeps stepping it while it waits for a reload."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from structlog.testing import capture_logs
 
+from liverecd.clock import FakeClock
 from liverecd.emulator import Emulator
+from liverecd.engine.daemon import Daemon
 from liverecd.streams import StreamKey
 
-from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
+from .conftest import (
+    APP,
+    DOMAIN,
+    Workspace,
+    play,
+    play_until,
+    running_daemon,
+    schedule_text,
+    seconds,
+)
 
 
 def commands(emu: Emulator, name: str) -> list[tuple[str, datetime]]:
@@ -19,14 +31,16 @@ def commands(emu: Emulator, name: str) -> list[tuple[str, datetime]]:
     return [(r.command, r.wall) for r in emu.requests if r.stream == key and r.command]
 
 
-async def until(when: datetime) -> None:
-    await asyncio.sleep(max(0.0, (when - now()).total_seconds()))
+async def reloaded(clock: FakeClock, daemon: Daemon, count: int) -> None:
+    """Step the clock until `count` reloads are done (the debounce reads the fake clock)."""
+    await play_until(clock, lambda: daemon.reloads >= count, within=5)
 
 
 async def test_reload_applies_only_the_difference_and_keeps_the_last_good_file(
-    workspace: Workspace,
+    fake_workspace: Workspace,
 ) -> None:
-    t = now()
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
     long_window = (t + seconds(1.5), t + seconds(30))
     workspace.write_schedule("keep.yaml", schedule_text({"a": [long_window]}))
     workspace.write_schedule(
@@ -37,23 +51,20 @@ async def test_reload_applies_only_the_difference_and_keeps_the_last_good_file(
     emu = workspace.emulator
     with capture_logs() as logs:
         async with running_daemon(workspace) as daemon:
-            await until(t + seconds(2.5))
+            await play(clock, t + seconds(2.5))
             # remove b (open: stopped), move c's end from +4 s to +6 s, add a file with d (open)
             workspace.write_schedule("main.yaml", edited)
             workspace.write_schedule(
                 "extra.yaml", schedule_text({"d": [(t - seconds(10), t + seconds(5))]})
             )
-            async with asyncio.timeout(5):
-                await daemon.wait_reloads(1)
-            await until(t + seconds(3.5))
+            await reloaded(clock, daemon, 1)
+            await play(clock, t + seconds(3.5))
             workspace.write_schedule("main.yaml", "streams: [\n")  # a broken save
-            async with asyncio.timeout(5):
-                await daemon.wait_reloads(daemon.reloads + 1)
-            await until(t + seconds(4.2))
+            await reloaded(clock, daemon, daemon.reloads + 1)
+            await play(clock, t + seconds(4.2))
             workspace.write_schedule("main.yaml", edited)  # fixed: same as the last good one
-            async with asyncio.timeout(5):
-                await daemon.wait_reloads(daemon.reloads + 1)
-            await until(t + seconds(6.8))
+            await reloaded(clock, daemon, daemon.reloads + 1)
+            await play(clock, t + seconds(6.8))
     assert [c for c, _ in commands(emu, "a")] == ["start"]  # unchanged: never touched
     assert [c for c, _ in commands(emu, "b")] == ["start", "stop", "cancel_delay"]
     assert [c for c, _ in commands(emu, "d")] == ["start", "stop", "cancel_delay"]
@@ -69,20 +80,20 @@ async def test_reload_applies_only_the_difference_and_keeps_the_last_good_file(
 
 
 async def test_a_file_broken_before_a_restart_does_not_stop_its_open_windows(
-    workspace: Workspace,
+    fake_workspace: Workspace,
 ) -> None:
-    t = now()
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
     good = schedule_text({"a": [(t + seconds(1), t + seconds(60))]})
     workspace.write_schedule("main.yaml", good)
     emu = workspace.emulator
     async with running_daemon(workspace, watch_files=False):
-        await until(t + seconds(1.5))
+        await play(clock, t + seconds(1.5))
     workspace.write_schedule("main.yaml", "streams:\n  - name: [\n")  # saved broken while down
     with capture_logs() as logs:
         async with running_daemon(workspace) as daemon:
             workspace.write_schedule("main.yaml", good)  # fixed while running
-            async with asyncio.timeout(5):
-                await daemon.wait_reloads(1)
+            await reloaded(clock, daemon, 1)
     assert [c for c, _ in commands(emu, "a")] == ["start", "start"]  # re-asserted, never stopped
     assert any(e["event"] == "schedule_invalid" for e in logs)
     key = StreamKey(DOMAIN, APP, "a")

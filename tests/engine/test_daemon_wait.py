@@ -1,13 +1,12 @@
 """A start for an offline stream waits for the online watch, not a timer (issue 5), against the
 emulator over HTTP on loopback: one start, then none until the watch sees the stream; while the
 online list fails, the capped-backoff retries; a fatal answer to a re-arm start is not asked
-again every poll; and drops, re-arms, list calls and the watch's health reach the metrics."""
+again every poll; and drops, re-arms, list calls and the watch's health reach the metrics. The
+daemon and the emulator share a FakeClock the test steps."""
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import AbstractAsyncContextManager as AsyncContextManager
-from datetime import datetime
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -16,7 +15,7 @@ from liverecd.engine.daemon import Daemon
 from liverecd.ops.metrics import Metrics
 from liverecd.streams import StreamKey
 
-from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
+from .conftest import APP, DOMAIN, Workspace, play, running_daemon, schedule_text, seconds
 
 ONLINE_LIST = "DescribeLiveStreamsOnlineList"
 
@@ -44,15 +43,12 @@ def starts(emu: Emulator, key: StreamKey) -> list[str]:
     return [r.code or "ok" for r in emu.requests if r.stream == key and r.command == "start"]
 
 
-async def sleep_until(when: datetime) -> None:
-    await asyncio.sleep(max(0.0, (when - now()).total_seconds()))
-
-
 async def test_a_start_for_an_offline_stream_waits_for_the_watch_not_a_timer(
-    workspace: Workspace,
+    fake_workspace: Workspace,
 ) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
     workspace.write_config(watch="200ms")  # and wait_for_stream_cap 300ms
-    t = now()
+    t = clock.wall()
     key = StreamKey(DOMAIN, APP, "late")
     emu = workspace.emulator
     emu.set_online(key, False)
@@ -62,20 +58,21 @@ async def test_a_start_for_an_offline_stream_waits_for_the_watch_not_a_timer(
     async with observed_daemon(workspace) as daemon:
         # The ingest endpoint caches its domain map per schedule load on this identity.
         assert daemon.schedule_streams() is daemon.schedule_streams()
-        await sleep_until(t + seconds(2.5))
+        await play(clock, t + seconds(2.5))
         waiting = starts(emu, key)  # 1.5 s offline: ~5 retries on the 300 ms timer
         emu.set_online(key, True)
-        await sleep_until(t + seconds(3.3))
+        await play(clock, t + seconds(3.3))
     assert waiting == ["StreamNotFound"]
     assert starts(emu, key) == ["StreamNotFound", "ok"]  # the watch saw it come online
     assert [r.started_by for r in emu.recordings(key)] == ["start"]
 
 
 async def test_while_the_online_list_fails_a_waiting_start_retries_on_the_timer(
-    workspace: Workspace,
+    fake_workspace: Workspace,
 ) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
     workspace.write_config(watch="200ms")
-    t = now()
+    t = clock.wall()
     key = StreamKey(DOMAIN, APP, "late")
     emu = workspace.emulator
     emu.set_online(key, False)
@@ -84,15 +81,15 @@ async def test_while_the_online_list_fails_a_waiting_start_retries_on_the_timer(
     )
     metrics = Metrics()
     async with observed_daemon(workspace, metrics):
-        await sleep_until(t + seconds(2))
+        await play(clock, t + seconds(2))
         parked = starts(emu, key)
         emu.respond_with("ServiceUnavailable", 503, times=10_000, action=ONLINE_LIST)
-        await sleep_until(t + seconds(3.5))
+        await play(clock, t + seconds(3.5))
         failing = starts(emu, key)
         health_failing = sample(metrics, "liverecd_watch_healthy")
         emu.clear_faults()
         emu.set_online(key, True)
-        await sleep_until(t + seconds(4.5))
+        await play(clock, t + seconds(4.5))
     assert parked == ["StreamNotFound"]
     assert len(failing) >= 3 and set(failing) == {"StreamNotFound"}  # back on the 300 ms cap
     assert starts(emu, key)[-1] == "ok" and len(emu.recordings(key)) == 1
@@ -102,30 +99,32 @@ async def test_while_the_online_list_fails_a_waiting_start_retries_on_the_timer(
 
 
 async def test_a_fatal_answer_to_a_rearm_start_is_not_asked_again_every_poll(
-    workspace: Workspace,
+    fake_workspace: Workspace,
 ) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
     workspace.write_config(watch="200ms")
-    t = now()
+    t = clock.wall()
     key = StreamKey(DOMAIN, APP, "cam")
     workspace.write_schedule(
         "main.yaml", schedule_text({"cam": [(t + seconds(1), t + seconds(8))]})
     )
     emu = workspace.emulator
     async with observed_daemon(workspace):
-        await sleep_until(t + seconds(2))
+        await play(clock, t + seconds(2))
         emu.respond_with("CodeConfigNotFound", 400, times=100, command="start")
         emu.set_online(key, False)
-        await asyncio.sleep(0.6)
+        await play(clock, clock.wall() + seconds(0.6))
         emu.set_online(key, True)
-        await sleep_until(t + seconds(4))  # about 7 polls with the stream online, not armed
+        await play(clock, t + seconds(4))  # about 7 polls with the stream online, not armed
     assert starts(emu, key) == ["ok", "CodeConfigNotFound"]
 
 
 async def test_drops_and_rearms_reach_the_metrics_with_the_recording_they_cost(
-    workspace: Workspace,
+    fake_workspace: Workspace,
 ) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
     workspace.write_config(watch="200ms")
-    t = now()
+    t = clock.wall()
     key = StreamKey(DOMAIN, APP, "cam")
     workspace.write_schedule(
         "main.yaml", schedule_text({"cam": [(t + seconds(1), t + seconds(8))]})
@@ -133,11 +132,11 @@ async def test_drops_and_rearms_reach_the_metrics_with_the_recording_they_cost(
     emu = workspace.emulator
     metrics = Metrics()
     async with observed_daemon(workspace, metrics):
-        await sleep_until(t + seconds(2))
+        await play(clock, t + seconds(2))
         emu.set_online(key, False)
-        await asyncio.sleep(1.0)
+        await play(clock, clock.wall() + seconds(1.0))
         emu.set_online(key, True)
-        await sleep_until(t + seconds(3.6))
+        await play(clock, t + seconds(3.6))
     assert sample(metrics, "liverecd_stream_drops_total") == 1
     assert sample(metrics, "liverecd_stream_rearms_total") == 1
     assert sample(metrics, "liverecd_drop_lost_seconds_count") == 1

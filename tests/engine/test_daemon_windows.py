@@ -1,14 +1,14 @@
-"""Windows are recorded as scheduled: measured from the emulator's recorder, over real HTTP."""
+"""Windows are recorded as scheduled: measured from the emulator's recorder, over real HTTP,
+with the daemon and the emulator on one FakeClock the test steps."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 from liverecd.emulator import Emulator
 from liverecd.streams import StreamKey
 
-from .conftest import APP, DOMAIN, Workspace, iso, now, running_daemon, schedule_text, seconds
+from .conftest import APP, DOMAIN, Workspace, iso, play, running_daemon, schedule_text, seconds
 
 
 def stream(name: str) -> StreamKey:
@@ -27,12 +27,13 @@ def coverage(emu: Emulator, key: StreamKey, start: datetime, end: datetime) -> f
 
 def overrun(emu: Emulator, key: StreamKey, end: datetime) -> float:
     """How long the last recording of `key` outlived `end` (seconds)."""
-    ends = [iv.end or now() for iv in emu.recordings(key)]
+    ends = [iv.end or emu.clock.wall() for iv in emu.recordings(key)]
     return max(((e - end).total_seconds() for e in ends), default=0.0)
 
 
-async def test_windows_are_recorded_as_scheduled(workspace: Workspace) -> None:
-    t = now()
+async def test_windows_are_recorded_as_scheduled(fake_workspace: Workspace) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
     plan = {
         "a": [(t + seconds(1.5), t + seconds(3.5)), (t + seconds(4.5), t + seconds(6))],
         "b": [(t + seconds(1.5), t + seconds(5))],
@@ -41,7 +42,7 @@ async def test_windows_are_recorded_as_scheduled(workspace: Workspace) -> None:
     workspace.write_schedule("main.yaml", schedule_text(plan))
     emu = workspace.emulator
     async with running_daemon(workspace):
-        await asyncio.sleep((t + seconds(6.8) - now()).total_seconds())
+        await play(clock, t + seconds(6.8))
     for name, windows in plan.items():
         key = stream(name)
         for a, b in windows:
@@ -55,10 +56,11 @@ async def test_windows_are_recorded_as_scheduled(workspace: Workspace) -> None:
         assert mine == ["start", "stop", "cancel_delay"] * len(windows), (name, mine)
 
 
-async def test_plain_and_anchored_schedule_files_both_record(workspace: Workspace) -> None:
+async def test_plain_and_anchored_schedule_files_both_record(fake_workspace: Workspace) -> None:
     # A plain file is built straight from libyaml's events; one with an anchor and a merge key
     # is composed the full way (schedule/yamlevents.py). The running daemon records both.
-    t = now()
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
     workspace.write_schedule("plain.yaml", schedule_text({"p": [(t + seconds(1), t + seconds(2))]}))
     anchored = (
         f"domain: {DOMAIN}\napp: {APP}\nstreams:\n"
@@ -69,7 +71,7 @@ async def test_plain_and_anchored_schedule_files_both_record(workspace: Workspac
     workspace.write_schedule("anchored.yaml", anchored)
     emu = workspace.emulator
     async with running_daemon(workspace):
-        await asyncio.sleep((t + seconds(2.8) - now()).total_seconds())
+        await play(clock, t + seconds(2.8))
     for name in ("p", "q", "r"):
         commands = [r.command for r in emu.requests if r.command and r.stream == stream(name)]
         assert commands[:2] == ["start", "stop"], (name, commands)

@@ -9,9 +9,13 @@ import json
 import os
 import sys
 
+import pytest
+
 from conftest import TEST_AK
 
 from .conftest import Workspace
+
+pytestmark = pytest.mark.realtime  # `liverecd run` in a subprocess, on the real clock
 
 
 def chain_env(workspace: Workspace, uri: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ Each suite uses its own AccessKeyId: the limiter of an AccessKeyId is process-wi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -18,8 +19,9 @@ from pathlib import Path
 import aiohttp
 import yaml
 
+from conftest import play_until
 from liverecd.api.credentials import Credentials, Secret
-from liverecd.clock import Clock
+from liverecd.clock import Clock, FakeClock
 from liverecd.emulator import Emulator, RecordingInterval, RequestRecord
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver
@@ -211,8 +213,14 @@ def commands_of(emu: Emulator, stream: StreamKey) -> list[RequestRecord]:
 
 
 async def all_idle(emu: Emulator, streams: Iterable[StreamKey], *, within: float) -> bool:
-    """Wait up to `within` seconds for every stream to be idle; True when they all are."""
+    """Wait up to `within` seconds (of the emulator's clock: a FakeClock is stepped) for every
+    stream to be idle; True when they all are."""
     keys = list(streams)
+    if isinstance(emu.clock, FakeClock):
+        with contextlib.suppress(TimeoutError):
+            await play_until(emu.clock, lambda: all(emu.state(k) == "idle" for k in keys),
+                             within=within)  # fmt: skip
+        return all(emu.state(k) == "idle" for k in keys)
     deadline = asyncio.get_running_loop().time() + within
     while asyncio.get_running_loop().time() < deadline:
         if all(emu.state(k) == "idle" for k in keys):

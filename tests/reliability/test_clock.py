@@ -47,6 +47,9 @@ from .rig import (
     write_schedule,
 )
 
+# The host's clocks are faked at the event loop (a loop whose time() jumps), not by a FakeClock.
+pytestmark = pytest.mark.realtime
+
 STEP = 600.0
 
 

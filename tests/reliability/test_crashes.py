@@ -54,6 +54,7 @@ from .rig import (
     write_schedule,
 )
 
+pytestmark = pytest.mark.realtime  # daemons in subprocesses, killed with real signals
 AK = account("Crash01")
 SEED = 20261218
 KILLS = 10

@@ -8,12 +8,15 @@ watch are scaled by the same factor (60 s -> 8 s: base 200 ms -> 27 ms, cap 30 s
 the one a default configuration runs. `bench/soak.py --refuse 60 --retry real` runs the full
 minute with the real policy.
 
-One outage is run per module (a module-scoped fixture) and looked at by several tests.
+One outage is run per module (a module-scoped fixture) and looked at by several tests. The
+daemon and the emulator share a FakeClock the fixture steps; start-up to READY is timed in real
+seconds (nothing steps the clock before the daemon is ready).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,6 +26,7 @@ import structlog
 from structlog.testing import capture_logs
 from structlog.typing import EventDict
 
+from conftest import fake_clock, play
 from liverecd.emulator import Emulator, EmulatorConfig
 
 from .conftest import LeakScan
@@ -35,11 +39,9 @@ from .rig import (
     credentials,
     free_port,
     key,
-    now,
     schedule_text,
     seconds,
     serving,
-    until,
     write_config,
     write_schedule,
 )
@@ -66,7 +68,7 @@ class Outage:
 
     emu: Emulator
     windows: Windows
-    ready_after: float  # seconds from start-up to READY
+    ready_after: float  # real seconds from start-up to READY
     appeared: datetime  # when the endpoint started listening
     events: list[EventDict]
 
@@ -77,22 +79,24 @@ async def outage(tmp_path_factory: pytest.TempPathFactory) -> Outage:
     root = tmp_path_factory.mktemp("outage")
     port = free_port()
     config = write_config(root, f"http://127.0.0.1:{port}", retry=RETRY, watch=WATCH)
-    t0 = now()
+    clock = fake_clock()
+    t0 = clock.wall()
     windows: Windows = {
         "gone": [(t0 + seconds(1.5), t0 + seconds(4.0))],  # opens and closes while refused
         "early": [(t0 + seconds(1.0), t0 + seconds(REFUSE + 5.0))],  # open when it comes back
         "after": [(t0 + seconds(REFUSE + 0.6), t0 + seconds(REFUSE + 2.6))],
     }
     write_schedule(root, "net.yaml", schedule_text(windows))
-    emu = Emulator(EmulatorConfig(accounts={AK: SECRET}, stop_delay=0.5))
+    emu = Emulator(EmulatorConfig(accounts={AK: SECRET}, stop_delay=0.5), clock=clock)
     with capture_logs(processors=[structlog.processors.format_exc_info]) as events:
         try:
-            async with asyncio.timeout(30), serving(config, credentials(AK)):
-                ready_after = (now() - t0).total_seconds()
-                await until(t0 + seconds(REFUSE))
+            started = time.monotonic()
+            async with asyncio.timeout(30), serving(config, credentials(AK), clock=clock):
+                ready_after = time.monotonic() - started
+                await play(clock, t0 + seconds(REFUSE))
                 await emu.start("127.0.0.1", port)
-                appeared = now()
-                await until(windows["early"][0][1] + seconds(0.6))
+                appeared = clock.wall()
+                await play(clock, windows["early"][0][1] + seconds(0.6))
         finally:
             await emu.close()
     return Outage(emu, windows, ready_after, appeared, events)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from structlog.typing import EventDict
 
-from conftest import EmulatorFactory
+from conftest import EmulatorFactory, fake_clock, play
 from liverecd.ops.metrics import Metrics
 
 from .conftest import LeakScan
@@ -24,11 +24,9 @@ from .rig import (
     credentials,
     free_port,
     key,
-    now,
     schedule_text,
     seconds,
     serving,
-    until,
     write_config,
     write_schedule,
 )
@@ -49,17 +47,18 @@ def attempts(leaks: LeakScan, command: str) -> list[EventDict]:
 async def test_odd_answers_to_start_and_stop_are_retried_until_the_api_acts(
     tmp_path: Path, emulator_factory: EmulatorFactory, leaks: LeakScan
 ) -> None:
-    emu = await emulator_factory(accounts={AK: credentials(AK).secret.reveal()})
+    clock = fake_clock()
+    emu = await emulator_factory(clock=clock, accounts={AK: credentials(AK).secret.reveal()})
     for shape, status in ODD_STARTS:
         emu.respond_with("InternalError", status, command="start", shape=shape)
     for shape, status in ODD_STOPS:
         emu.respond_with("InternalError", status, command="stop", shape=shape)
     emu.respond_with("ServiceUnavailableTemporary", 400, command="stop", shape="unknown_code")
     config = write_config(tmp_path, emu.url)
-    start, end = now() + seconds(1.5), now() + seconds(4.0)
+    start, end = clock.wall() + seconds(1.5), clock.wall() + seconds(4.0)
     write_schedule(tmp_path, "a.yaml", schedule_text({"cam": [(start, end)]}))
-    async with asyncio.timeout(30), serving(config, credentials(AK)):
-        await until(end)
+    async with asyncio.timeout(30), serving(config, credentials(AK), clock=clock):
+        await play(clock, end)
         assert await all_idle(emu, [key("cam")], within=8.0), emu.state(key("cam"))
 
     [interval] = emu.recordings(key("cam"))  # the start went through after four odd answers
@@ -75,13 +74,14 @@ async def test_odd_answers_to_start_and_stop_are_retried_until_the_api_acts(
 async def test_an_endless_answer_is_cut_at_the_cap_and_retried(
     tmp_path: Path, emulator_factory: EmulatorFactory, leaks: LeakScan
 ) -> None:
-    emu = await emulator_factory(accounts={AK: credentials(AK).secret.reveal()})
+    clock = fake_clock()
+    emu = await emulator_factory(clock=clock, accounts={AK: credentials(AK).secret.reveal()})
     emu.respond_with("InternalError", 200, command="start", shape="endless")
     config = write_config(tmp_path, emu.url, timeout="10s")
-    start, end = now() + seconds(1.0), now() + seconds(4.0)
+    start, end = clock.wall() + seconds(1.0), clock.wall() + seconds(4.0)
     write_schedule(tmp_path, "a.yaml", schedule_text({"cam": [(start, end)]}))
-    async with asyncio.timeout(30), serving(config, credentials(AK)):
-        await until(end)
+    async with asyncio.timeout(30), serving(config, credentials(AK), clock=clock):
+        await play(clock, end)
         assert await all_idle(emu, [key("cam")], within=8.0)
 
     first = attempts(leaks, "start")[0]
@@ -97,11 +97,12 @@ async def test_a_refused_connection_names_host_port_and_reason(
     tmp_path: Path, leaks: LeakScan
 ) -> None:
     port = free_port()
+    clock = fake_clock()
     config = write_config(tmp_path, f"http://127.0.0.1:{port}")
-    start, end = now() + seconds(0.5), now() + seconds(1.5)
+    start, end = clock.wall() + seconds(0.5), clock.wall() + seconds(1.5)
     write_schedule(tmp_path, "a.yaml", schedule_text({"cam": [(start, end)]}))
-    async with asyncio.timeout(20), serving(config, credentials(AK)):
-        await until(start + seconds(0.5))
+    async with asyncio.timeout(20), serving(config, credentials(AK), clock=clock):
+        await play(clock, start + seconds(0.5))
 
     first = attempts(leaks, "start")[0]
     assert first["transport_error"] == "connect"
@@ -113,14 +114,15 @@ async def test_a_refused_connection_names_host_port_and_reason(
 async def test_a_documented_refusal_ends_a_stop_at_error_level_and_is_counted(
     tmp_path: Path, emulator_factory: EmulatorFactory, leaks: LeakScan
 ) -> None:
-    emu = await emulator_factory(accounts={AK: credentials(AK).secret.reveal()})
+    clock = fake_clock()
+    emu = await emulator_factory(clock=clock, accounts={AK: credentials(AK).secret.reveal()})
     emu.respond_with("Forbidden.RAM", 403, command="stop")
     config = write_config(tmp_path, emu.url)
-    start, end = now() + seconds(1.0), now() + seconds(2.5)
+    start, end = clock.wall() + seconds(1.0), clock.wall() + seconds(2.5)
     write_schedule(tmp_path, "a.yaml", schedule_text({"cam": [(start, end)]}))
     metrics = Metrics()
-    async with asyncio.timeout(30), serving(config, credentials(AK), observer=metrics):
-        await until(end + seconds(2.0))
+    async with asyncio.timeout(30), serving(config, credentials(AK), clock=clock, observer=metrics):
+        await play(clock, end + seconds(2.0))
 
     [refused] = [e for e in attempts(leaks, "stop") if e["outcome"] == "fatal"]
     assert refused["log_level"] == "error" and refused["code"] == "Forbidden.RAM"

@@ -20,7 +20,7 @@ import pytest
 import structlog
 import yaml
 
-from conftest import EmulatorFactory
+from conftest import EmulatorFactory, fake_clock, play
 from liverecd import redaction
 from liverecd.config import ListenAddress
 from liverecd.ops import logs
@@ -37,11 +37,9 @@ from .rig import (
     credentials,
     free_port,
     http_get,
-    now,
     schedule_text,
     seconds,
     serving,
-    until,
     write_config,
     write_schedule,
 )
@@ -68,13 +66,14 @@ async def test_an_answer_echoing_the_secret_reaches_no_page_and_no_log_line(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("LIVERECD_NOTIFY_AUTH_KEY", NOTIFY_KEY)
-    emu = await emulator_factory(accounts={AK: SECRET}, sts_tokens={AK: TOKEN})
+    clock = fake_clock()
+    emu = await emulator_factory(clock=clock, accounts={AK: SECRET}, sts_tokens={AK: TOKEN})
     echoing(emu.respond_with)
     config = write_config(tmp_path, emu.url)
     data = yaml.safe_load(config.read_text())
     data["watch"]["callback_listen"] = f"127.0.0.1:{free_port()}"
     config.write_text(yaml.safe_dump(data))
-    start = now() + seconds(1.0)
+    start = clock.wall() + seconds(1.0)
     write_schedule(tmp_path, "a.yaml", schedule_text({"cam": [(start, start + seconds(20))]}))
     metrics = Metrics()
     status = StatusExtension(ListenAddress("127.0.0.1", 0), metrics)
@@ -85,10 +84,14 @@ async def test_an_answer_echoing_the_secret_reaches_no_page_and_no_log_line(
         async with (
             asyncio.timeout(30),
             serving(
-                config, credentials(AK, sts=True), observer=metrics, extensions=[status, ingest]
+                config,
+                credentials(AK, sts=True),
+                clock=clock,
+                observer=metrics,
+                extensions=[status, ingest],
             ) as daemon,
         ):
-            await until(start + seconds(1.5))
+            await play(clock, start + seconds(1.5))
             assert status.address is not None
             base = f"http://127.0.0.1:{status.address[1]}"
             _, health = await http_get(base + "/healthz")
@@ -107,6 +110,7 @@ async def test_an_answer_echoing_the_secret_reaches_no_page_and_no_log_line(
 
 
 @pytest.mark.timeout(40)
+@pytest.mark.realtime  # `liverecd fire` in a subprocess
 async def test_fire_prints_no_secret_the_server_echoed(
     tmp_path: Path, emulator_factory: EmulatorFactory, leaks: LeakScan
 ) -> None:

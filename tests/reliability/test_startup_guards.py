@@ -28,6 +28,7 @@ from .rig import (
     write_schedule,
 )
 
+pytestmark = pytest.mark.realtime  # subprocesses and real signals before ready
 AK = account("Startup01")
 
 

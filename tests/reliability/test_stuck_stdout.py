@@ -35,6 +35,7 @@ from .rig import (
     write_schedule,
 )
 
+pytestmark = pytest.mark.realtime  # a subprocess whose stdout nobody reads
 AK = account("Stdout01")
 
 
