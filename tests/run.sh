@@ -17,4 +17,4 @@ fi
 # Most tests wait on loopback I/O and short real-time windows rather than the CPU, so more
 # workers than the 2 cores pays; LIVERECD_WORKERS overrides it. Daemon tests run on a FakeClock
 # they step; `-m "not realtime"` leaves out those that need the real one (subprocesses, signals).
-"$VENV/bin/pytest" -n "${LIVERECD_WORKERS:-4}" "$@"
+"$VENV/bin/pytest" -n "${LIVERECD_WORKERS:-4}" --dist worksteal "$@"

@@ -39,9 +39,11 @@ from liverecd.schedule.timeline import Timeline
 log = structlog.get_logger(__name__)
 
 HORIZON_STEP = timedelta(hours=1)
-# Start-up arms this much of the horizon before READY (it holds every window that is open or
-# whose start may leave early), then fills the rest in the background.
+# A large timetable arms this much of the horizon before READY (it holds every window that is
+# open or whose start may leave early) and fills the rest in the background; a smaller one is
+# armed for the whole horizon before READY, which takes well under a second.
 FIRST_SLICE = timedelta(minutes=15)
+PHASED_START_STREAMS = 2000
 DRAIN_GRACE = 5.0
 PUBLISH_DELAY = 0.5  # seconds: status snapshots are coalesced, never rebuilt per command
 UPCOMING = 8  # next actions kept in the status
@@ -155,7 +157,9 @@ class Daemon:
         with loading.collector_paused():
             await self._load()
             now = self.clock.wall()
-            first = max(FIRST_SLICE, 2 * self.config.max_lead)
+            first = self.config.horizon
+            if self._timeline().stream_count >= PHASED_START_STREAMS:
+                first = max(FIRST_SLICE, 2 * self.config.max_lead)
             timeline = await asyncio.to_thread(self._expand, rows, now, now + first)
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self.engine.alarms.run(), name="alarms")
