@@ -14,7 +14,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 "$VENV/bin/ruff" check daemon tests bench
 "$VENV/bin/mypy"
-# Most tests wait on loopback I/O and short real-time windows rather than the CPU, so six
-# workers than the 2 cores pays; LIVERECD_WORKERS overrides it. Daemon tests run on a FakeClock
+# Most tests wait on loopback I/O and short real-time windows rather than the CPU, so more
+# workers than the 2 cores pays (six, stealing work from each other); LIVERECD_WORKERS overrides
+# it. Daemon tests run on a FakeClock
 # they step; `-m "not realtime"` leaves out those that need the real one (subprocesses, signals).
 "$VENV/bin/pytest" -n "${LIVERECD_WORKERS:-6}" --dist worksteal "$@"
