@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
 import aiohttp
 import structlog
@@ -25,32 +25,19 @@ RETRY_INTERVAL = 1.0
 TIMEOUT = 5.0
 
 
-class CallbackSender:
-    """Sends ingest callbacks to `url`, signed when `auth_key` is set, and records each one."""
+class OrderedDeliveries:
+    """Deliveries as tasks this object owns: one stream's go out in order (each waits for the
+    one before), all are drained or cancelled together. Both callback senders are one."""
 
-    def __init__(
-        self,
-        url: str,
-        auth_key: str | None,
-        ingest_domain: Callable[[str], str],
-        clock: Clock,
-    ) -> None:
-        self._url = url
-        self._auth_key = auth_key
-        self._ingest_domain = ingest_domain
-        self._clock = clock
+    def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
         self._last: dict[StreamKey, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self.records: list[CallbackRecord] = []
 
-    def send(self, action: Literal["publish", "publish_done"], key: StreamKey) -> None:
-        """Queue one delivery (fire and forget; see `drain`)."""
-        event_time = int(self._clock.wall().timestamp())
-        previous = self._last.get(key)
-        task = asyncio.get_running_loop().create_task(
-            self._deliver(previous, action, key, event_time), name=f"ingest-callback-{key}"
-        )
+    def _queue(
+        self, key: StreamKey, deliver: Callable[[asyncio.Task[None] | None], Any], name: str
+    ) -> None:
+        task = asyncio.get_running_loop().create_task(deliver(self._last.get(key)), name=name)
         self._last[key] = task
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -68,6 +55,31 @@ class CallbackSender:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+class CallbackSender(OrderedDeliveries):
+    """Sends ingest callbacks to `url`, signed when `auth_key` is set, and records each one."""
+
+    def __init__(
+        self,
+        url: str,
+        auth_key: str | None,
+        ingest_domain: Callable[[str], str],
+        clock: Clock,
+    ) -> None:
+        super().__init__()
+        self._url = url
+        self._auth_key = auth_key
+        self._ingest_domain = ingest_domain
+        self._clock = clock
+        self.records: list[CallbackRecord] = []
+
+    def send(self, action: Literal["publish", "publish_done"], key: StreamKey) -> None:
+        """Queue one delivery (fire and forget; see `drain`)."""
+        event_time = int(self._clock.wall().timestamp())
+        self._queue(
+            key, lambda prev: self._deliver(prev, action, key, event_time), f"ingest-callback-{key}"
+        )
 
     async def _deliver(
         self,

@@ -19,7 +19,7 @@ from yarl import URL
 
 from liverecd.api.signing import callback_signature
 from liverecd.clock import Clock
-from liverecd.emulator.callbacks import ATTEMPTS, RETRY_INTERVAL, TIMEOUT
+from liverecd.emulator.callbacks import ATTEMPTS, RETRY_INTERVAL, TIMEOUT, OrderedDeliveries
 from liverecd.emulator.config import RecordFile
 from liverecd.streams import StreamKey
 
@@ -40,49 +40,27 @@ def record_body(kind: str, key: StreamKey, file: RecordFile | None) -> dict[str,
     }  # fmt: skip
 
 
-class RecordCallbackSender:
+class RecordCallbackSender(OrderedDeliveries):
     """Posts recording callbacks to `url`; `delivered` keeps (body, status) of each one."""
 
     def __init__(self, url: str, key: str | None, clock: Clock) -> None:
+        super().__init__()
         self._url = url
         self._host = URL(url).host or ""
         self._key = key
         self._clock = clock
-        self._session: aiohttp.ClientSession | None = None
-        self._last: dict[StreamKey, asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self.delivered: list[tuple[dict[str, Any], int | None]] = []
 
     def event(self, kind: str, key: StreamKey, file: RecordFile | None) -> None:
         """Queue one delivery (the stream book's `on_event`)."""
-        previous = self._last.get(key)
         body = record_body(kind, key, file)
-        task = asyncio.get_running_loop().create_task(
-            self._deliver(previous, body), name=f"record-callback-{key}"
-        )
-        self._last[key] = task
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._queue(key, lambda prev: self._deliver(prev, body), f"record-callback-{key}")
 
     async def tick(self, settle: Callable[[], object]) -> None:
         """Settle the book every TICK so files closed by a delay are posted (until cancelled)."""
         while True:
             settle()
             await self._clock.sleep(TICK)
-
-    async def drain(self) -> None:
-        """Wait until every queued delivery has finished."""
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def close(self) -> None:
-        """Cancel pending deliveries and close the session."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def _deliver(self, previous: asyncio.Task[None] | None, body: dict[str, Any]) -> None:
         if previous is not None and not previous.done():
