@@ -261,6 +261,15 @@ async def _settled(
         await asyncio.sleep(POLL)
 
 
+def _resent_at(key: StreamKey, requests: Sequence[RequestRecord]) -> datetime | None:
+    """For a stream whose first start records nothing (SILENT): when the daemon sent it again
+    (the demo then judges the window from there, as it does for a stream that goes live late)."""
+    if key.stream not in SILENT:
+        return None
+    starts = [r.wall for r in requests if r.stream == key and r.command == "start"]
+    return starts[1] if len(starts) > 1 else None
+
+
 def _summary(
     world: World, recs: Sequence[Recording], requests: Sequence[RequestRecord], zone: ZoneInfo,
     config: Config,
@@ -272,7 +281,7 @@ def _summary(
             [r for r in recs if r.stream == key],
             world.emulator.recordings(key),
             requests,
-            live_at=world.live_at.get(key),
+            live_at=world.live_at.get(key) or _resent_at(key, requests),
             late_allowance=allowance,
             now=now,
         )

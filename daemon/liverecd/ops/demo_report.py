@@ -144,6 +144,9 @@ def summary_table(reports: Sequence[StreamReport], zone: ZoneInfo) -> str:
 
 def _success(requests: Sequence[RequestRecord], files: set[int], live_at: datetime | None) -> str:
     if live_at is not None:
+        started = [r for r in requests if r.command == "start" and r.code is None]
+        if len(started) > 1:  # two starts answered OK: the first recorded nothing
+            return "ok: the silent start was noticed and sent again"
         return "ok: recorded once it went live"
     if any(r.code == "TaskAlreadyStarted" for r in requests):
         return "ok: was already recording"
