@@ -41,27 +41,26 @@ COVERAGE_BUCKETS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.999, 1.0)
 LOST_BUCKETS = (1, 2.5, 5, 10, 15, 20, 30, 45, 60, 120, 300, 600, 1800, 3600)
 
 
-class _ExpiryCollector(Collector):
-    def __init__(self, read: Callable[[], Mapping[str, float]]) -> None:
-        self._read = read
+class _Scraped(Collector):
+    """A family built at each scrape from state kept outside prometheus-client (the log
+    writer's dropped lines, each account's credential expiry)."""
+
+    def __init__(self, build: Callable[[], Metric]) -> None:
+        self._build = build
 
     def collect(self) -> Iterator[Metric]:
-        gauge = GaugeMetricFamily(
-            "liverecd_credentials_expiry_seconds",
-            "Seconds until each account's credentials expire (+Inf: they do not).",
-            labels=["account"],
-        )
-        for account, seconds in sorted(self._read().items()):
-            gauge.add_metric([account], seconds)
-        yield gauge
-class _Read:
-    """A counter kept outside prometheus-client (the log writer's), read at each scrape."""
+        yield self._build()
 
-    def __init__(self, name: str, doc: str, read: Callable[[], float]) -> None:
-        self._name, self._doc, self._read = name, doc, read
 
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        yield CounterMetricFamily(self._name, self._doc, value=self._read())
+def _expiry(read: Callable[[], Mapping[str, float]]) -> Metric:
+    gauge = GaugeMetricFamily(
+        "liverecd_credentials_expiry_seconds",
+        "Seconds until each account's credentials expire (+Inf: they do not).",
+        labels=["account"],
+    )
+    for account, seconds in sorted(read().items()):
+        gauge.add_metric([account], seconds)
+    return gauge
 
 
 class Metrics:
@@ -154,8 +153,10 @@ class Metrics:
             ["command", "reason"],
             registry=r,
         )
-        r.register(_Read("liverecd_log_lines_dropped", "Log lines dropped: stdout too slow.",
-                         logs.dropped_lines))  # fmt: skip
+        r.register(_Scraped(lambda: CounterMetricFamily(
+            "liverecd_log_lines_dropped", "Log lines dropped: stdout too slow.",
+            value=logs.dropped_lines(),
+        )))  # fmt: skip
 
     def _verify_metrics(self, r: CollectorRegistry) -> None:
         self.verified = Counter(
@@ -217,7 +218,7 @@ class Metrics:
     def track_credentials(self, read: Callable[[], Mapping[str, float]]) -> None:
         """Export `liverecd_credentials_expiry_seconds{account}` from `read()` at each scrape
         (+Inf for credentials that do not expire)."""
-        self.registry.register(_ExpiryCollector(read))
+        self.registry.register(_Scraped(lambda: _expiry(read)))
 
     def render(self) -> bytes:
         """The registry in the Prometheus text exposition format."""
