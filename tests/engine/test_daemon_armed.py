@@ -28,7 +28,7 @@ from conftest import EmulatorFactory
 from liverecd.clock import FakeClock
 from liverecd.emulator import Emulator
 from liverecd.emulator.config import RecordingInterval, StreamState
-from liverecd.ops.service import IngestExtension
+from liverecd.ops.extension import IngestExtension
 from liverecd.schedule.config import load_config
 from liverecd.streams import StreamKey
 

@@ -27,8 +27,8 @@ import pytest
 from conftest import EmulatorFactory
 from liverecd.config import ListenAddress
 from liverecd.emulator import FaultPlan
+from liverecd.ops.extension import StatusExtension
 from liverecd.ops.metrics import Metrics
-from liverecd.ops.service import StatusExtension
 
 from .conftest import LeakScan
 from .rig import (

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from conftest import EmulatorFactory
+from liverecd.ops.extension import IngestExtension
 from liverecd.ops.listen import HEADER_TIMEOUT
-from liverecd.ops.service import IngestExtension
 from liverecd.schedule.config import load_config
 
 from .conftest import LeakScan

@@ -24,8 +24,8 @@ from conftest import EmulatorFactory, fake_clock, play
 from liverecd import redaction
 from liverecd.config import ListenAddress
 from liverecd.ops import logs
+from liverecd.ops.extension import IngestExtension, StatusExtension
 from liverecd.ops.metrics import Metrics
-from liverecd.ops.service import IngestExtension, StatusExtension
 from liverecd.schedule.config import load_config
 
 from .conftest import LeakScan

@@ -28,9 +28,12 @@ import structlog
 from apscheduler.triggers.base import BaseTrigger
 
 from liverecd.clock import Clock
+from liverecd.schedule.actions import Recording
+from liverecd.streams import Command
 
 log = structlog.get_logger(__name__)
 
+STOP = "stop"  # the alarm kind of a window's end; the others are named by their command
 ARM_AHEAD = timedelta(seconds=1)  # alarms ring this early: the dispatcher's own timer is exact
 MAX_NAP = 60.0  # seconds: the longest single sleep, a bound on how long a missed wake-up costs
 
@@ -187,3 +190,19 @@ class Alarms:
         finally:
             sleeper.cancel()
             changed.cancel()
+
+
+def alarms_for(
+    recs: Iterable[Recording], now: datetime, max_lead: timedelta, *, stops: bool = True
+) -> list[tuple[str, str, datetime]]:
+    """(kind, window id, when) of the alarms `recs` need from `now`: its opening command's
+    (a start's `max_lead` early, as it may leave that early) unless it has opened, and its
+    stop. Each rings `ARM_AHEAD` before its time: the dispatcher's own timer is exact."""
+    out: list[tuple[str, str, datetime]] = []
+    for rec in recs:
+        if rec.start > now:
+            lead = max_lead if rec.opens_with is Command.START else timedelta(0)
+            out.append((str(rec.opens_with), rec.window_id, rec.start - lead - ARM_AHEAD))
+        if stops and rec.closes:
+            out.append((STOP, rec.window_id, rec.end - ARM_AHEAD))
+    return out

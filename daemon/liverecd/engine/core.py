@@ -1,45 +1,49 @@
 """The engine proper: the timeline in force, the alarms that wake it, the state it keeps and the
 dispatcher it feeds. Lifecycle (loading, reload triggers, shutdown) is `daemon.py`'s.
 
-Every decision that is not I/O lives in pure functions (`reconcile`, `transitions`); this class
-applies them: intents are written (durably) before an opening command may leave, outcomes move
-the rows on, alarms are kept in step with the timeline by window id.
+Every decision that is not I/O is a pure function (`lifecycle`, `reconcile`); this class applies
+them: intents are written (durably) before an opening command may leave, outcomes move the rows
+on, alarms are kept in step with the timeline by window id. Everything it talks to is handed to
+it at construction: its tasks' scope, who hears settled commands, who hears a clock jump.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypeVar
 
 import structlog
 
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock
 from liverecd.config import Config
-from liverecd.engine.alarms import ARM_AHEAD, Alarms
-from liverecd.engine.arming import OpenWindow
+from liverecd.engine.alarms import ARM_AHEAD, STOP, Alarms, alarms_for
 from liverecd.engine.book import StateBook
 from liverecd.engine.dispatch import Dispatcher, Sender, StreamWait
 from liverecd.engine.lifecycle import Phase, after_settled, opening_row, stop_targets
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.orders import Order, Settled
-from liverecd.engine.reconcile import ReconcilePlan, reconcile, resolve_opening
+from liverecd.engine.reconcile import ReconcilePlan, reconcile, resolve_order
 from liverecd.engine.state import StateStore
-from liverecd.engine.status import Action, Failure
+from liverecd.engine.status import Failure
+from liverecd.engine.tasks import Scope
 from liverecd.engine.timing import Pacer
 from liverecd.schedule.actions import Recording
-from liverecd.streams import Command, StreamKey
+from liverecd.streams import Command
+
+SettleListener = Callable[[Settled], None]
 
 log = structlog.get_logger(__name__)
 
-STOP = "stop"
 DROPPED = ("fatal", "retries_exhausted", "window_closed")
 OPENS = (Command.START, Command.RESTART)
 
 
 SLICE = 2000  # windows re-armed per turn of the loop during a reload
+T = TypeVar("T")
 
 
 def diff_timelines(
@@ -52,15 +56,8 @@ def diff_timelines(
     return removed, changed, added
 
 
-def _slices(ids: list[str]) -> list[list[str]]:
+def _slices(ids: list[T]) -> list[list[T]]:
     return [ids[i : i + SLICE] for i in range(0, len(ids), SLICE)]
-
-
-def _watch_rank(start: datetime, now: datetime) -> tuple[bool, float]:
-    """Which of a stream's windows the watch follows: one open now (the latest), else the
-    earliest to open."""
-    gap = (start - now).total_seconds()
-    return (gap <= 0, gap if gap <= 0 else -gap)
 
 
 def _deadline(order: Order) -> datetime:
@@ -81,6 +78,9 @@ class Engine:
         observer: EngineObserver,
         policy: RetryPolicy,
         on_change: Callable[[], None],
+        tasks: Scope,
+        listeners: Sequence[SettleListener] = (),
+        on_clock_jump: Callable[[], None] | None = None,
         stream_wait: StreamWait | None = None,
         intent_timeout: float | None = None,
     ) -> None:
@@ -91,8 +91,9 @@ class Engine:
         self.timeline: dict[str, Recording] = {}
         self.last_failure: Failure | None = None
         self._on_change = on_change
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._closing = False
+        self.tasks = tasks
+        self._listeners = tuple(listeners)  # e.g. the watch's notes, verification, the page
+        self._on_clock_jump = on_clock_jump  # the daemon re-expands the timeline
         self._max_lead = config.max_lead
         self._intent_timeout = intent_timeout
         self.alarms = Alarms(self._alarm, clock)
@@ -103,8 +104,6 @@ class Engine:
             stream_wait=stream_wait,
         )  # fmt: skip
         self.clock_jumps = 0
-        self.on_clock_jump: Callable[[], None] | None = None  # the daemon re-expands the timeline
-        self.settle_listeners: list[Callable[[Settled], None]] = []  # e.g. the watch's notes
 
     # -- applying plans -----------------------------------------------------------------------
 
@@ -120,7 +119,7 @@ class Engine:
                 self.dispatcher.submit(order)
         if opening and not await self._durable(durable, max(_deadline(o) for o in opening)):
             opening = [o for o in opening if _deadline(o) > self.clock.wall()]
-            self.spawn(self._submit_when_durable(durable, opening), name="reconcile-intents")
+            self.tasks.spawn(self._submit_when_durable(durable, opening), name="reconcile-intents")
             opening = []
         for order in opening:
             self.dispatcher.submit(order)
@@ -201,15 +200,8 @@ class Engine:
         """Arm `rec`'s alarms; act at once on those whose time has passed."""
         self._arm_many([rec], now)
 
-    def _arm_many(self, recs: list[Recording], now: datetime) -> None:
-        alarms: list[tuple[str, str, datetime]] = []
-        for rec in recs:
-            if rec.start > now:
-                lead = self._max_lead if rec.opens_with is Command.START else timedelta(0)
-                alarms.append((str(rec.opens_with), rec.window_id, rec.start - lead - ARM_AHEAD))
-            if rec.closes:
-                alarms.append((STOP, rec.window_id, rec.end - ARM_AHEAD))
-        for kind, wid in self.alarms.set_many(alarms):
+    def _arm_many(self, recs: list[Recording], now: datetime, *, stops: bool = True) -> None:
+        for kind, wid in self.alarms.set_many(alarms_for(recs, now, self._max_lead, stops=stops)):
             self._alarm(kind, wid)
 
     def _alarm(self, kind: str, window_id: str) -> None:
@@ -220,7 +212,7 @@ class Engine:
         if kind == STOP:
             self.close_due(rec)
         else:
-            self.spawn(self.open_due(rec), name=f"open-{window_id}")
+            self.tasks.spawn(self.open_due(rec), name=f"open-{window_id}")
 
     async def open_due(self, rec: Recording) -> None:
         """Hand `rec`'s opening command to the dispatcher, its intent durable first."""
@@ -253,47 +245,6 @@ class Engine:
                       due=rec.end)
             )  # fmt: skip
 
-    def rearm(self, stream: StreamKey, window_id: str) -> bool:
-        """The watch saw `stream` live in a session our last start did not cover: start the
-        open window again (or hurry a start already waiting for the stream). True when a
-        command was queued or hurried."""
-        rec = self.timeline.get(window_id)
-        if rec is None or not rec.is_open(self.clock.wall()):
-            return False
-        if self.dispatcher.expedite(window_id):
-            return True
-        if any(self.dispatcher.pending(window_id, c) for c in OPENS):
-            return False
-        return self.dispatcher.submit(
-            Order(command=Command.START, stream=stream, window_id=window_id,
-                  due=self.clock.wall(), deadline=rec.end, reassert=True)
-        )  # fmt: skip
-
-    def watched(self) -> dict[StreamKey, OpenWindow]:
-        """Windows the daemon opened or is opening and that have not ended, for the watch:
-        a start sent early under `max_lead` is watched from then on, so the watch remembers it
-        when its window opens instead of asking for a second start. Reads the rows (few), not
-        the timetable."""
-        now = self.clock.wall()
-        out: dict[StreamKey, OpenWindow] = {}
-        for row in self.book.rows_running():
-            rec = self.timeline.get(row.window_id)
-            if rec is not None and rec.end > now:
-                seen = out.get(rec.stream)
-                if seen is None or _watch_rank(rec.start, now) > _watch_rank(seen.start, now):
-                    out[rec.stream] = OpenWindow(rec.window_id, rec.start, rec.end)
-        return out
-
-    def upcoming(self, count: int) -> list[Action]:
-        """The next `count` actions the alarms will hand over, with their due times."""
-        out = []
-        for _, kind, wid in self.alarms.upcoming(count):
-            rec = self.timeline.get(wid)
-            if rec is not None:
-                when = rec.end if kind == STOP else rec.start
-                out.append(Action(when, kind, str(rec.stream), wid))
-        return sorted(out, key=lambda a: a.time)
-
     def counts(self) -> tuple[int, int]:
         """Windows held open (opening or recording), and recordings the API confirmed."""
         book = self.book
@@ -302,18 +253,8 @@ class Engine:
     # -- dispatcher callbacks -----------------------------------------------------------------
 
     def _resolve(self, order: Order) -> Command | None:
-        now = self.clock.wall()
         rows = self.book.of_stream(order.stream)
-        if order.opens:
-            rec = self.timeline.get(order.window_id)
-            if rec is None:
-                return None
-            return (
-                order.command if order.reassert else resolve_opening(order.command, rec, rows, now)
-            )
-        if order.command is Command.STOP:
-            return Command.STOP if stop_targets(order.window_id, rows, self.timeline, now) else None
-        return order.command
+        return resolve_order(order, rows, self.timeline, self.clock.wall())
 
     def _settled(self, settled: Settled) -> None:
         now = self.clock.wall()
@@ -325,8 +266,10 @@ class Engine:
             self.book.delete(*t.deletes)
         for order in t.orders:
             self.dispatcher.submit(order)
-        for listener in self.settle_listeners:
-            listener(settled)
+        if self._listeners:
+            heard = replace(settled, window=self.timeline.get(settled.order.window_id))
+            for listener in self._listeners:
+                listener(heard)
         if settled.reason in DROPPED:
             result = settled.result
             cause = (result.code or result.transport_error) if result else None
@@ -340,8 +283,8 @@ class Engine:
     def _clock_jumped(self, jump: float) -> None:
         self.clock_jumps += 1
         self.alarms.wakeup()
-        if self.on_clock_jump is not None:
-            self.on_clock_jump()
+        if self._on_clock_jump is not None:
+            self._on_clock_jump()
         self._on_change()
 
     # -- a reloaded main config ---------------------------------------------------------------
@@ -352,43 +295,17 @@ class Engine:
         old, self._max_lead = self._max_lead, max_lead
         if old != max_lead:
             self.dispatcher.set_max_lead(max_lead.total_seconds())
-            self.spawn(self._move_start_alarms(old), name="max-lead")
+            self.tasks.spawn(self._move_start_alarms(old), name="max-lead")
 
     async def _move_start_alarms(self, old: timedelta) -> None:
         waiting = [r for r in self.timeline.values() if r.opens_with is Command.START]
-        for i in range(0, len(waiting), SLICE):
+        for chunk in _slices(waiting):
             now = self.clock.wall()
             # An alarm that rang handed its start to the dispatcher (re-planned above): arming
             # it again would send that start twice.
-            alarms = [
-                (str(Command.START), r.window_id, r.start - self._max_lead - ARM_AHEAD)
-                for r in waiting[i : i + SLICE]
+            due = [
+                r for r in chunk
                 if r.start - old - ARM_AHEAD > now and self.timeline.get(r.window_id) is r
-            ]
-            for kind, wid in self.alarms.set_many(alarms):
-                self._alarm(kind, wid)
+            ]  # fmt: skip
+            self._arm_many(due, now, stops=False)
             await asyncio.sleep(0)
-
-    # -- tasks --------------------------------------------------------------------------------
-
-    def spawn(self, coro: Coroutine[Any, Any, None], name: str | None = None) -> None:
-        """Run `coro` in the background; cancelled by `cancel_tasks`; a failure is logged."""
-        if self._closing:
-            coro.close()  # shutting down: what it would do is the next start-up's reconcile
-            return
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("task_failed", task=task.get_name(), exc_info=exc)
-
-    async def cancel_tasks(self) -> None:
-        """Cancel background hand-overs and refuse new ones (shutdown)."""
-        self._closing = True
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks))

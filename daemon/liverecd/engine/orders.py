@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from liverecd.api.result import ApiResult, Outcome
+from liverecd.schedule.actions import Recording
 from liverecd.streams import Command, StreamKey
 
 
@@ -62,6 +63,7 @@ class Settled:
     result: ApiResult | None = None
     maybe_acted: bool = False
     sent_at: datetime | None = None  # wall clock, when the last attempt left
+    window: Recording | None = None  # the window as the timeline had it (for listeners)
 
     @property
     def succeeded(self) -> bool:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from liverecd.engine.lifecycle import Phase, RecordingState, is_stale, opening_row
+from liverecd.engine.lifecycle import Phase, RecordingState, is_stale, opening_row, stop_targets
 from liverecd.engine.orders import Order
 from liverecd.schedule.actions import Recording
 from liverecd.streams import Command, StreamKey
@@ -61,6 +61,22 @@ def resolve_opening(
     if any(r.phase is Phase.DELAYING and not r.delay_over(now) for r in before):
         return Command.RESTART
     return Command.START
+
+
+def resolve_order(
+    order: Order, rows: list[RecordingState], timeline: Mapping[str, Recording], now: datetime
+) -> Command | None:
+    """What `order` becomes just before its first attempt leaves (None: nothing to send): an
+    opening command is settled from its stream's rows then (unless it re-asserts), a stop goes
+    only while something of its stream still runs for it."""
+    if order.opens:
+        rec = timeline.get(order.window_id)
+        if rec is None:
+            return None
+        return order.command if order.reassert else resolve_opening(order.command, rec, rows, now)
+    if order.command is Command.STOP:
+        return Command.STOP if stop_targets(order.window_id, rows, timeline, now) else None
+    return order.command
 
 
 def reconcile(

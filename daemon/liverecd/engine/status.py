@@ -10,10 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from liverecd.engine.core import Engine
+    from liverecd.schedule.loader import LoadResult
 
 DROP_UNHEALTHY = timedelta(minutes=10)
 PAST_SLACK = timedelta(seconds=1)  # an action this late is still "next" (it is being sent)
+UPCOMING = 8  # next actions kept in the status
 
 
 def iso(when: datetime) -> str:
@@ -109,3 +114,32 @@ class Status:
             "time": iso(now),
             **self.extra,
         }
+
+
+def status_of(
+    engine: Engine, loaded: LoadResult | None, last_reload: tuple[datetime, bool] | None
+) -> Status:
+    """The status of `engine` now, from counters and indexes (no scan of the timetable)."""
+    open_now, recording = engine.counts()
+    upcoming = []
+    for _, kind, wid in engine.alarms.upcoming(UPCOMING):
+        rec = engine.timeline.get(wid)
+        if rec is not None:
+            when = rec.end if kind == "stop" else rec.start
+            upcoming.append(Action(when, kind, str(rec.stream), wid))
+    return Status(
+        time=engine.clock.wall(),
+        config_loaded=loaded is not None,
+        files_loaded=len(loaded.files) if loaded else 0,
+        files_failed=tuple(loaded.failed) if loaded else (),
+        file_problems=tuple(str(p) for p in loaded.errors) if loaded else (),
+        windows_total=len(engine.timeline),
+        open_now=open_now,
+        recording=recording,
+        upcoming=tuple(sorted(upcoming, key=lambda a: a.time)),
+        queue=len(engine.dispatcher),
+        last_failure=engine.last_failure,
+        state_error=engine.book.last_error,
+        last_reload=last_reload,
+        clock_jumps=engine.clock_jumps,
+    )

@@ -17,7 +17,7 @@ change of health reach the `EngineObserver`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import structlog
@@ -29,8 +29,8 @@ from liverecd.engine.core import Engine
 from liverecd.engine.listing import OnlineLister, online_list_limiter
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.online_watch import OnlineWatch
-from liverecd.engine.orders import Settled
-from liverecd.streams import StreamKey
+from liverecd.engine.orders import Order, Settled
+from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)
 
@@ -65,7 +65,10 @@ class WatchLink:
     """Glue between the engine and its `OnlineWatch`. Create before the engine (whose dispatcher
     takes `stream_wait`), then `attach` the engine."""
 
-    def __init__(self, observer: EngineObserver, clock: Clock, *, park: float = PARK) -> None:
+    def __init__(
+        self, observer: EngineObserver, clock: Clock, *, park: float = PARK,
+        event_listeners: Sequence[Callable[[Event], None]] = (),
+    ) -> None:  # fmt: skip
         self._observer = observer
         self._clock = clock
         self._park = park
@@ -75,17 +78,16 @@ class WatchLink:
         self._retuned = asyncio.Event()  # the interval changed: restart the poll loop
         self._failing = False  # the last online-list call answered was not OK
         self._reported: bool | None = None  # the health last reported
-        self.event_listeners: list[Callable[[Event], None]] = []  # e.g. the verifier's evidence
+        self._event_listeners = tuple(event_listeners)  # e.g. the verifier's evidence
 
     def attach(self, engine: Engine, client: OnlineLister, interval: float) -> OnlineWatch:
         """Build the watch over `client` for `engine`'s open windows; returns it."""
         self._engine, self._interval = engine, interval
         self._watch = OnlineWatch(
             CountingLister(client, self._listed), online_list_limiter(self._clock), self._clock,
-            interval=interval, windows=engine.watched, on_online=self._on_online,
+            interval=interval, windows=lambda: watched(engine), on_online=self._on_online,
             on_event=self._on_event,
         )  # fmt: skip
-        engine.settle_listeners.append(self._note_settled)
         return self._watch
 
     @property
@@ -156,10 +158,10 @@ class WatchLink:
 
     def _on_online(self, key: StreamKey, window: OpenWindow, publish: datetime | None) -> None:
         if self._engine is not None:
-            self._engine.rearm(key, window.window_id)
+            rearm(self._engine, key, window.window_id)
 
     def _on_event(self, event: Event) -> None:
-        for listener in self.event_listeners:
+        for listener in self._event_listeners:
             listener(event)
         if event.change is Change.DROPPED or (
             event.change is Change.RETURNED and event.missed_drop
@@ -168,10 +170,11 @@ class WatchLink:
         elif event.change is Change.REARMED:
             self._observer.stream_rearmed(event.lost_seconds or 0.0)
 
-    def _note_settled(self, settled: Settled) -> None:
-        """Tell the watch how an opening command ended. Only a start that gave up on transient
-        errors is worth asking for again: after a fatal answer (e.g. CodeConfigNotFound) the
-        watch would ask for one failing start per poll until the window closes."""
+    def settled(self, settled: Settled) -> None:
+        """A settle listener: tell the watch how an opening command ended. Only a start that
+        gave up on transient errors is worth asking for again: after a fatal answer (e.g.
+        CodeConfigNotFound) the watch would ask for one failing start per poll until the window
+        closes."""
         watch = self._watch
         if watch is None or not settled.order.opens:
             return
@@ -180,3 +183,43 @@ class WatchLink:
             watch.note_started(stream, wid, settled.sent_at or self._clock.wall())
         elif settled.reason == "retries_exhausted":
             watch.note_start_failed(stream)
+
+
+def _watch_rank(start: datetime, now: datetime) -> tuple[bool, float]:
+    """Which of a stream's windows the watch follows: one open now (the latest), else the
+    earliest to open."""
+    gap = (start - now).total_seconds()
+    return (gap <= 0, gap if gap <= 0 else -gap)
+
+
+def watched(engine: Engine) -> dict[StreamKey, OpenWindow]:
+    """Windows the daemon opened or is opening and that have not ended, for the watch: a start
+    sent early under `max_lead` is watched from then on, so the watch remembers it when its
+    window opens instead of asking for a second start. Reads the rows (few), not the timetable."""
+    now = engine.clock.wall()
+    out: dict[StreamKey, OpenWindow] = {}
+    for row in engine.book.rows_running():
+        rec = engine.timeline.get(row.window_id)
+        if rec is not None and rec.end > now:
+            seen = out.get(rec.stream)
+            if seen is None or _watch_rank(rec.start, now) > _watch_rank(seen.start, now):
+                out[rec.stream] = OpenWindow(rec.window_id, rec.start, rec.end)
+    return out
+
+
+def rearm(engine: Engine, stream: StreamKey, window_id: str) -> bool:
+    """The watch saw `stream` live in a session our last start did not cover: start the open
+    window again (or hurry a start already waiting for the stream). True when a command was
+    queued or hurried."""
+    rec = engine.timeline.get(window_id)
+    if rec is None or not rec.is_open(engine.clock.wall()):
+        return False
+    dispatcher = engine.dispatcher
+    if dispatcher.expedite(window_id):
+        return True
+    if any(dispatcher.pending(window_id, c) for c in (Command.START, Command.RESTART)):
+        return False
+    return dispatcher.submit(
+        Order(command=Command.START, stream=stream, window_id=window_id,
+              due=engine.clock.wall(), deadline=rec.end, reassert=True)
+    )  # fmt: skip

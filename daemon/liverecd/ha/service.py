@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 import structlog
 
 from liverecd.api.accounts import Accounts
-from liverecd.api.client import LiveClient
 from liverecd.clock import Clock
 from liverecd.config import Config
 from liverecd.engine.daemon import Daemon
@@ -27,8 +26,9 @@ from liverecd.ha.store import PASSWORD_FILE, DatabaseError, TermStore
 from liverecd.ha.verify_store import SharedVerificationStore
 from liverecd.ops import logs
 from liverecd.ops.config_reload import ConfigReloader
+from liverecd.ops.extension import listeners_of
 from liverecd.ops.metrics import Metrics
-from liverecd.verify.service import verify_extensions
+from liverecd.verify.service import VerifyExtension, verify_extensions
 from liverecd.verify.store import VerifyStore
 
 log = structlog.get_logger(__name__)
@@ -63,17 +63,28 @@ async def serve_member(
                     watch_files=watch_files)  # fmt: skip
 
     client = accounts.default_client  # verification reads the default account's index
-    member.during_term = _verification(config, client, clock, observer, member)
+    verifiers: dict[int, list[VerifyExtension]] = {}  # a term's, by id(daemon)
+    member.during_term = _verification(verifiers)
     if isinstance(observer, Metrics):
         observer.track_credentials(accounts.expiry_seconds)
 
     def build(gate: SenderGate, store: TermStore, role_lifecycle: Lifecycle) -> Daemon:
+        async def open_store() -> VerifyStore:
+            shared = SharedVerificationStore(member.db, member.name, store.epoch)
+            await shared.refresh()
+            return shared
+
+        term = verify_extensions(
+            config, client, clock, observer, open_store=open_store, caller=gate.caller(client)
+        )
         daemon = Daemon(
             config, sender=gate.sender(accounts.send), pacer=accounts.pacer, store=store,
             clock=clock, observer=observer, lifecycle=role_lifecycle, watch_files=watch_files,
             online_lister=gate.lister(accounts), status_extra=member.status,
             reload_config=ConfigReloader(accounts.apply), intent_timeout=INTENT_TIMEOUT,
+            **listeners_of([*extensions, *term]),
         )  # fmt: skip
+        verifiers[id(daemon)] = term
         accounts.route_by(daemon.schedule_streams)  # each command through its stream's account
         return daemon
 
@@ -88,24 +99,16 @@ async def serve_member(
             remove()
 
 
-def _verification(
-    config: Config, client: LiveClient, clock: Clock, observer: object, member: Member
-) -> DuringTerm:
+def _verification(verifiers: dict[int, list[VerifyExtension]]) -> DuringTerm:
     """Verification for the active only, on the shared tables: a term resumes the checks the
-    previous active owed (DESIGN §8, §9), and a standby sends no index read."""
+    previous active owed (DESIGN §8, §9), and a standby sends no index read. The term's
+    extensions were built with its daemon (they hear its settled commands)."""
 
     @contextlib.asynccontextmanager
     async def during(daemon: Daemon, gate: SenderGate, epoch: int) -> AsyncIterator[None]:
-        async def open_store() -> VerifyStore:
-            store = SharedVerificationStore(member.db, member.name, epoch)
-            await store.refresh()
-            return store
-
         started, tasks = [], []
         try:
-            for ext in verify_extensions(
-                config, client, clock, observer, open_store=open_store, caller=gate.caller(client)
-            ):
+            for ext in verifiers.pop(id(daemon), []):
                 try:
                     await ext.start(daemon)  # hooks the daemon before its takeover reconcile
                 except DatabaseError as exc:  # the term goes on: commands matter more

@@ -56,6 +56,7 @@ from liverecd.ops.demo_report import (
     verifications,
     verified_after,
 )
+from liverecd.ops.extension import StatusExtension
 from liverecd.ops.metrics import Metrics
 from liverecd.schedule.actions import Recording
 from liverecd.streams import Command, StreamKey
@@ -215,7 +216,7 @@ async def _run_daemon(
     stopped before that (Ctrl-C, SIGTERM)."""
     ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
     listen = config.status.listen
-    page = [service.StatusExtension(listen, Metrics())] if listen is not None else []
+    page = [StatusExtension(listen, Metrics())] if listen is not None else []
     serving = asyncio.create_task(service.serve(
         config, credentials, extensions=page, on_ready=lambda d: _ready(d, ready, page)
     ))  # fmt: skip
@@ -243,7 +244,7 @@ async def _run_daemon(
 
 
 def _ready(
-    daemon: Daemon, ready: asyncio.Future[Daemon], page: list[service.StatusExtension]
+    daemon: Daemon, ready: asyncio.Future[Daemon], page: list[StatusExtension]
 ) -> None:
     ready.set_result(daemon)
     if page and (address := page[0].address) is not None:

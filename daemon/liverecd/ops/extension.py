@@ -1,12 +1,29 @@
-"""What the service (ops/service.py) and the HA member (ha/) hold each other to: the
-companions they start next to the daemon, and what the signal handlers drive. A module of its
-own so ha/ can name them without importing the service that imports ha/."""
+"""The companions the service (ops/service.py) and the HA member (ha/) start next to the daemon,
+and what the signal handlers drive. A module of its own so ha/ can name them without importing
+the service that imports ha/.
+
+A companion that wants to hear the daemon's settled commands (`settled`) or the online watch's
+events (`watch_event`) has those methods; `listeners_of` collects them, and they are handed to
+the daemon when it is built, before it can settle anything.
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
+from liverecd.config import Config, ListenAddress
+from liverecd.engine.arming import Event
 from liverecd.engine.daemon import Daemon
+from liverecd.engine.orders import Settled
+from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
+from liverecd.ops.metrics import Metrics
+from liverecd.ops.notify import Notifier, watchdog_loop
+from liverecd.ops.page.collect import Feeds
+from liverecd.ops.page.web import StatusPage
+from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
+from liverecd.schedule.model import Stream
 
 
 class Extension(Protocol):
@@ -31,3 +48,131 @@ class Controlled(Protocol):
     def request_stop(self) -> None: ...
 
     def request_reload(self, trigger: str = "sighup") -> None: ...
+
+
+@runtime_checkable
+class HearsSettled(Protocol):
+    """A companion that hears every settled command."""
+
+    def settled(self, settled: Settled) -> None: ...
+
+
+@runtime_checkable
+class HearsWatch(Protocol):
+    """A companion that hears the online watch's events."""
+
+    def watch_event(self, event: Event) -> None: ...
+
+
+def listeners_of(extensions: Sequence[object]) -> dict[str, Any]:
+    """The daemon's `settle_listeners` and `watch_listeners` among `extensions`."""
+    settle: list[Callable[[Settled], None]] = [
+        e.settled for e in extensions if isinstance(e, HearsSettled)
+    ]
+    watch: list[Callable[[Event], None]] = [
+        e.watch_event for e in extensions if isinstance(e, HearsWatch)
+    ]
+    return {"settle_listeners": settle, "watch_listeners": watch}
+
+
+class WatchdogExtension:
+    """WATCHDOG=1 every half WatchdogSec= while the loop runs (a no-op without a watchdog)."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+
+    async def start(self, daemon: Daemon) -> None:
+        """Nothing to prepare."""
+
+    async def run(self) -> None:
+        """Ping until cancelled (returns at once when the watchdog is off)."""
+        await watchdog_loop(self._notifier, lambda: True)
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
+
+class StatusExtension:
+    """GET /healthz and GET /metrics on `status.listen`, fed by the daemon's snapshot."""
+
+    def __init__(
+        self, listen: ListenAddress, metrics: Metrics, *, feeds: Feeds | None = None
+    ) -> None:
+        self._listen = listen
+        self._metrics = metrics
+        self._feeds = feeds  # the status page's sections of other features (ops/page)
+        self._heartbeat = Heartbeat()
+        self._server: StatusServer | None = None
+        self._page: StatusPage | None = None
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """Bound host and port once started."""
+        return self._server.address if self._server is not None else None
+
+    async def start(self, daemon: Daemon) -> None:
+        """Bind the endpoint; StatusServerError (a LiverecdError) when it cannot."""
+        page = self._page = StatusPage(daemon, feeds=self._feeds)
+        server = StatusServer(
+            self._listen, daemon.snapshot, self._metrics, self._heartbeat.age,
+            routes=page.add_routes,
+        )  # fmt: skip
+        await server.start()
+        self._server = server
+
+    def settled(self, settled: Settled) -> None:
+        """The page's ledger of recent commands hears every settled one."""
+        if self._page is not None:
+            self._page.settled(settled)
+
+    async def run(self) -> None:
+        """Beat the heartbeat /healthz watches, once a second."""
+        await heartbeat_loop(self._heartbeat, self._metrics)
+
+    async def close(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            await self._server.close()
+            self._server = None
+
+
+class IngestExtension:
+    """Signed ingest callbacks on `watch.callback_listen` (off when it is not set), feeding the
+    daemon's online watch."""
+
+    def __init__(self, config: Config) -> None:
+        self._config = config
+        self._endpoint: IngestEndpoint | None = None
+        self._domains: tuple[tuple[Stream, ...], dict[str, frozenset[str]]] | None = None
+
+    async def start(self, daemon: Daemon) -> None:
+        """Bind the endpoint; CredentialsError without a notify auth key, IngestEndpointError
+        when the address cannot be bound."""
+        watch = daemon.watch
+        if watch is None:
+            return
+        endpoint = endpoint_from_config(
+            self._config.watch, on_publish=watch.publish, on_publish_done=watch.publish_done,
+            domains=lambda: self._mapping(daemon.schedule_streams()), clock=daemon.clock,
+        )  # fmt: skip
+        if endpoint is not None:
+            await endpoint.start()
+            self._endpoint = endpoint
+
+    def _mapping(self, streams: tuple[Stream, ...]) -> dict[str, frozenset[str]]:
+        """`ingest_domains(streams)`, built once per schedule load (the daemon hands out the
+        same tuple until the next one), not once per callback."""
+        if self._domains is None or self._domains[0] is not streams:
+            self._domains = (streams, ingest_domains(streams))
+        return self._domains[1]
+
+    async def run(self) -> None:
+        """The endpoint serves on its own; nothing to do until cancelled."""
+        if self._endpoint is not None:
+            await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        """Stop serving."""
+        if self._endpoint is not None:
+            await self._endpoint.close()
+            self._endpoint = None

@@ -27,23 +27,26 @@ import structlog
 
 from liverecd.api.accounts import Accounts, Creds, sources_for
 from liverecd.clock import Clock, SystemClock
-from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, Config, ListenAddress
+from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, Config
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver, Lifecycle
 from liverecd.engine.state import SqliteStateStore
+from liverecd.engine.tasks import TaskSet
 from liverecd.errors import LiverecdError
 from liverecd.ops import logs, signals
 from liverecd.ops.config_reload import ConfigReloader
-from liverecd.ops.extension import Controlled, Extension
-from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
+from liverecd.ops.extension import (
+    Controlled,
+    Extension,
+    IngestExtension,
+    StatusExtension,
+    WatchdogExtension,
+    listeners_of,
+)
 from liverecd.ops.inplace import engine_settings
 from liverecd.ops.metrics import Metrics
-from liverecd.ops.notify import Notifier, StatusLineExtension, watchdog_loop
-from liverecd.ops.page.collect import Feeds
-from liverecd.ops.page.web import StatusPage
+from liverecd.ops.notify import Notifier, StatusLineExtension
 from liverecd.ops.statelock import StateLock
-from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
-from liverecd.schedule.model import Stream
 from liverecd.verify.service import verify_extensions
 
 log = structlog.get_logger(__name__)
@@ -115,20 +118,21 @@ async def serve(
                 remove=_remove_signals,
             )  # fmt: skip
         reloader = ConfigReloader(accounts.apply)
+        client = accounts.default_client  # verification reads the default account's index
+        verifiers = verify_extensions(config, client, clock, observer)
+        extensions = [*extensions, *verifiers]
+        tasks = TaskSet()  # every long-lived task of the service, the daemon's included
         daemon = Daemon(
             config, sender=accounts.send, pacer=accounts.pacer,
             store=SqliteStateStore(config.state_dir), clock=clock, observer=observer,
             lifecycle=lifecycle, watch_files=watch_files, online_lister=accounts,
-            reload_config=reloader,
+            reload_config=reloader, tasks=tasks, **listeners_of(extensions),
         )  # fmt: skip
         accounts.route_by(daemon.schedule_streams)
         if isinstance(observer, Metrics):
             observer.track_credentials(accounts.expiry_seconds)
         started: list[Extension] = []
         lock = StateLock(config.state_dir)
-        client = accounts.default_client  # verification reads the default account's index
-        verifiers = verify_extensions(config, client, clock, observer)
-        extensions = [*extensions, *verifiers]
         reloader.also(engine_settings(daemon, verifiers))
         try:
             lock.acquire()  # before the state is read: a second daemon refuses here
@@ -137,7 +141,7 @@ async def serve(
                 started.append(ext)
             if signals:
                 _install_signals(daemon)
-            await _run(daemon, started, on_ready)
+            await _run(daemon, tasks, started, on_ready)
         finally:
             if signals:
                 _remove_signals()
@@ -188,20 +192,22 @@ async def running(
 
 
 async def _run(
-    daemon: Daemon, extensions: Sequence[Extension], on_ready: Callable[[Daemon], None] | None
-) -> None:
+    daemon: Daemon, tasks: TaskSet, extensions: Sequence[Extension],
+    on_ready: Callable[[Daemon], None] | None,
+) -> None:  # fmt: skip
     failure: LiverecdError | None = None
-    async with asyncio.TaskGroup() as tg:
-        tasks = [tg.create_task(ext.run(), name=type(ext).__name__) for ext in extensions]
+    async with tasks:
+        companions = tasks.scope()
+        for ext in extensions:
+            companions.start(ext.run(), type(ext).__name__)
         if on_ready is not None:
-            tasks.append(tg.create_task(_relay(daemon, on_ready)))
+            companions.start(_relay(daemon, on_ready), "on-ready")
         try:
             await daemon.run()
         except LiverecdError as exc:
-            failure = exc  # raised after the TaskGroup, not wrapped in an ExceptionGroup
+            failure = exc  # raised after the TaskSet, not wrapped in an ExceptionGroup
         finally:
-            for task in tasks:
-                task.cancel()
+            await companions.close()
     if failure is not None:
         raise failure
 
@@ -238,100 +244,3 @@ def _on_hup(daemon: Controlled) -> None:
     daemon.request_reload("sighup")
     with contextlib.suppress(OSError):
         log.info("reload_requested", signal="SIGHUP")
-
-
-class WatchdogExtension:
-    """WATCHDOG=1 every half WatchdogSec= while the loop runs (a no-op without a watchdog)."""
-
-    def __init__(self, notifier: Notifier) -> None:
-        self._notifier = notifier
-
-    async def start(self, daemon: Daemon) -> None:
-        """Nothing to prepare."""
-
-    async def run(self) -> None:
-        """Ping until cancelled (returns at once when the watchdog is off)."""
-        await watchdog_loop(self._notifier, lambda: True)
-
-    async def close(self) -> None:
-        """Nothing to release."""
-
-
-class StatusExtension:
-    """GET /healthz and GET /metrics on `status.listen`, fed by the daemon's snapshot."""
-
-    def __init__(
-        self, listen: ListenAddress, metrics: Metrics, *, feeds: Feeds | None = None
-    ) -> None:
-        self._listen = listen
-        self._metrics = metrics
-        self._feeds = feeds  # the status page's sections of other features (ops/page)
-        self._heartbeat = Heartbeat()
-        self._server: StatusServer | None = None
-
-    @property
-    def address(self) -> tuple[str, int] | None:
-        """Bound host and port once started."""
-        return self._server.address if self._server is not None else None
-
-    async def start(self, daemon: Daemon) -> None:
-        """Bind the endpoint; StatusServerError (a LiverecdError) when it cannot."""
-        page = StatusPage(daemon, feeds=self._feeds)
-        server = StatusServer(
-            self._listen, daemon.snapshot, self._metrics, self._heartbeat.age,
-            routes=page.add_routes,
-        )  # fmt: skip
-        await server.start()
-        self._server = server
-
-    async def run(self) -> None:
-        """Beat the heartbeat /healthz watches, once a second."""
-        await heartbeat_loop(self._heartbeat, self._metrics)
-
-    async def close(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            await self._server.close()
-            self._server = None
-
-
-class IngestExtension:
-    """Signed ingest callbacks on `watch.callback_listen` (off when it is not set), feeding the
-    daemon's online watch."""
-
-    def __init__(self, config: Config) -> None:
-        self._config = config
-        self._endpoint: IngestEndpoint | None = None
-        self._domains: tuple[tuple[Stream, ...], dict[str, frozenset[str]]] | None = None
-
-    async def start(self, daemon: Daemon) -> None:
-        """Bind the endpoint; CredentialsError without a notify auth key, IngestEndpointError
-        when the address cannot be bound."""
-        watch = daemon.watch
-        if watch is None:
-            return
-        endpoint = endpoint_from_config(
-            self._config.watch, on_publish=watch.publish, on_publish_done=watch.publish_done,
-            domains=lambda: self._mapping(daemon.schedule_streams()), clock=daemon.clock,
-        )  # fmt: skip
-        if endpoint is not None:
-            await endpoint.start()
-            self._endpoint = endpoint
-
-    def _mapping(self, streams: tuple[Stream, ...]) -> dict[str, frozenset[str]]:
-        """`ingest_domains(streams)`, built once per schedule load (the daemon hands out the
-        same tuple until the next one), not once per callback."""
-        if self._domains is None or self._domains[0] is not streams:
-            self._domains = (streams, ingest_domains(streams))
-        return self._domains[1]
-
-    async def run(self) -> None:
-        """The endpoint serves on its own; nothing to do until cancelled."""
-        if self._endpoint is not None:
-            await asyncio.Event().wait()
-
-    async def close(self) -> None:
-        """Stop serving."""
-        if self._endpoint is not None:
-            await self._endpoint.close()
-            self._endpoint = None

@@ -1,9 +1,10 @@
 """Verification as a service extension: wires the verifier to the daemon it runs beside.
 
-Hooks, all registered in `start(daemon)`: the engine's settle listeners (windows, files due,
-start evidence), the online watch's event listeners (drops and returns: absent evidence), and,
-when `verify.callback_listen` is set, the recording-callback receiver (file events and status
-events). Index reads go through their own limiter (per account and API, `verify.qps`).
+It hears the engine's settled commands (`settled`: windows, files due, start evidence) and the
+online watch's events (`watch_event`: drops and returns, absent evidence), both handed to the
+daemon when it is built; when `verify.callback_listen` is set, `start(daemon)` binds the
+recording-callback receiver (file events and status events). Index reads go through their own
+limiter (per account and API, `verify.qps`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from liverecd.api.ratelimit import limiter_for
 from liverecd.api.record_index import ACTION_INDEX, ActionCaller, IndexRead, read_index
 from liverecd.clock import Clock
 from liverecd.engine.arming import Change, Event, OpenWindow
+from liverecd.engine.orders import Settled
+from liverecd.engine.watch_link import rearm, watched
 from liverecd.errors import CredentialsError
 from liverecd.ops import logs
 from liverecd.streams import StreamKey
@@ -94,10 +97,7 @@ class VerifyExtension:
         self.verifier = verifier
         verifier.load()
         engine = daemon.engine
-        engine.settle_listeners.append(lambda s: verifier.on_settled(s, engine.timeline))
-        self._windows = engine.watched
-        if daemon.watch_link is not None:
-            daemon.watch_link.event_listeners.append(self._watch_event)
+        self._windows = lambda: watched(engine)
         if self._config.verify.callback_listen is not None:
             await self._start_callbacks(daemon, verifier)
 
@@ -119,13 +119,12 @@ class VerifyExtension:
             return rec is not None and self._clock.wall() < rec.end
 
         confirmer = Confirmer(
-            verify.confirm, self._clock, resend=engine.rearm, is_open=is_open,
+            verify.confirm, self._clock, resend=lambda k, w: rearm(engine, k, w), is_open=is_open,
             is_offline=lambda k: watch is not None and watch.is_online(k) is False,
         )  # fmt: skip
-        engine.settle_listeners.append(confirmer.on_settled)
 
         def on_status(stream: StreamKey, event: str) -> None:
-            window = engine.watched().get(stream)
+            window = watched(engine).get(stream)
             confirmer.on_status(stream, event, window.window_id if window else None)
 
         receiver = RecordReceiver(
@@ -145,7 +144,15 @@ class VerifyExtension:
         if self.confirmer is not None:
             self.confirmer.confirm = verify.confirm
 
-    def _watch_event(self, event: Event) -> None:
+    def settled(self, settled: Settled) -> None:
+        """A settle listener of the daemon (given when it is built)."""
+        if self.verifier is not None:
+            self.verifier.on_settled(settled)
+        if self.confirmer is not None:
+            self.confirmer.on_settled(settled)
+
+    def watch_event(self, event: Event) -> None:
+        """An online-watch listener of the daemon (given when it is built)."""
         if self.verifier is None:
             return
         evidence = self.verifier.evidence

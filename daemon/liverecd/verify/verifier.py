@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import heapq
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -105,14 +105,14 @@ class Verifier:
 
     # -- what the engine tells ----------------------------------------------------------------
 
-    def on_settled(self, settled: Settled, timeline: Mapping[str, Recording]) -> None:
+    def on_settled(self, settled: Settled) -> None:
         """A settle-listener: registers windows, moves files due, notes evidence."""
         order, now = settled.order, self._clock.wall()
         at = settled.sent_at or now
         if order.opens and settled.reason == "cancelled":
             return  # its window was edited away before it opened: nothing to prove
         if order.opens:
-            self._register(order.window_id, order.stream, timeline.get(order.window_id), settled)
+            self._register(order.window_id, order.stream, settled.window, settled)
             if settled.succeeded:
                 self.evidence.observe(order.stream, at, True)
             if settled.succeeded and settled.command is Command.RESTART:
@@ -120,7 +120,7 @@ class Verifier:
             elif settled.result is not None and settled.result.code == "StreamNotFound":
                 self.evidence.observe(order.stream, at, False)
             return
-        rec = timeline.get(order.window_id)
+        rec = settled.window
         if order.command is Command.CANCEL_DELAY:
             self._file_due(order.window_id, now)
         elif (

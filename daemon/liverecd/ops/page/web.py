@@ -42,9 +42,9 @@ class StatusPage:
         )
         self._cache = IndexCache()
         self._health: Health | None = None
-        daemon.engine.settle_listeners.append(self._settled)
 
-    def _settled(self, settled: Settled) -> None:
+    def settled(self, settled: Settled) -> None:
+        """What the page's ledger keeps of a settled command (its owner passes it on)."""
         self.ledger.settled(settled, self._daemon.clock.wall())
 
     def add_routes(self, app: web.Application, server: StatusServer) -> None:
