@@ -22,6 +22,7 @@ from liverecd.emulator import Emulator
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver
 from liverecd.ops import service
+from liverecd.ops.extension import Extension
 from liverecd.schedule.config import load_config
 
 TEST_AK = "LTAI5tFAKEexampleKeyId01"  # the test account of tests/conftest.py
@@ -144,7 +145,7 @@ async def running_daemon(
     ws: Workspace,
     *,
     watch_files: bool = True,
-    extensions: Sequence[service.Extension] = (),
+    extensions: Sequence[Extension] = (),
     observer: EngineObserver | None = None,
 ) -> AsyncIterator[Daemon]:
     """The service in-process (`service.running`: no signals; only the `extensions` given;

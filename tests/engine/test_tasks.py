@@ -1,0 +1,119 @@
+"""One TaskSet owns the service's tasks: essential loops end the service when they fail, side
+work is logged and the service goes on, a scope cancels only its owner's tasks; and the daemon's
+companions are wired when it is built (they hear settled commands with their window)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from conftest import EmulatorFactory
+from liverecd.clock import FakeClock
+from liverecd.engine.daemon import Daemon
+from liverecd.engine.orders import Settled
+from liverecd.engine.tasks import TaskSet
+from liverecd.ops import service
+from liverecd.schedule.config import load_config
+
+from .conftest import CREDENTIALS, Workspace, schedule_text
+
+
+async def _boom() -> None:
+    await asyncio.sleep(0)
+    raise RuntimeError("boom")
+
+
+async def test_a_failing_side_task_is_logged_and_its_siblings_go_on() -> None:
+    sibling = asyncio.Event()
+
+    async def later() -> None:
+        await asyncio.sleep(0.01)
+        sibling.set()
+
+    with capture_logs() as logs:
+        async with TaskSet() as tasks:
+            tasks.spawn(_boom(), "side")
+            tasks.spawn(later(), "sibling")
+    assert sibling.is_set()
+    assert [e["task"] for e in logs if e["event"] == "task_failed"] == ["side"]
+
+
+async def test_a_failing_essential_loop_cancels_the_set_and_raises() -> None:
+    forever = asyncio.Event()
+    with pytest.raises(ExceptionGroup) as caught:
+        async with TaskSet() as tasks:
+            waiter = tasks.start(forever.wait(), "waiter")  # type: ignore[arg-type]
+            tasks.start(_boom(), "essential")
+            await asyncio.sleep(1)
+    assert caught.group_contains(RuntimeError, match="boom")
+    assert waiter.cancelled()
+
+
+async def test_a_scope_cancels_its_own_tasks_but_those_it_keeps_and_then_refuses_new_ones() -> None:
+    async with TaskSet() as tasks:
+        mine, other = tasks.scope(), tasks.scope()
+        doomed = mine.start(asyncio.Event().wait(), "doomed")  # type: ignore[arg-type]
+        kept = mine.start(asyncio.sleep(0.01), "kept")
+        theirs = other.start(asyncio.sleep(0.01), "theirs")
+        await mine.close(kept)
+        assert doomed.cancelled() and not kept.cancelled() and not theirs.done()
+
+        async def never() -> None:
+            pytest.fail("a closed scope ran new work")
+
+        assert mine.spawn(never(), "late") is None
+    assert kept.done() and theirs.done() and not theirs.cancelled()
+
+
+class Listener:
+    """A companion that hears settled commands, as the page and verification do."""
+
+    def __init__(self) -> None:
+        self.heard: list[Settled] = []
+
+    async def start(self, daemon: Daemon) -> None:
+        pass
+
+    async def run(self) -> None:
+        await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        pass
+
+    def settled(self, settled: Settled) -> None:
+        self.heard.append(settled)
+
+
+async def test_a_companion_given_to_the_service_hears_every_settled_command_with_its_window(
+    tmp_path: Path, emulator_factory: EmulatorFactory
+) -> None:
+    t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    clock = FakeClock(t0)
+    workspace = Workspace(tmp_path, await emulator_factory(clock=clock))
+    workspace.write_config()
+    workspace.write_schedule(
+        "s.yaml", schedule_text({"news": [(t0 + timedelta(minutes=1), t0 + timedelta(minutes=3))]})
+    )
+    listener = Listener()
+    config = load_config(workspace.config_path)
+    before = asyncio.all_tasks()
+    async with service.running(
+        config, CREDENTIALS, clock=clock, watch_files=False, extensions=[listener]
+    ):
+        async with asyncio.timeout(30):
+            while clock.wall() < t0 + timedelta(minutes=5):
+                clock.advance(5)
+                await asyncio.sleep(0.01)
+    heard = [(s.command.value, s.reason, s.window is not None) for s in listener.heard]
+    assert heard == [
+        ("start", "succeeded", True), ("stop", "succeeded", True),
+        ("cancel_delay", "succeeded", True),
+    ]  # fmt: skip
+    assert {s.window.window_id for s in listener.heard if s.window} == {
+        listener.heard[0].order.window_id
+    }
+    assert asyncio.all_tasks() - before == set()  # the companion's run() ended with the service
