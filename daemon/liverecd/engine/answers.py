@@ -1,5 +1,7 @@
-"""What one answer means for the order that got it: settle it, or retry after how long. Pure,
-apart from a `restart_outcome_unknown` warning and what `stream_wait` reads."""
+"""What one answer means for the order that got it: what it is (`hear`: classified, counted,
+logged, told to the limiter and the metrics), then whether to settle the order or retry it
+after how long (`decide`: pure, apart from a `restart_outcome_unknown` warning and what
+`stream_wait` reads)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,35 @@ from collections.abc import Callable
 
 import structlog
 
-from liverecd.api.result import ApiResult, Outcome
+from liverecd.api.outcome import classify, is_throttle
+from liverecd.api.result import ApiResult, Outcome, log_attempt
 from liverecd.api.retry import RetryPolicy
+from liverecd.engine.observer import EngineObserver
 from liverecd.engine.queue import Item
+from liverecd.engine.timing import Pacer
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)
+
+
+def hear(
+    it: Item, result: ApiResult, pacer: Pacer, observer: EngineObserver, lateness: float | None
+) -> Outcome:
+    """Book one answer on `it` and return its outcome. A throttle slows the pacer; any other
+    answer that got past the server's flow control (a refusal such as StreamNotFound too) lets
+    it climb back, and a throttle after it is a new episode (api.ratelimit)."""
+    outcome = classify(it.command, result)
+    it.attempt += 1
+    it.per_class[outcome] += 1
+    it.maybe_acted = it.maybe_acted or outcome.succeeded or result.outcome_unknown
+    if is_throttle(result):
+        pacer.on_throttled(result.retry_after)
+        observer.throttled()
+    elif result.transport_error is None:
+        pacer.on_success()
+    log_attempt(result, outcome, it.attempt, window=it.order.window_id, lateness=lateness)
+    observer.command_attempt(it.command, outcome, result.latency, lateness)
+    return outcome
 
 
 def decide(

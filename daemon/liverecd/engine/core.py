@@ -40,8 +40,6 @@ log = structlog.get_logger(__name__)
 
 DROPPED = ("fatal", "retries_exhausted", "window_closed")
 OPENS = (Command.START, Command.RESTART)
-
-
 SLICE = 2000  # windows re-armed per turn of the loop during a reload
 T = TypeVar("T")
 
@@ -68,22 +66,12 @@ class Engine:
     """Timeline + state + alarms + dispatcher. Create on the event loop."""
 
     def __init__(
-        self,
-        config: Config,
-        *,
-        sender: Sender,
-        pacer: Pacer,
-        store: StateStore,
-        clock: Clock,
-        observer: EngineObserver,
-        policy: RetryPolicy,
-        on_change: Callable[[], None],
-        tasks: Scope,
-        listeners: Sequence[SettleListener] = (),
-        on_clock_jump: Callable[[], None] | None = None,
-        stream_wait: StreamWait | None = None,
+        self, config: Config, *, sender: Sender, pacer: Pacer, store: StateStore, clock: Clock,
+        observer: EngineObserver, policy: RetryPolicy, on_change: Callable[[], None],
+        tasks: Scope, listeners: Sequence[SettleListener] = (),
+        on_clock_jump: Callable[[], None] | None = None, stream_wait: StreamWait | None = None,
         intent_timeout: float | None = None,
-    ) -> None:
+    ) -> None:  # fmt: skip
         self.config = config
         self.clock = clock
         self._observer = observer

@@ -58,26 +58,17 @@ class Daemon:
     """The recording scheduler. Create and run on one event loop."""
 
     def __init__(
-        self,
-        config: Config,
-        *,
-        sender: Sender,
-        pacer: Pacer,
-        store: StateStore,
-        clock: Clock | None = None,
-        observer: EngineObserver | None = None,
-        policy: RetryPolicy | None = None,
-        lifecycle: Lifecycle | None = None,
-        watch_files: bool = True,
-        drain_grace: float = DRAIN_GRACE,
+        self, config: Config, *, sender: Sender, pacer: Pacer, store: StateStore,
+        clock: Clock | None = None, observer: EngineObserver | None = None,
+        policy: RetryPolicy | None = None, lifecycle: Lifecycle | None = None,
+        watch_files: bool = True, drain_grace: float = DRAIN_GRACE,
         online_lister: OnlineLister | None = None,
         reload_config: Callable[[Config], Config] | None = None,
         status_extra: Callable[[], Mapping[str, object]] | None = None,
-        intent_timeout: float | None = None,
-        tasks: TaskSet | None = None,
+        intent_timeout: float | None = None, tasks: TaskSet | None = None,
         settle_listeners: Sequence[SettleListener] = (),
         watch_listeners: Sequence[Callable[[Event], None]] = (),
-    ) -> None:
+    ) -> None:  # fmt: skip
         self.config = config
         self._tasks = tasks or TaskSet()  # the service's, or its own when it runs alone
         self._scope = self._tasks.scope()  # what the daemon cancels when it stops

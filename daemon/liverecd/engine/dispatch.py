@@ -23,16 +23,15 @@ from datetime import datetime
 
 import structlog
 
-from liverecd.api.outcome import classify, is_throttle
-from liverecd.api.result import ApiResult, Outcome, TransportError, log_attempt
+from liverecd.api.result import ApiResult, Outcome, TransportError
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock
-from liverecd.engine.answers import decide, wait_backoff
+from liverecd.engine.answers import decide, hear, wait_backoff
 from liverecd.engine.observer import EngineObserver, NullObserver
 from liverecd.engine.orders import Order, Settled
 from liverecd.engine.queue import Item, OrderQueue
 from liverecd.engine.release import Landing
-from liverecd.engine.timing import Pacer, RoutedPacer, Wakeup, WallMono
+from liverecd.engine.timing import Pacer, Wakeup, WallMono, routes
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)
@@ -43,6 +42,7 @@ SettledHandler = Callable[[Settled], None]
 # Seconds a start answered StreamNotFound may wait for its stream to be seen (then `expedite`),
 # or None: retry on the backoff timer (see `engine.watch_link`).
 StreamWait = Callable[[StreamKey], float | None]
+ClockJump = Callable[[float], None]  # seconds the wall clock stepped
 
 # While orders are queued, wake at least this often to compare wall and monotonic time: a
 # stepped wall clock moves every due time, and nothing else would tell a sleeping timer.
@@ -51,6 +51,7 @@ MAX_IN_FLIGHT = 64
 # 2,000 back-to-back sends drifted 15-30 ms in bench/burst.py (a few loop stalls longer than one
 # send interval each restart the limiter's grid); 0.2 % of the interval absorbs that.
 CHAIN_HEADROOM = 0.002
+DROPS = ("retries_exhausted", "window_closed")  # given up on: logged as command_dropped
 
 
 class Dispatcher:
@@ -63,31 +64,15 @@ class Dispatcher:
     """
 
     def __init__(
-        self,
-        sender: Sender,
-        pacer: Pacer,
-        policy: RetryPolicy,
-        clock: Clock,
-        *,
-        max_lead: float,
-        on_settled: SettledHandler,
-        resolve: Resolver | None = None,
-        observer: EngineObserver | None = None,
-        on_clock_jump: Callable[[float], None] | None = None,
-        stream_wait: StreamWait | None = None,
-        max_in_flight: int = MAX_IN_FLIGHT,
+        self, sender: Sender, pacer: Pacer, policy: RetryPolicy, clock: Clock, *,
+        max_lead: float, on_settled: SettledHandler, resolve: Resolver | None = None,
+        observer: EngineObserver | None = None, on_clock_jump: ClockJump | None = None,
+        stream_wait: StreamWait | None = None, max_in_flight: int = MAX_IN_FLIGHT,
         rng: random.Random | None = None,
-    ) -> None:
+    ) -> None:  # fmt: skip
         self._sender = sender
         self._pacer = pacer
-        # Several accounts: each order is paced by its stream's account (api.accounts).
-        routed = pacer if isinstance(pacer, RoutedPacer) else None
-        self._group_of: Callable[[StreamKey], str | None] = (
-            routed.group_of if routed is not None else lambda _: None
-        )
-        self._pacers: Callable[[str | None], Pacer] = (
-            (lambda g: routed.for_group(g or "")) if routed is not None else lambda _: pacer
-        )
+        self._group_of, self._pacers = routes(pacer)  # several accounts: each paces its own
         self._policy = policy
         self._clock = clock
         self._max_lead = max_lead
@@ -197,12 +182,10 @@ class Dispatcher:
             waiter = asyncio.ensure_future(asyncio.wait(set(self._tasks)))
             timer = asyncio.ensure_future(self._clock.sleep(grace))
             await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
-            for pending in (waiter, timer):
-                pending.cancel()
+            waiter.cancel()
+            timer.cancel()
         self._stopped = True
         self._wake.poke()
-
-    # -- the loop ---------------------------------------------------------------------------
 
     def _step(self, tg: asyncio.TaskGroup) -> None:
         now = self._clock.monotonic()
@@ -239,7 +222,7 @@ class Dispatcher:
     def _admit(self, it: Item, now: float) -> bool:
         """Last checks before a send: useless opening commands and resolver verdicts."""
         if it.order.opens and it.deadline is not None and it.deadline <= now:
-            self._drop(it, "window_closed")
+            self._settle(it, "window_closed")
             return False
         if it.attempt == 0 and self._resolve is not None:
             command = self._resolve(it.order)
@@ -269,66 +252,29 @@ class Dispatcher:
         except Exception:
             log.exception("command_error", window=it.order.window_id, command=it.command.value)
             result = ApiResult(it.command, it.order.stream, transport_error=TransportError.RESET)
-        self._answered(it, result, lateness)
-        self._wake.poke()
-
-    def _answered(self, it: Item, result: ApiResult, lateness: float | None) -> None:
-        outcome = classify(it.command, result)
-        it.attempt += 1
-        it.per_class[outcome] += 1
+        outcome = hear(it, result, self._pacer_of(it), self._observer, lateness)
         self._queue.answered(it)
-        it.maybe_acted = it.maybe_acted or outcome.succeeded or result.outcome_unknown
         if result.transport_error is None:
             self._landing.answered(result.latency)
-        pacer = self._pacer_of(it)
-        if is_throttle(result):
-            pacer.on_throttled(result.retry_after)
-            self._observer.throttled()
-        elif result.transport_error is None:
-            # Got past the server's flow control (a refusal such as StreamNotFound too): the
-            # limiter may climb back, and a throttle after it is a new episode (api.ratelimit).
-            pacer.on_success()
-        log_attempt(result, outcome, it.attempt, window=it.order.window_id, lateness=lateness)
-        self._observer.command_attempt(it.command, outcome, result.latency, lateness)
-        self._decide(it, result, outcome)
-
-    def _decide(self, it: Item, result: ApiResult, outcome: Outcome) -> None:
         now = self._clock.monotonic()
         verdict = decide(it, result, outcome, self._policy, self._rng, now, self._stream_wait)
-        if isinstance(verdict, float):
-            self._retry(it, outcome, verdict)
-        elif verdict in ("retries_exhausted", "window_closed"):
-            self._drop(it, verdict, outcome, result)
+        if isinstance(verdict, float):  # retry after `verdict` seconds
+            it.retry, it.waiting = True, outcome is Outcome.WAIT_FOR_STREAM
+            it.not_before = now + verdict
+            self._observer.retry_scheduled(it.command, outcome)
+            self._queue.activate(it.order.stream)
         else:
             self._settle(it, verdict, outcome, result)
-
-    def _retry(self, it: Item, outcome: Outcome, delay: float) -> None:
-        it.retry = True
-        it.waiting = outcome is Outcome.WAIT_FOR_STREAM
-        it.not_before = self._clock.monotonic() + delay
-        self._observer.retry_scheduled(it.command, outcome)
-        self._queue.activate(it.order.stream)
-
-    def _drop(
-        self,
-        it: Item,
-        reason: str,
-        outcome: Outcome | None = None,
-        result: ApiResult | None = None,
-    ) -> None:
-        log.warning(
-            "command_dropped", window=it.order.window_id, stream=str(it.order.stream),
-            command=it.command.value, reason=reason, attempts=it.attempt,
-        )  # fmt: skip
-        self._settle(it, reason, outcome, result)
+        self._wake.poke()
 
     def _settle(
-        self,
-        it: Item,
-        reason: str,
-        outcome: Outcome | None = None,
-        result: ApiResult | None = None,
+        self, it: Item, reason: str, outcome: Outcome | None = None, result: ApiResult | None = None
     ) -> None:
+        if reason in DROPS:
+            log.warning(
+                "command_dropped", window=it.order.window_id, stream=str(it.order.stream),
+                command=it.command.value, reason=reason, attempts=it.attempt,
+            )  # fmt: skip
         self._queue.remove(it)
         if not self._queue:
             self._idle.set()
@@ -341,8 +287,6 @@ class Dispatcher:
             self._on_settled(settled)
         except Exception:
             log.exception("settle_handler_failed", window=it.order.window_id)
-
-    # -- time -------------------------------------------------------------------------------
 
     def check_clock(self) -> None:
         """Cheap: compare wall and monotonic progress; after a step of the wall clock, every

@@ -42,19 +42,11 @@ class OnlineWatch:
     """
 
     def __init__(
-        self,
-        client: OnlineLister,
-        limiter: ListLimiter,
-        clock: Clock,
-        *,
-        interval: float,
-        windows: WindowsProvider,
-        on_online: OnOnline,
-        on_event: Callable[[Event], None] | None = None,
-        page_size: int = MAX_PAGE_SIZE,
-        tolerance: timedelta = arming.SKEW_TOLERANCE,
-        stall_after: float | None = None,
-    ) -> None:
+        self, client: OnlineLister, limiter: ListLimiter, clock: Clock, *, interval: float,
+        windows: WindowsProvider, on_online: OnOnline,
+        on_event: Callable[[Event], None] | None = None, page_size: int = MAX_PAGE_SIZE,
+        tolerance: timedelta = arming.SKEW_TOLERANCE, stall_after: float | None = None,
+    ) -> None:  # fmt: skip
         self._lister = Lister(client, limiter, page_size=page_size)
         self._clock = clock
         self._stall = stall_after
@@ -175,13 +167,9 @@ class OnlineWatch:
         return not failed
 
     def _apply(
-        self,
-        keys: Iterable[StreamKey],
-        listing: Listing,
-        windows: Mapping[StreamKey, OpenWindow],
-        now: datetime,
-        asked_at: float,
-    ) -> None:
+        self, keys: Iterable[StreamKey], listing: Listing,
+        windows: Mapping[StreamKey, OpenWindow], now: datetime, asked_at: float,
+    ) -> None:  # fmt: skip
         for key in keys:
             if self._touched.get(key, -math.inf) > asked_at:
                 continue  # a callback saw this stream after the listing was asked for

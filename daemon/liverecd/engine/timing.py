@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -107,3 +108,14 @@ class RoutedPacer(Pacer, Protocol):
     def group_of(self, stream: StreamKey) -> str: ...
 
     def for_group(self, group: str) -> Pacer: ...
+
+
+def routes(
+    pacer: Pacer,
+) -> tuple[Callable[[StreamKey], str | None], Callable[[str | None], Pacer]]:
+    """How to find a stream's pacer: its group (account) and that group's pacer when `pacer`
+    routes (several accounts, `api.accounts`), else no group and the one pacer."""
+    if isinstance(pacer, RoutedPacer):
+        routed = pacer
+        return routed.group_of, lambda group: routed.for_group(group or "")
+    return (lambda _: None), (lambda _: pacer)

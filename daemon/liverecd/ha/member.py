@@ -51,7 +51,7 @@ class Member:
 
     def __init__(
         self, config: Config, *, clock: Clock, lifecycle: Lifecycle, observer: object = None,
-        watch_files: bool = True,
+        watch_files: bool = True, during_term: DuringTerm | None = None,
     ) -> None:  # fmt: skip
         assert config.database is not None
         self.config = config
@@ -60,9 +60,8 @@ class Member:
         self._lifecycle = lifecycle
         self._observer = observer
         self.db = Database(config.database)
-        self.leadership = Leadership(
-            self.db, holder=self.name, clock=clock, on_change=self._changed
-        )
+        lead = Leadership(self.db, holder=self.name, clock=clock, on_change=self._changed)
+        self.leadership = lead
         self.digest, self.loaded = "", False
         self.others: dict[str, tuple[str, str]] = {}  # member -> (digest, role), fresh ones
         self._mismatch: tuple[str, ...] = ()
@@ -71,7 +70,7 @@ class Member:
         self._daemon: Daemon | None = None
         self._told_ready = False
         # What runs beside the daemon in a term only (verification: index reads are requests).
-        self.during_term: DuringTerm = lambda _d, _g, _e: contextlib.nullcontext()
+        self.during_term = during_term or (lambda _d, _g, _e: contextlib.nullcontext())
 
     # -- control ----------------------------------------------------------------------------
 

@@ -59,12 +59,11 @@ async def serve_member(
     """Run this process as a member of `config.database.cluster` until a stop request."""
     from liverecd.engine.observer import Quiet
 
-    member = Member(config, clock=clock, lifecycle=lifecycle or Quiet(), observer=observer,
-                    watch_files=watch_files)  # fmt: skip
-
     client = accounts.default_client  # verification reads the default account's index
     verifiers: dict[int, list[VerifyExtension]] = {}  # a term's, by id(daemon)
-    member.during_term = _verification(verifiers)
+    member = Member(config, clock=clock, lifecycle=lifecycle or Quiet(), observer=observer,
+                    watch_files=watch_files, during_term=_verification(verifiers))  # fmt: skip
+
     if isinstance(observer, Metrics):
         observer.track_credentials(accounts.expiry_seconds)
 
