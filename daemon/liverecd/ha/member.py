@@ -27,6 +27,7 @@ from liverecd.config import Config
 from liverecd.engine import reload as loading
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import Lifecycle
+from liverecd.engine.tasks import TaskSet
 from liverecd.engine.watchfs import watch
 from liverecd.errors import LiverecdError
 from liverecd.ha import sql
@@ -40,8 +41,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-Build = Callable[[SenderGate, TermStore, Lifecycle], Daemon]
-DuringTerm = Callable[[Daemon, SenderGate, int], contextlib.AbstractAsyncContextManager[None]]
+Build = Callable[[SenderGate, TermStore, Lifecycle, TaskSet], Daemon]
+DuringTerm = Callable[[Daemon, int, TaskSet], contextlib.AbstractAsyncContextManager[None]]
+OnReady = Callable[[Daemon], None]
 CONNECT_BACKOFF = (0.5, 10.0)  # seconds: first retry, longest wait between tries
 
 
@@ -70,7 +72,7 @@ class Member:
         self._daemon: Daemon | None = None
         self._told_ready = False
         # What runs beside the daemon in a term only (verification: index reads are requests).
-        self.during_term = during_term or (lambda _d, _g, _e: contextlib.nullcontext())
+        self.during_term = during_term or (lambda _d, _e, _t: contextlib.nullcontext())
 
     # -- control ----------------------------------------------------------------------------
 
@@ -107,23 +109,21 @@ class Member:
 
     # -- life -------------------------------------------------------------------------------
 
-    async def serve(
-        self, build: Build, extensions: Sequence[Extension],
-        on_ready: Callable[[Daemon], None] | None = None,
-    ) -> int:  # fmt: skip
+    async def serve(self, build: Build, extensions: Sequence[Extension],
+                    on_ready: Callable[[Daemon], None] | None = None) -> int:  # fmt: skip
         """Connect (retrying), then periods of standby and terms until `request_stop()`."""
         try:
             if not await self._connect():
                 return 0
-            async with asyncio.TaskGroup() as tg:
-                lease = tg.create_task(self.leadership.run(), name="lease")
-                peers = tg.create_task(self._peers(), name="members")
+            async with TaskSet() as tasks:  # every task of the member, its daemons' included
+                mine = tasks.scope()
+                mine.start(self.leadership.run(), "lease")
+                mine.start(self._peers(), "members")
                 try:
                     while not self._stop.is_set():
-                        await self._period(build, extensions, on_ready)
+                        await self._period(build, extensions, on_ready, tasks)
                 finally:
-                    lease.cancel()
-                    peers.cancel()
+                    await mine.close()
         except BaseExceptionGroup as group:
             # What stopped a term (a StateError at start-up...) reaches the command line as
             # itself, like the single daemon's, not wrapped in a TaskGroup's ExceptionGroup.
@@ -154,35 +154,33 @@ class Member:
                     return False
             delay = min(delay * 2, CONNECT_BACKOFF[1])
 
-    async def _period(
-        self, build: Build, extensions: Sequence[Extension],
-        on_ready: Callable[[Daemon], None] | None,
-    ) -> None:  # fmt: skip
+    async def _period(self, build: Build, extensions: Sequence[Extension],
+                      on_ready: OnReady | None, tasks: TaskSet) -> None:  # fmt: skip
         gate = SenderGate(self._clock)
         store = TermStore(self.db, self.name, 0)
-        daemon = build(gate, store, _RoleLifecycle(self._lifecycle, self))
+        daemon = build(gate, store, _RoleLifecycle(self._lifecycle, self), tasks)
         self._daemon = daemon
         started: list[Extension] = []
         try:
             for ext in extensions:
                 await ext.start(daemon)
                 started.append(ext)
-            async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(e.run(), name=type(e).__name__) for e in started]
-                tasks.append(tg.create_task(self._watch(), name="standby-watch"))
-                try:
-                    await self._standby(daemon, on_ready)
-                    while not await self._either(self.leadership.won, self._reload):
-                        if self._stop.is_set():
-                            break
-                        self._reload.clear()
-                        await self._standby(daemon, on_ready)  # SIGHUP or an edit: new digest
-                    else:
-                        tasks[-1].cancel()
-                        await self._term(daemon, store, gate)
-                finally:
-                    for task in tasks:
-                        task.cancel()
+            period = tasks.scope()
+            for ext in started:
+                period.start(ext.run(), type(ext).__name__)
+            standby_watch = period.start(self._watch(), "standby-watch")
+            try:
+                await self._standby(daemon, on_ready)
+                while not await self._either(self.leadership.won, self._reload):
+                    if self._stop.is_set():
+                        break
+                    self._reload.clear()
+                    await self._standby(daemon, on_ready)  # SIGHUP or an edit: new digest
+                else:
+                    standby_watch.cancel()
+                    await self._term(daemon, store, gate, tasks)
+            finally:
+                await period.close()
         finally:
             self._daemon = None
             for ext in reversed(started):
@@ -202,7 +200,9 @@ class Member:
             self._told_ready = True
             on_ready(daemon)
 
-    async def _term(self, daemon: Daemon, store: TermStore, gate: SenderGate) -> None:
+    async def _term(
+        self, daemon: Daemon, store: TermStore, gate: SenderGate, tasks: TaskSet
+    ) -> None:
         lead = self.leadership
         if lead.epoch is None:  # won and lost again before this period could act on it
             return
@@ -217,8 +217,8 @@ class Member:
             lead.campaigning = True
             return
         log.info("takeover", epoch=store.epoch, state_rows=len(rows))
-        async with self.during_term(daemon, gate, store.epoch):
-            run = asyncio.create_task(daemon.run(), name="daemon")
+        async with self.during_term(daemon, store.epoch, tasks):
+            run = tasks.start(daemon.run(), "daemon")
             over = asyncio.ensure_future(self._either(lead.lost))
             try:
                 done, _ = await asyncio.wait([run, over], return_when=asyncio.FIRST_COMPLETED)

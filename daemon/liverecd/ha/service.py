@@ -6,7 +6,6 @@ builds each period's daemon behind its sender gate, on its term store, and runs 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -20,6 +19,7 @@ from liverecd.clock import Clock
 from liverecd.config import Config
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver, Lifecycle
+from liverecd.engine.tasks import TaskSet
 from liverecd.ha.gate import SenderGate
 from liverecd.ha.member import DuringTerm, Member
 from liverecd.ha.store import PASSWORD_FILE, DatabaseError, TermStore
@@ -67,7 +67,9 @@ async def serve_member(
     if isinstance(observer, Metrics):
         observer.track_credentials(accounts.expiry_seconds)
 
-    def build(gate: SenderGate, store: TermStore, role_lifecycle: Lifecycle) -> Daemon:
+    def build(
+        gate: SenderGate, store: TermStore, role_lifecycle: Lifecycle, tasks: TaskSet
+    ) -> Daemon:
         async def open_store() -> VerifyStore:
             shared = SharedVerificationStore(member.db, member.name, store.epoch)
             await shared.refresh()
@@ -81,7 +83,7 @@ async def serve_member(
             clock=clock, observer=observer, lifecycle=role_lifecycle, watch_files=watch_files,
             online_lister=gate.lister(accounts), status_extra=member.status,
             reload_config=ConfigReloader(accounts.apply), intent_timeout=INTENT_TIMEOUT,
-            **listeners_of([*extensions, *term]),
+            tasks=tasks, **listeners_of([*extensions, *term]),
         )  # fmt: skip
         verifiers[id(daemon)] = term
         accounts.route_by(daemon.schedule_streams)  # each command through its stream's account
@@ -104,22 +106,20 @@ def _verification(verifiers: dict[int, list[VerifyExtension]]) -> DuringTerm:
     extensions were built with its daemon (they hear its settled commands)."""
 
     @contextlib.asynccontextmanager
-    async def during(daemon: Daemon, gate: SenderGate, epoch: int) -> AsyncIterator[None]:
-        started, tasks = [], []
+    async def during(daemon: Daemon, epoch: int, tasks: TaskSet) -> AsyncIterator[None]:
+        started, scope = [], tasks.scope()
         try:
             for ext in verifiers.pop(id(daemon), []):
                 try:
-                    await ext.start(daemon)  # hooks the daemon before its takeover reconcile
+                    await ext.start(daemon)  # before the takeover reconcile settles anything
                 except DatabaseError as exc:  # the term goes on: commands matter more
                     log.error("verify_unavailable", error=str(exc), epoch=epoch)  # noqa: TRY400
                     continue
                 started.append(ext)
-                tasks.append(asyncio.create_task(ext.run(), name="verify"))
+                scope.spawn(ext.run(), "verify")
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await scope.close()
             for ext in reversed(started):
                 await ext.close()
 
