@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -21,11 +21,10 @@ from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock, SystemClock
 from liverecd.config import Config
 from liverecd.engine import reload as loading
-from liverecd.engine.arming import Event
-from liverecd.engine.core import Engine, SettleListener
+from liverecd.engine.core import Engine
 from liverecd.engine.dispatch import Sender
 from liverecd.engine.listing import OnlineLister
-from liverecd.engine.observer import EngineObserver, Lifecycle, NullObserver, Quiet
+from liverecd.engine.observer import EngineObserver, Lifecycle, Listeners, NullObserver, Quiet
 from liverecd.engine.online_watch import OnlineWatch
 from liverecd.engine.state import StateStore
 from liverecd.engine.status import Status, status_of
@@ -39,7 +38,6 @@ from liverecd.schedule.model import Stream
 
 log = structlog.get_logger(__name__)
 
-HORIZON_STEP = timedelta(hours=1)
 # A large timetable arms this much of the horizon before READY (it holds every window that is
 # open or whose start may leave early) and fills the rest in the background; a smaller one is
 # armed for the whole horizon before READY, which takes well under a second.
@@ -66,14 +64,14 @@ class Daemon:
         reload_config: Callable[[Config], Config] | None = None,
         status_extra: Callable[[], Mapping[str, object]] | None = None,
         intent_timeout: float | None = None, tasks: TaskSet | None = None,
-        settle_listeners: Sequence[SettleListener] = (),
-        watch_listeners: Sequence[Callable[[Event], None]] = (),
+        listeners: Listeners | None = None,
     ) -> None:  # fmt: skip
         self.config = config
         self._tasks = tasks or TaskSet()  # the service's, or its own when it runs alone
         self._scope = self._tasks.scope()  # what the daemon cancels when it stops
         # Re-reads the main config on each reload (ops.config_reload); None: schedules only.
         self._reload_config = reload_config
+        self._listeners = listeners = listeners or Listeners()
         self.clock: Clock = clock or SystemClock()
         self._observer: EngineObserver = observer or NullObserver()
         self._lifecycle: Lifecycle = lifecycle or Quiet()
@@ -82,14 +80,14 @@ class Daemon:
         self.pacer = pacer  # the status page shows its quota in use
         self._status_extra = status_extra  # e.g. the HA role, merged into every snapshot
         # The online watch (issue 5): its starts, and how a start waits for its stream.
-        link = None
+        link, settled = None, listeners.settled
         if online_lister is not None:
-            link = WatchLink(self._observer, self.clock, event_listeners=watch_listeners)
-            settle_listeners = (link.settled, *settle_listeners)
+            link = WatchLink(self._observer, self.clock, event_listeners=listeners.watch)
+            settled = (link.settled, *settled)
         self.engine = Engine(
             config, sender=sender, pacer=pacer, store=store, clock=self.clock,
             observer=self._observer, policy=policy or RetryPolicy.from_config(config.api.retry),
-            on_change=self._changed, tasks=self._scope, listeners=settle_listeners,
+            on_change=self._changed, tasks=self._scope, listeners=settled,
             on_clock_jump=self._refresh_soon, stream_wait=link.stream_wait if link else None,
             intent_timeout=intent_timeout,
         )  # fmt: skip
@@ -98,7 +96,7 @@ class Daemon:
         if link is not None and online_lister is not None:
             interval = config.watch.interval.total_seconds()
             self.watch = link.attach(self.engine, online_lister, interval)
-        self.timetable = Timetable(self.clock, self._look_again)
+        self.timetable = Timetable(self.clock)
         self._stop = asyncio.Event()
         self._reload_wanted = asyncio.Event()
         self._reload_triggers: list[str] = []
@@ -126,11 +124,6 @@ class Daemon:
         async with self._reloaded:
             await self._reloaded.wait_for(lambda: self.reloads >= count)
 
-    @property
-    def loaded(self) -> LoadResult | None:
-        """The schedule files in force and their problems (None before the first load)."""
-        return self.timetable.loaded
-
     def status(self) -> Status:
         """The latest status (immutable; safe to read from another thread)."""
         return self._status
@@ -157,7 +150,7 @@ class Daemon:
     async def _run(self) -> None:
         rows = self.engine.book.load()
         with loading.collector_paused():
-            loaded = await self.timetable.load(self.config)
+            loaded = await self._load()
             now = self.clock.wall()
             first = self.config.horizon
             if self.timetable.schedule.stream_count >= PHASED_START_STREAMS:
@@ -170,10 +163,8 @@ class Daemon:
         plan = engine.reconcile(previous=None)
         await engine.apply(plan)
         log.info("reconcile", trigger="startup", **plan.counts)
-        trigger = IntervalTrigger(
-            seconds=HORIZON_STEP.total_seconds(), start_date=now + HORIZON_STEP, timezone=UTC
-        )
-        engine.alarms.every("horizon", trigger, self._refresh_soon)
+        hourly = IntervalTrigger(hours=1, start_date=now + timedelta(hours=1), timezone=UTC)
+        engine.alarms.every("horizon", hourly, self._refresh_soon)
         scope.start(self._reload_loop(), "reload")
         scope.start(self._clock_watch(), "clock-watch")
         scope.start(self.refresh_horizon(), "fill-horizon")
@@ -202,14 +193,26 @@ class Daemon:
 
     # -- loading and reloading ------------------------------------------------------------
 
-    def _look_again(self, delay: float) -> None:
-        """A vanished file: reload once its grace has passed (it may be back by then)."""
+    async def _load(self, *, confirmed: bool = False) -> LoadResult:
+        loaded = await self.timetable.load(self.config, confirmed=confirmed)
+        if (delay := self.timetable.look_again) is not None:  # a file vanished: look again
+            self._scope.spawn(self._reload_after(delay, "file_gone"), name="recheck-gone")
+        return loaded
 
-        async def later() -> None:
-            await self.clock.sleep(delay)
-            self.request_reload("file_gone")
+    async def _reload_after(self, delay: float, trigger: str) -> None:
+        await self.clock.sleep(delay)
+        self.request_reload(trigger)
 
-        self._scope.spawn(later(), name="recheck-gone")
+    def _use(self, config: Config) -> None:
+        """A reloaded main config: what changes in place (DESIGN §12) reaches the engine, the
+        watch and the companions that asked to hear it."""
+        if config is not self.config:
+            self.config = config
+            self.engine.set_max_lead(config.max_lead)
+            if self.watch_link is not None:
+                self.watch_link.set_interval(config.watch.interval.total_seconds())
+            for hear in self._listeners.config:
+                hear(config)
 
     async def _reload_loop(self) -> None:
         while True:
@@ -224,8 +227,8 @@ class Daemon:
         async with self._lock, loading.paused():
             self._lifecycle.reloading()
             if self._reload_config is not None:
-                self.config = self._reload_config(self.config)
-            loaded = await self.timetable.load(self.config, confirmed="sighup" in trigger)
+                self._use(self._reload_config(self.config))
+            loaded = await self._load(confirmed="sighup" in trigger)
             now = self.clock.wall()
             old = self.engine.timeline
             new = await asyncio.to_thread(
@@ -258,10 +261,8 @@ class Daemon:
         async with self._lock, loading.paused():
             now = self.clock.wall()
             new = await asyncio.to_thread(
-                loading.expand, self.timetable.schedule, now, self.config.horizon
+                self.timetable.roll, self.engine.timeline, now, self.config.horizon
             )
-            new.update({k: r for k, r in self.engine.timeline.items()
-                        if r.sources[0].file == "<state>" and r.end > now})  # fmt: skip
             diff = await self.engine.replace_timeline(new)
             log.debug("horizon_extended", windows=len(new), **diff)
 
@@ -284,9 +285,8 @@ class Daemon:
     # -- status ---------------------------------------------------------------------------
 
     def _changed(self) -> None:
-        if not self._publishing:
-            self._publishing = True
-            self._scope.spawn(self._publish_soon(), name="publish-status")
+        if not self._publishing:  # (a closing daemon spawns nothing, and publishes no more)
+            self._publishing = bool(self._scope.spawn(self._publish_soon(), "publish-status"))
 
     async def _publish_soon(self) -> None:
         await self.clock.sleep(PUBLISH_DELAY)
@@ -295,6 +295,5 @@ class Daemon:
     def _publish(self) -> None:
         """Build the status from counters and indexes (no scan of the timetable)."""
         self._publishing = False
-        self._status = status_of(self.engine, self.timetable.loaded, self._last_reload)
-        status = self._status
+        status = self._status = status_of(self.engine, self.timetable.loaded, self._last_reload)
         self._observer.windows_changed(status.windows_total, status.open_now, status.recording)

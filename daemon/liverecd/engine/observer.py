@@ -6,10 +6,17 @@ All durations are seconds.
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
 from liverecd.api.result import Outcome
 from liverecd.streams import Command
+
+if TYPE_CHECKING:
+    from liverecd.config import Config
+    from liverecd.engine.arming import Event
+    from liverecd.engine.orders import Settled
 
 
 class EngineObserver(Protocol):
@@ -123,3 +130,14 @@ class Quiet:
 
     def stopping(self, status: str | None = None) -> object:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Listeners:
+    """Who hears the daemon besides its observer, fixed when it is built: settled commands
+    (the page's ledger, verification), the online watch's events (verification's evidence),
+    and reloaded main configs (what companions take in place)."""
+
+    settled: tuple[Callable[[Settled], None], ...] = ()
+    watch: tuple[Callable[[Event], None], ...] = ()
+    config: tuple[Callable[[Config], None], ...] = ()

@@ -11,8 +11,8 @@ remembers stay in force (`reload.remembered`). Expanding is pure and runs off th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from liverecd.clock import Clock
 from liverecd.config import Config
@@ -25,28 +25,27 @@ from liverecd.schedule.timeline import Timeline
 
 
 class Timetable:
-    """What the schedule files say, as last loaded. `look_again(delay)` is called when a
-    vanished file should be checked again after `delay` seconds."""
+    """What the schedule files say, as last loaded."""
 
-    def __init__(self, clock: Clock, look_again: Callable[[float], None]) -> None:
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._look_again = look_again
         self.loaded: LoadResult | None = None
         self._gone: dict[str, float] = {}  # vanished schedule file -> first missed (monotonic)
         self._schedule: Timeline | None = None
         self.streams: tuple[Stream, ...] = ()  # the same tuple object until the next load
+        self.look_again: float | None = None
 
     async def load(self, config: Config, *, confirmed: bool = False) -> LoadResult:
         """Load the files of `config` (a SIGHUP `confirmed` a vanished file) and report
-        their problems; the result is in force from now on."""
+        their problems; the result is in force from now on. `look_again` is then the delay
+        after which a file that has just vanished should be looked for again, else None."""
         result = await loading.load(config, self.loaded)
         grace = config.missing_file_grace.total_seconds()
         had_gone = bool(self._gone)
         result = loading.keep_vanished(
             result, self.loaded, self._gone, self._clock.monotonic(), grace, confirmed=confirmed
         )
-        if self._gone and not had_gone:
-            self._look_again(grace + loading.DEBOUNCE)
+        self.look_again = grace + loading.DEBOUNCE if self._gone and not had_gone else None
         await loading.report(result)
         self.loaded = result
         self._schedule = await asyncio.to_thread(Timeline, result.schedule)
@@ -68,4 +67,14 @@ class Timetable:
         loaded = self.loaded
         if loaded is not None and any(f not in loaded.files for f in loaded.failed):
             timeline.update(loading.remembered(rows, timeline, now))
+        return timeline
+
+    def roll(
+        self, current: Mapping[str, Recording], now: datetime, horizon: timedelta
+    ) -> dict[str, Recording]:
+        """The windows from `now` to `horizon` ahead (the hourly roll; pure, off the loop),
+        keeping the windows of `current` that only the state remembers and that are open."""
+        timeline = loading.expand(self.schedule, now, horizon)
+        timeline.update({k: r for k, r in current.items()
+                         if r.sources[0].file == "<state>" and r.end > now})  # fmt: skip
         return timeline

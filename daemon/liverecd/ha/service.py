@@ -83,7 +83,7 @@ async def serve_member(
             clock=clock, observer=observer, lifecycle=role_lifecycle, watch_files=watch_files,
             online_lister=gate.lister(accounts), status_extra=member.status,
             reload_config=ConfigReloader(accounts.apply), intent_timeout=INTENT_TIMEOUT,
-            tasks=tasks, **listeners_of([*extensions, *term]),
+            tasks=tasks, listeners=listeners_of([*extensions, *term]),
         )  # fmt: skip
         verifiers[id(daemon)] = term
         accounts.route_by(daemon.schedule_streams)  # each command through its stream's account

@@ -111,15 +111,11 @@ def diff_config(running: Config, new: Config) -> ConfigChange:
 
 class ConfigReloader:
     """Called by the daemon's reload path with the running config; returns the one to use.
-    `apply_limits(config)` hands new qps and timeouts to the clients and limiters; the hooks
-    added with `also` (the engine's settings, see `ops.inplace`) hear each applied config too."""
+    `apply_limits(config)` hands new qps and timeouts to the clients and limiters; the daemon
+    hands what else changes in place to the engine and its companions (`Daemon._use`)."""
 
     def __init__(self, apply_limits: Callable[[Config], None]) -> None:
-        self._apply: list[Callable[[Config], None]] = [apply_limits]
-
-    def also(self, apply: Callable[[Config], None]) -> None:
-        """Hand every config applied from now on to `apply` as well."""
-        self._apply.append(apply)
+        self._apply_limits = apply_limits
 
     def __call__(self, running: Config) -> Config:
         """Re-read `running.path`; never raises for a bad file (it is logged)."""
@@ -137,8 +133,7 @@ class ConfigReloader:
         if change.restart_needed:
             log.warning("config_restart_needed", keys=list(change.restart_needed))
         if change.applied:
-            for apply in self._apply:
-                apply(change.config)
+            self._apply_limits(change.config)
             _set_level(change.config.log.level)
             log.info("config_reloaded", keys=list(change.applied))
         return change.config

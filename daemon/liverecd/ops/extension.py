@@ -2,20 +2,22 @@
 and what the signal handlers drive. A module of its own so ha/ can name them without importing
 the service that imports ha/.
 
-A companion that wants to hear the daemon's settled commands (`settled`) or the online watch's
-events (`watch_event`) has those methods; `listeners_of` collects them, and they are handed to
-the daemon when it is built, before it can settle anything.
+A companion that wants to hear the daemon's settled commands (`settled`), the online watch's
+events (`watch_event`) or a reloaded main config (`config_reloaded`) has those methods;
+`listeners_of` collects them, and they are handed to the daemon when it is built, before it
+can settle anything.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
 
 from liverecd.config import Config, ListenAddress
 from liverecd.engine.arming import Event
 from liverecd.engine.daemon import Daemon
+from liverecd.engine.observer import Listeners
 from liverecd.engine.orders import Settled
 from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
 from liverecd.ops.metrics import Metrics
@@ -64,15 +66,21 @@ class HearsWatch(Protocol):
     def watch_event(self, event: Event) -> None: ...
 
 
-def listeners_of(extensions: Sequence[object]) -> dict[str, Any]:
-    """The daemon's `settle_listeners` and `watch_listeners` among `extensions`."""
-    settle: list[Callable[[Settled], None]] = [
-        e.settled for e in extensions if isinstance(e, HearsSettled)
-    ]
-    watch: list[Callable[[Event], None]] = [
-        e.watch_event for e in extensions if isinstance(e, HearsWatch)
-    ]
-    return {"settle_listeners": settle, "watch_listeners": watch}
+@runtime_checkable
+class HearsConfig(Protocol):
+    """A companion that takes settings from a reloaded main config."""
+
+    def config_reloaded(self, config: Config) -> None: ...
+
+
+def listeners_of(extensions: Sequence[object]) -> Listeners:
+    """Who among `extensions` hears the daemon's settled commands, the watch's events and
+    reloaded main configs."""
+    return Listeners(
+        settled=tuple(e.settled for e in extensions if isinstance(e, HearsSettled)),
+        watch=tuple(e.watch_event for e in extensions if isinstance(e, HearsWatch)),
+        config=tuple(e.config_reloaded for e in extensions if isinstance(e, HearsConfig)),
+    )
 
 
 class WatchdogExtension:

@@ -43,7 +43,6 @@ from liverecd.ops.extension import (
     WatchdogExtension,
     listeners_of,
 )
-from liverecd.ops.inplace import engine_settings
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.notify import Notifier, StatusLineExtension
 from liverecd.ops.statelock import StateLock
@@ -126,14 +125,13 @@ async def serve(
             config, sender=accounts.send, pacer=accounts.pacer,
             store=SqliteStateStore(config.state_dir), clock=clock, observer=observer,
             lifecycle=lifecycle, watch_files=watch_files, online_lister=accounts,
-            reload_config=reloader, tasks=tasks, **listeners_of(extensions),
+            reload_config=reloader, tasks=tasks, listeners=listeners_of(extensions),
         )  # fmt: skip
         accounts.route_by(daemon.schedule_streams)
         if isinstance(observer, Metrics):
             observer.track_credentials(accounts.expiry_seconds)
         started: list[Extension] = []
         lock = StateLock(config.state_dir)
-        reloader.also(engine_settings(daemon, verifiers))
         try:
             lock.acquire()  # before the state is read: a second daemon refuses here
             for ext in (accounts, *extensions):

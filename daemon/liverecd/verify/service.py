@@ -32,7 +32,7 @@ from liverecd.verify.verifier import Verifier, VerifyObserver
 
 if TYPE_CHECKING:
     from liverecd.api.client import LiveClient
-    from liverecd.config import Config, VerifyConfig
+    from liverecd.config import Config
     from liverecd.engine.daemon import Daemon
 
 INDEX_MARGIN = 0.05
@@ -134,9 +134,10 @@ class VerifyExtension:
         await receiver.start()
         self.confirmer, self.receiver = confirmer, receiver
 
-    def reconfigure(self, verify: VerifyConfig) -> None:
+    def config_reloaded(self, config: Config) -> None:
         """Take `grace`, `min_coverage`, `confirm` and `qps` from a reloaded main config
         (windows checked from now on; checks already due keep their time)."""
+        verify = config.verify
         self._config = replace(self._config, verify=verify)
         self._limiter.set_qps(verify.qps)
         if self.verifier is not None:

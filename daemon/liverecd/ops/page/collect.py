@@ -75,7 +75,7 @@ def collect(
 ) -> m.PageModel:
     """The page's model at `now`. Call on the daemon's event loop; `ahead` comes from
     `upcoming`, computed off the loop."""
-    loaded = daemon.loaded
+    loaded = daemon.timetable.loaded
     feeds, needle, offset = context.feeds, query.stream, query.page * PAGE_SIZE
     base = _base(daemon)
     rows = [r for r in daemon.engine.book.rows() if r.phase.running and needle in str(r.stream)]
@@ -113,7 +113,7 @@ def upcoming(daemon: Daemon, index: WindowIndex, now: datetime, query: m.Query) 
     immutable index and load result only."""
     offset = query.page * PAGE_SIZE
     recs, total = index.upcoming(now, needle=query.stream, offset=offset, limit=PAGE_SIZE)
-    zones, base = _zones(daemon.loaded), _base(daemon)
+    zones, base = _zones(daemon.timetable.loaded), _base(daemon)
     return Ahead(_listing([_upcoming(r, zones, base) for r in recs], total, offset), index.size)
 
 
