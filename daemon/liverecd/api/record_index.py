@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from liverecd.api.answer import Answer, field
 from liverecd.api.ratelimit import RateLimiter
+from liverecd.api.result import ApiResult, field
 from liverecd.streams import StreamKey
 
 ACTION_INDEX = "DescribeLiveStreamRecordIndexFiles"
@@ -26,7 +26,7 @@ THROTTLED = ("Throttling", "Throttling.User", "Throttling.Api")
 class ActionCaller(Protocol):
     """What the index read needs of the client (`LiveClient.call`)."""
 
-    async def call(self, action: str, params: Mapping[str, str]) -> Answer: ...
+    async def call(self, action: str, params: Mapping[str, str]) -> ApiResult: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

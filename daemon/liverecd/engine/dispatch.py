@@ -268,7 +268,7 @@ class Dispatcher:
             result = await self._sender(it.command, it.order.stream)
         except Exception:
             log.exception("command_error", window=it.order.window_id, command=it.command.value)
-            result = ApiResult(it.command, it.order.stream, transport_error=TransportError.RESET)
+            result = ApiResult(transport_error=TransportError.RESET)
         self._answered(it, result, lateness)
         self._wake.poke()
 
@@ -288,7 +288,10 @@ class Dispatcher:
             # Got past the server's flow control (a refusal such as StreamNotFound too): the
             # limiter may climb back, and a throttle after it is a new episode (api.ratelimit).
             pacer.on_success()
-        log_attempt(result, outcome, it.attempt, window=it.order.window_id, lateness=lateness)
+        log_attempt(
+            it.command, it.order.stream, result, outcome, it.attempt,
+            window=it.order.window_id, lateness=lateness,
+        )  # fmt: skip
         self._observer.command_attempt(it.command, outcome, result.latency, lateness)
         self._decide(it, result, outcome)
 
