@@ -2,7 +2,8 @@
 
 Scheduling maths, the rate limiter and the dispatcher take a `Clock`, so tests drive time by hand
 instead of sleeping. `wall()` is for timetables (aware UTC); `monotonic()` is for pacing and
-timeouts, which must not jump when an operator or NTP steps the wall clock.
+timeouts, which must not jump when an operator or NTP steps the wall clock. `timeout()` bounds a
+block of awaits on this clock's time, so a daemon on FakeClock times out a hung request too.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import asyncio
 import heapq
 import itertools
 import time
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -30,6 +33,10 @@ class Clock(Protocol):
         """Suspend for `seconds` of this clock's time."""
         ...
 
+    def timeout(self, seconds: float) -> AbstractAsyncContextManager[object]:
+        """Cancel the block once `seconds` of this clock's time pass: TimeoutError."""
+        ...
+
 
 class SystemClock:
     """The real clock. `monotonic()` is the event loop's clock so `call_at` agrees with it."""
@@ -45,6 +52,9 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+    def timeout(self, seconds: float) -> AbstractAsyncContextManager[object]:
+        return asyncio.timeout(max(0.0, seconds))
 
 
 class FakeClock:
@@ -62,6 +72,9 @@ class FakeClock:
         self._mono = monotonic
         self._wall_offset = 0.0
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        # Deadlines of open `timeout` blocks. Kept apart from the sleepers: autojump jumps to
+        # a sleeper's wake-up only, so a deadline never strands a sleeper short of its own.
+        self._deadlines: list[tuple[float, int, asyncio.Timeout]] = []
         self._seq = itertools.count()
         self.autojump = autojump
 
@@ -76,12 +89,16 @@ class FakeClock:
         self._wall_offset += seconds
 
     def advance(self, seconds: float) -> None:
-        """Move both clocks forward and wake every sleeper whose deadline has passed."""
+        """Move both clocks forward; wake every sleeper and expire every `timeout` block whose
+        deadline has passed."""
         self._mono += seconds
         while self._sleepers and self._sleepers[0][0] <= self._mono:
             _, _, fut = heapq.heappop(self._sleepers)
             if not fut.done():
                 fut.set_result(None)
+        while self._deadlines and self._deadlines[0][0] <= self._mono:
+            _, _, block = heapq.heappop(self._deadlines)
+            block.reschedule(asyncio.get_running_loop().time())  # expires on the next turn
 
     async def sleep(self, seconds: float) -> None:
         if seconds <= 0:
@@ -100,3 +117,21 @@ class FakeClock:
             await fut
         finally:
             fut.cancel()  # no-op once woken; marks the entry stale when the sleeper is cancelled
+
+    @asynccontextmanager
+    async def timeout(self, seconds: float) -> AsyncIterator[None]:
+        """Like `asyncio.timeout`, on fake time: the block is cancelled (TimeoutError) once
+        `advance` passes its deadline, however little real time went by."""
+        async with asyncio.timeout(None) as block:
+            entry = (self._mono + seconds, next(self._seq), block)
+            if seconds <= 0:
+                block.reschedule(asyncio.get_running_loop().time())
+            else:
+                heapq.heappush(self._deadlines, entry)
+            try:
+                yield
+            finally:
+                # A block left before its deadline must not be rescheduled after its exit.
+                if entry in self._deadlines:
+                    self._deadlines.remove(entry)
+                    heapq.heapify(self._deadlines)

@@ -6,15 +6,14 @@ import pytest
 
 from liverecd.api.outcome import classify, is_throttle
 from liverecd.api.result import ApiResult, Outcome, TransportError
-from liverecd.streams import Command, StreamKey
+from liverecd.streams import Command
 
-KEY = StreamKey("play.example.com", "live", "s1")
 S, P, C, R = Command.START, Command.STOP, Command.CANCEL_DELAY, Command.RESTART
 
 
-def _result(command: Command, **kw: object) -> ApiResult:
+def _result(**kw: object) -> ApiResult:
     kw.setdefault("request_id", "16A96B9A-F203-4EC5-8E43-CB92E68F4CD8")
-    return ApiResult(command=command, stream=KEY, **kw)  # type: ignore[arg-type]
+    return ApiResult(**kw)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -60,7 +59,7 @@ def _result(command: Command, **kw: object) -> ApiResult:
 def test_answer_maps_to_outcome(
     command: Command, status: int, code: str | None, expected: Outcome
 ) -> None:
-    assert classify(command, _result(command, http_status=status, code=code)) is expected
+    assert classify(command, _result(http_status=status, code=code)) is expected
 
 
 @pytest.mark.parametrize(
@@ -68,7 +67,7 @@ def test_answer_maps_to_outcome(
 )
 @pytest.mark.parametrize("command", list(Command))
 def test_transport_failures_are_retried(error: TransportError, command: Command) -> None:
-    assert classify(command, _result(command, transport_error=error)) is Outcome.RETRY
+    assert classify(command, _result(transport_error=error)) is Outcome.RETRY
 
 
 @pytest.mark.parametrize("status", [200, 400, 403, 404, 408, 421, 502])
@@ -77,16 +76,16 @@ def test_an_answer_that_is_no_api_answer_is_retried_never_a_success(
     status: int, command: Command
 ) -> None:
     for error in (TransportError.BAD_RESPONSE, TransportError.TOO_LARGE):
-        got = _result(command, http_status=status, transport_error=error, request_id=None)
+        got = _result(http_status=status, transport_error=error, request_id=None)
         assert classify(command, got) is Outcome.RETRY
 
 
 def test_a_2xx_without_a_request_id_is_no_success() -> None:
-    assert classify(S, _result(S, http_status=200, request_id=None)) is Outcome.RETRY
+    assert classify(S, _result(http_status=200, request_id=None)) is Outcome.RETRY
 
 
 def test_is_throttle_recognises_codes_and_429() -> None:
-    assert is_throttle(_result(S, http_status=400, code="Throttling.User"))
-    assert is_throttle(_result(S, http_status=429))
-    assert not is_throttle(_result(S, http_status=503, code="ServiceUnavailable"))
-    assert not is_throttle(_result(S, http_status=400, code="ThrottlingX"))
+    assert is_throttle(_result(http_status=400, code="Throttling.User"))
+    assert is_throttle(_result(http_status=429))
+    assert not is_throttle(_result(http_status=503, code="ServiceUnavailable"))
+    assert not is_throttle(_result(http_status=400, code="ThrottlingX"))

@@ -27,21 +27,21 @@ def key(name: str) -> StreamKey:
 
 
 def ok(command: Command, stream: StreamKey) -> ApiResult:
-    return ApiResult(command, stream, http_status=200, request_id="req")
+    return ApiResult(http_status=200, request_id="req")
 
 
 def code(status: int, text: str) -> Callable[[Command, StreamKey], ApiResult]:
     def answer(command: Command, stream: StreamKey) -> ApiResult:
-        return ApiResult(command, stream, http_status=status, code=text, request_id="req")
+        return ApiResult(http_status=status, code=text, request_id="req")
 
     return answer
 
 
 def timeout(command: Command, stream: StreamKey) -> ApiResult:
-    return ApiResult(command, stream, transport_error=TransportError.TIMEOUT)
+    return ApiResult(transport_error=TransportError.TIMEOUT)
 
 
-Answer = Callable[[Command, StreamKey], ApiResult]
+Reply = Callable[[Command, StreamKey], ApiResult]
 
 
 @dataclass
@@ -57,7 +57,7 @@ class Scripted:
     """Answers from per-stream scripts (first answer first; the last one repeats), else OK."""
 
     clock: FakeClock
-    scripts: dict[StreamKey, list[Answer]] = field(default_factory=dict)
+    scripts: dict[StreamKey, list[Reply]] = field(default_factory=dict)
     sent: list[Sent] = field(default_factory=list)
 
     async def __call__(self, command: Command, stream: StreamKey) -> ApiResult:

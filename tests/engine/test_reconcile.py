@@ -142,7 +142,7 @@ def test_opening_command_restarts_only_a_task_known_to_be_held() -> None:
 
 
 def _settled(order: Order, outcome: Outcome | None, *, acted: bool = False) -> Settled:
-    result = None if outcome is None else ApiResult(order.command, order.stream, http_status=200)
+    result = None if outcome is None else ApiResult(http_status=200)
     reason = "succeeded" if outcome is not None and outcome.succeeded else "window_closed"
     return Settled(order=order, command=order.command, reason=reason, attempts=1,
                    outcome=outcome, result=result, maybe_acted=acted)  # fmt: skip

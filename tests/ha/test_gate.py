@@ -8,7 +8,6 @@ from collections.abc import Mapping
 
 import pytest
 
-from liverecd.api.answer import Answer
 from liverecd.api.result import ApiResult, TransportError
 from liverecd.clock import FakeClock
 from liverecd.ha.gate import GateClosedError, SenderGate
@@ -23,7 +22,7 @@ class Recorder:
 
     async def send(self, command: Command, stream: StreamKey) -> ApiResult:
         self.sent.append(command)
-        return ApiResult(command, stream, http_status=200)
+        return ApiResult(http_status=200)
 
     async def describe_live_streams_online_list(self, domain: str, **kwargs: object) -> object:
         return "listed"
@@ -70,9 +69,9 @@ async def test_index_reads_wait_for_the_gate_and_are_refused_once_the_term_is_ov
     calls: list[str] = []
 
     class Client:
-        async def call(self, action: str, params: Mapping[str, str]) -> Answer:
+        async def call(self, action: str, params: Mapping[str, str]) -> ApiResult:
             calls.append(action)
-            return Answer(http_status=200, request_id="r")
+            return ApiResult(http_status=200, request_id="r")
 
     gate = SenderGate(clock)
     read = gate.caller(Client())

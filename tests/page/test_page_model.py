@@ -93,7 +93,7 @@ def test_index_cache_rebuilds_only_for_another_timeline_object() -> None:
 
 def settled(reason: str, *, code: str | None = None, message: str | None = None) -> Settled:
     order = Order(command=Command.START, stream=StreamKey("d", "a", "s"), window_id="w1", due=T0)
-    result = ApiResult(Command.START, order.stream, 400, "REQ-1", code, message)
+    result = ApiResult(400, "REQ-1", code, message)
     outcome = Outcome.FATAL if reason == "fatal" else Outcome.OK
     return Settled(order=order, command=Command.START, reason=reason, attempts=1,
                    outcome=outcome, result=result, sent_at=T0)  # fmt: skip

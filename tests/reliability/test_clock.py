@@ -80,6 +80,9 @@ class Host:
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
 
+    def timeout(self, seconds: float) -> asyncio.Timeout:
+        return asyncio.timeout(max(0.0, seconds))
+
     # -- what happens to the host --
     def step_wall(self, seconds: float) -> None:
         """`date -s` or an NTP step: the wall clock only."""
@@ -111,6 +114,9 @@ class ServerClock:
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
+
+    def timeout(self, seconds: float) -> asyncio.Timeout:
+        return asyncio.timeout(max(0.0, seconds))
 
 
 @dataclass

@@ -23,7 +23,6 @@ from liverecd.api.chain import (
     SourceAbsent,
     SourceMisconfigured,
     default_chain,
-    strict,
 )
 from liverecd.api.client import LiveClient
 from liverecd.api.credentials import Credentials, load_credentials
@@ -39,10 +38,12 @@ from liverecd.streams import Command, StreamKey
 log = structlog.get_logger(__name__)
 
 
-def provider_for(account: AccountConfig, environ: Mapping[str, str]) -> Provider:
+def provider_for(
+    account: AccountConfig, environ: Mapping[str, str], clock: Clock | None = None
+) -> Provider:
     """Where `account`'s credentials come from: `$CREDENTIALS_DIRECTORY` files when that is
     set (named with the account's `credentials_prefix`), else the official default chain (an
-    account's own `profile` of the credentials file)."""
+    account's own `profile` of the credentials file; `clock` times a credentials URI)."""
     env = dict(environ)
     directory = env.get("CREDENTIALS_DIRECTORY")
     prefix = account.credentials_prefix
@@ -53,9 +54,9 @@ def provider_for(account: AccountConfig, environ: Mapping[str, str]) -> Provider
         )
     if directory and account.profile is None:
         return FunctionProvider(
-            "credentials_directory", strict(lambda: load_credentials(env, prefix=prefix or ""))
+            "credentials_directory", lambda: load_credentials(env, prefix=prefix or "")
         )
-    return default_chain(env, profile=account.profile)
+    return default_chain(env, profile=account.profile, clock=clock)
 
 
 async def start_sources(
@@ -70,7 +71,7 @@ async def start_sources(
     all) is raised at once."""
     sources = {}
     for name in config.account_names:
-        provider = provider_for(config.account(name), environ)
+        provider = provider_for(config.account(name), environ, clock)
         source = CredentialSource(provider, clock, account=name, on_new=on_new)
         await _start(source, clock)
         sources[name] = source

@@ -31,6 +31,7 @@ import structlog
 from yarl import URL
 
 from liverecd.api.credentials import Credentials, Secret, _from_environment
+from liverecd.clock import Clock, SystemClock
 from liverecd.config import ENV_KEY_ID, ENV_SECRET
 from liverecd.errors import CredentialsError
 
@@ -58,18 +59,6 @@ class SourceMisconfigured(CredentialsError):
     missing from $CREDENTIALS_DIRECTORY): start-up stops with the message."""
 
 
-def strict(read: Callable[[], Credentials]) -> Callable[[], Credentials]:
-    """`read`, with its CredentialsError turned into SourceMisconfigured."""
-
-    def checked() -> Credentials:
-        try:
-            return read()
-        except CredentialsError as exc:
-            raise SourceMisconfigured(str(exc)) from None
-
-    return checked
-
-
 class Provider(Protocol):
     """One source of credentials; `kind` names it in logs (never a value)."""
 
@@ -82,7 +71,8 @@ class Provider(Protocol):
 
 
 class FunctionProvider:
-    """Credentials from a plain function (files, environment variables)."""
+    """Credentials from a plain function (files, environment variables). Nothing on the host
+    changes while we retry: what it cannot read (SourceAbsent aside) is SourceMisconfigured."""
 
     def __init__(self, kind: str, read: Callable[[], Credentials]) -> None:
         self.kind = kind
@@ -90,19 +80,12 @@ class FunctionProvider:
 
     async def fetch(self) -> Credentials:
         """Whatever the function reads now."""
-        return self._read()
-
-
-def _safe_uri(uri: str) -> str:
-    """The URI without query or user info: either may carry a token."""
-    url = URL(uri)
-    return str(url.with_query(None).with_user(None).with_fragment(None))
-
-
-def _expiration(value: object) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("Expiration is not a string")
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        try:
+            return self._read()
+        except (SourceAbsent, SourceMisconfigured):
+            raise
+        except CredentialsError as exc:
+            raise SourceMisconfigured(str(exc)) from None
 
 
 class UriProvider:
@@ -111,17 +94,23 @@ class UriProvider:
 
     kind = "credentials_uri"
 
-    def __init__(self, uri: str, *, timeout: float = URI_TIMEOUT) -> None:
+    def __init__(self, uri: str, *, clock: Clock | None = None, timeout: float = URI_TIMEOUT):
         self._uri = uri
-        self._shown = _safe_uri(uri)
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # Shown without query or user info: either may carry a token.
+        self._shown = str(URL(uri).with_query(None).with_user(None).with_fragment(None))
+        self._clock = clock or SystemClock()
+        self._timeout = timeout
 
     async def fetch(self) -> Credentials:
-        """One GET; CredentialsError naming the URI (never the body) on any failure."""
+        """One GET within `timeout` on the clock; CredentialsError naming the URI (never the
+        body) on any failure."""
         where = f"credentials URI {self._shown}"
         try:
+            # The whole GET on our clock (a FakeClock daemon times a hung URI out too); none of
+            # aiohttp's own, real-time deadlines.
             async with (
-                aiohttp.ClientSession(timeout=self._timeout) as session,
+                self._clock.timeout(self._timeout),
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as session,
                 session.get(self._uri, allow_redirects=False) as resp,
             ):
                 status = resp.status
@@ -137,7 +126,7 @@ class UriProvider:
         if absent := [f for f in fields if not isinstance(body.get(f), str)]:
             raise CredentialsError(f"{where} answer lacks {', '.join(absent)}")
         try:
-            expires = _expiration(body["Expiration"])
+            expires = datetime.strptime(body["Expiration"], "%Y-%m-%dT%H:%M:%S%z")
         except ValueError:
             raise CredentialsError(f"{where}: Expiration is not yyyy-mm-ddThh:mm:ssZ") from None
         return Credentials(
@@ -179,8 +168,6 @@ class LibraryProvider:
             if self._provider is None:
                 self._provider = self._build(_library())
             got = await self._provider.get_credentials_async()
-        except CredentialsError:
-            raise
         except Exception as exc:  # noqa: BLE001 - it raises ValueError, Tea and HTTP errors alike
             error = SourceAbsent if self._absent_on_failure else CredentialsError
             raise error(f"{self.kind}: {_scrub(str(exc))}") from None
@@ -216,12 +203,11 @@ class ChainProvider:
             except SourceMisconfigured:
                 raise
             except CredentialsError as exc:
-                errors.append(str(exc) if str(exc).startswith(provider.kind) else
-                              f"{provider.kind}: {exc}")  # fmt: skip
+                errors.append(str(exc))  # every source's errors name it
                 absent = absent and isinstance(exc, SourceAbsent)
-                continue
-            self._chosen = provider
-            return creds
+            else:
+                self._chosen = provider
+                return creds
         error = SourceAbsent if absent else CredentialsError
         raise error("no credentials from any source: " + "; ".join(errors))
 
@@ -271,12 +257,14 @@ def _credentials_file(env: Mapping[str, str], profile: str | None) -> LibraryPro
 def _environment(env: Mapping[str, str]) -> Credentials:
     if ENV_KEY_ID not in env and ENV_SECRET not in env:
         raise SourceAbsent(f"environment: {ENV_KEY_ID} and {ENV_SECRET} are not set")
-    return strict(lambda: _from_environment(env))()
+    return _from_environment(env)
 
 
-def default_chain(environ: Mapping[str, str], *, profile: str | None = None) -> ChainProvider:
+def default_chain(
+    environ: Mapping[str, str], *, profile: str | None = None, clock: Clock | None = None
+) -> ChainProvider:
     """The official order (live-api.md §4.2) read from `environ`. An account with its own
-    `profile` uses that profile of the credentials file alone."""
+    `profile` uses that profile of the credentials file alone. `clock` times the URI's GET."""
     env = dict(environ)
     if profile is not None:
         return ChainProvider([_credentials_file(env, profile)])
@@ -302,5 +290,5 @@ def default_chain(environ: Mapping[str, str], *, profile: str | None = None) -> 
             async_update_enabled=False,
         ), absent_on_failure=not env.get("ALIBABA_CLOUD_ECS_METADATA")))  # fmt: skip
     if env.get(ENV_URI):
-        chain.append(UriProvider(env[ENV_URI]))
+        chain.append(UriProvider(env[ENV_URI], clock=clock))
     return ChainProvider(chain)

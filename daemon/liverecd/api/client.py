@@ -2,7 +2,8 @@
 
 It sends what the official SDK sends (POST `/`, parameters in the query, empty body; V3 headers
 by default, V1 query signing on request), with a fresh nonce and timestamp on every call and a
-per-attempt timeout. Retrying and pacing belong to the runner and the limiter, not here.
+per-attempt deadline on the injected clock. Retrying and pacing belong to the dispatcher and the
+limiter, not here.
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ import structlog
 from yarl import URL
 
 from liverecd import redaction
-from liverecd.api import answer, transport
-from liverecd.api.answer import Answer
+from liverecd.api import transport
 from liverecd.api.credentials import Credentials
 from liverecd.api.credsource import CredentialSource
 from liverecd.api.online import OnlineListResult, online_list_result
-from liverecd.api.result import ApiResult, TransportError
+from liverecd.api.result import ApiResult, TransportError, redact, server_string_to_sign
 from liverecd.api.signing import SignedRequest, percent_encode, sign_v1_request, sign_v3_request
 from liverecd.clock import Clock, SystemClock
 from liverecd.config import ApiConfig
@@ -68,12 +68,6 @@ def _host_header(url: URL) -> str:
     return host
 
 
-def _client_timeout(config: ApiConfig) -> aiohttp.ClientTimeout:
-    return aiohttp.ClientTimeout(
-        total=config.timeout.total_seconds(), connect=config.connect_timeout.total_seconds()
-    )
-
-
 class LiveClient:
     """Signed calls to the Live API over one pooled `aiohttp.ClientSession`."""
 
@@ -98,7 +92,12 @@ class LiveClient:
         self._host = _host_header(self._base)
         self._session = session
         self._owns_session = session is None
-        self._timeout = _client_timeout(config)
+        # The attempt's deadline (`timeout`) runs on our clock, so a daemon on FakeClock times a
+        # hung request out too. aiohttp keeps the connect deadline, on real time: only it can
+        # tell "never reached the server" (safe to repeat even a restart) from "may have acted".
+        self._wire_timeout = aiohttp.ClientTimeout(
+            total=None, connect=config.connect_timeout.total_seconds()
+        )
 
     @property
     def access_key_id(self) -> str:
@@ -108,7 +107,6 @@ class LiveClient:
     def set_timeout(self, config: ApiConfig) -> None:
         """Take `config.timeout` for the next attempts (config reload)."""
         self._config = replace(self._config, timeout=config.timeout)
-        self._timeout = _client_timeout(self._config)
 
     async def __aenter__(self) -> Self:
         return self
@@ -145,20 +143,7 @@ class LiveClient:
             "RegionId": self._config.region,
             "StreamName": stream.stream,
         }
-        got = await self._call(ACTION_RECORD, params)
-        return ApiResult(
-            command=command,
-            stream=stream,
-            http_status=got.http_status,
-            request_id=got.request_id,
-            code=got.code,
-            message=got.message,
-            retry_after=got.retry_after,
-            latency=got.latency,
-            transport_error=got.transport_error,
-            nonce=got.nonce,
-            detail=got.detail,
-        )
+        return await self._call(ACTION_RECORD, params)
 
     async def describe_live_streams_online_list(
         self,
@@ -194,7 +179,7 @@ class LiveClient:
         )
         return replace(page, streams=kept)
 
-    async def call(self, action: str, params: Mapping[str, str]) -> Answer:
+    async def call(self, action: str, params: Mapping[str, str]) -> ApiResult:
         """One signed attempt of any read-only `action` (RegionId added). Never raises."""
         return await self._call(action, {**params, "RegionId": self._config.region})
 
@@ -212,7 +197,7 @@ class LiveClient:
             return sign_v1_request(**common)
         return sign_v3_request(host=self._host, **common)
 
-    async def _call(self, action: str, params: Mapping[str, str]) -> Answer:
+    async def _call(self, action: str, params: Mapping[str, str]) -> ApiResult:
         creds = self.source.current()
         signed = self._sign(action, params, creds)
         query = "&".join(
@@ -222,16 +207,19 @@ class LiveClient:
         url = URL(f"{url}?{query}", encoded=True)
         started = self._clock.monotonic()
         try:
-            async with self._get_session().request(
-                signed.method,
-                url,
-                headers=signed.headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-                # aiohttp would add an unsigned Content-Type to the empty POST; the API
-                # demands that a Content-Type, when present, be signed. The SDK sends none.
-                skip_auto_headers=("Content-Type",),
-            ) as resp:
+            async with (
+                self._clock.timeout(self._config.timeout.total_seconds()),
+                self._get_session().request(
+                    signed.method,
+                    url,
+                    headers=signed.headers,
+                    timeout=self._wire_timeout,
+                    allow_redirects=False,
+                    # aiohttp would add an unsigned Content-Type to the empty POST; the API
+                    # demands that a Content-Type, when present, be signed. The SDK sends none.
+                    skip_auto_headers=("Content-Type",),
+                ) as resp,
+            ):
                 body = await transport.read_capped(resp)
                 if body is None:
                     resp.close()  # drop the connection: the rest of the body is never read
@@ -241,7 +229,12 @@ class LiveClient:
         if body is None:
             reason = f"answer larger than {transport.MAX_ANSWER} bytes (HTTP {status})"
             return self._failed(signed, started, TransportError.TOO_LARGE, reason)
-        got = self._answer(signed, status, retry_header, body, self._clock.monotonic() - started)
+        got = ApiResult.read(
+            status, retry_header, body, latency=self._clock.monotonic() - started,
+            nonce=signed.nonce, secrets=self._secrets(),
+        )  # fmt: skip
+        if got.code == "SignatureDoesNotMatch":
+            self._mismatch(signed, got)
         if got.code == EXPIRED_TOKEN:
             # The answer goes back as a retry (api.outcome); the retry signs with what this
             # refresh brings (or, when it fails, the refresh is retried on its own timer).
@@ -250,52 +243,27 @@ class LiveClient:
 
     def _failed(
         self, signed: SignedRequest, started: float, error: TransportError, reason: str
-    ) -> Answer:
-        port = self._base.port
-        return Answer(
+    ) -> ApiResult:
+        return ApiResult(
             latency=self._clock.monotonic() - started,
             transport_error=error,
             nonce=signed.nonce,
-            detail=f"{self._base.host}:{port}: {reason}",
+            detail=f"{self._base.host}:{self._base.port}: {reason}",
         )
 
-    def _answer(
-        self,
-        signed: SignedRequest,
-        status: int,
-        retry_header: str | None,
-        body: bytes,
-        latency: float,
-    ) -> Answer:
-        data = answer.parse_body(body)
-        # The server's words may echo what we sent, secrets included: redacted at the source.
-        code = answer.redact(answer.field(data, "Code"), self._secrets())
-        request_id = answer.redact(answer.field(data, "RequestId"), self._secrets())
-        message = answer.redact(answer.field(data, "Message"), self._secrets())
-        if code == "SignatureDoesNotMatch":
-            theirs = answer.server_string_to_sign(message)
-            ours = answer.redact(signed.string_to_sign, self._secrets())
-            log.error(
-                "signature_mismatch",
-                access_key_id=self.source.current().access_key_id,
-                signature=self._config.signature,
-                server_string_to_sign=theirs,
-                our_string_to_sign=ours,
-                # Same strings: the secret is wrong. Different: an encoding bug (ours or theirs).
-                strings_match=theirs == ours if theirs is not None else None,
-                request_id=request_id,
-            )
-        return Answer(
-            http_status=status,
-            request_id=request_id,
-            code=code,
-            message=message,
-            retry_after=answer.retry_after_seconds(retry_header),
-            latency=latency,
-            transport_error=TransportError.BAD_RESPONSE if data is None else None,
-            nonce=signed.nonce,
-            body=data,
-            detail=None if data is not None else f"HTTP {status}: {transport.describe(body)}",
+    def _mismatch(self, signed: SignedRequest, got: ApiResult) -> None:
+        """Log both strings-to-sign of a SignatureDoesNotMatch, the server's and ours."""
+        theirs = server_string_to_sign(got.message)
+        ours = redact(signed.string_to_sign, self._secrets())
+        log.error(
+            "signature_mismatch",
+            access_key_id=self.source.current().access_key_id,
+            signature=self._config.signature,
+            server_string_to_sign=theirs,
+            our_string_to_sign=ours,
+            # Same strings: the secret is wrong. Different: an encoding bug (ours or theirs).
+            strings_match=theirs == ours if theirs is not None else None,
+            request_id=got.request_id,
         )
 
     def _secrets(self) -> tuple[str, ...]:

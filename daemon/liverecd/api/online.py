@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from liverecd.api.answer import Answer, field
-from liverecd.api.result import TransportError
+from liverecd.api.result import ApiResult, field
 from liverecd.streams import StreamKey
 
 
@@ -28,30 +27,12 @@ class OnlineStream:
 
 
 @dataclass(frozen=True, slots=True)
-class OnlineListResult:
-    """One page of the online list, with the attempt's status (same fields as ApiResult)."""
+class OnlineListResult(ApiResult):
+    """One page of the online list: the attempt's result, with the streams read from it."""
 
     streams: tuple[OnlineStream, ...] = ()
     total_page: int = 0
     page_num: int = 1
-    http_status: int | None = None
-    request_id: str | None = None
-    code: str | None = None
-    message: str | None = None
-    retry_after: float | None = None
-    latency: float = 0.0
-    transport_error: TransportError | None = None
-    detail: str | None = None  # what failed on the wire: host, port, reason (never a secret)
-
-    @property
-    def ok(self) -> bool:
-        """The page was read: a 2xx answer with a parseable body and no error code."""
-        return (
-            self.http_status is not None
-            and 200 <= self.http_status < 300
-            and not self.code
-            and self.transport_error is None
-        )
 
 
 def _publish_time(value: str | None) -> datetime | None:
@@ -86,20 +67,13 @@ def _int(value: str | None, default: int) -> int:
         return default
 
 
-def online_list_result(got: Answer, page_num: int, domain: str) -> OnlineListResult:
-    """Turn one attempt's answer into a page of online streams (empty unless `got.ok`)."""
+def online_list_result(got: ApiResult, page_num: int, domain: str) -> OnlineListResult:
+    """Turn one attempt's result into a page of online streams (empty unless `got.ok`)."""
     body = got.body if got.ok and got.body is not None else {}
     streams = tuple(s for item in _entries(body) if (s := _stream(item, domain)) is not None)
     return OnlineListResult(
+        **{f.name: getattr(got, f.name) for f in fields(ApiResult)},
         streams=streams,
         total_page=_int(field(body, "TotalPage"), 1 if got.ok else 0),
         page_num=_int(field(body, "PageNum"), page_num),
-        http_status=got.http_status,
-        request_id=got.request_id,
-        code=got.code,
-        message=got.message,
-        retry_after=got.retry_after,
-        latency=got.latency,
-        transport_error=got.transport_error,
-        detail=got.detail,
     )

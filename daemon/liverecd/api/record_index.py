@@ -13,20 +13,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from liverecd.api.answer import Answer, field
+from liverecd.api.outcome import is_throttle
 from liverecd.api.ratelimit import RateLimiter
+from liverecd.api.result import ApiResult, field
 from liverecd.streams import StreamKey
 
 ACTION_INDEX = "DescribeLiveStreamRecordIndexFiles"
 MAX_RANGE = timedelta(days=4)
 PAGE_SIZE = 30  # the API's largest page
-THROTTLED = ("Throttling", "Throttling.User", "Throttling.Api")
 
 
 class ActionCaller(Protocol):
     """What the index read needs of the client (`LiveClient.call`)."""
 
-    async def call(self, action: str, params: Mapping[str, str]) -> Answer: ...
+    async def call(self, action: str, params: Mapping[str, str]) -> ApiResult: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,10 +121,10 @@ async def read_index(
             got = await client.call(ACTION_INDEX, _params(stream, a, b, page))
             calls += 1
             if not got.ok or got.body is None:
-                if got.code in THROTTLED:
+                if throttled := is_throttle(got):
                     limiter.on_throttled(got.retry_after)
                 why = got.code or (str(got.transport_error) if got.transport_error else "no body")
-                return IndexRead(calls=calls, failure=why, throttled=got.code in THROTTLED)
+                return IndexRead(calls=calls, failure=why, throttled=throttled)
             limiter.on_success()
             files, total = page_files(got.body)
             found.update((f.uri, f) for f in files)

@@ -1,5 +1,5 @@
 """What went wrong on the wire, said without a secret: the kind of transport error, its reason
-(host and port are the caller's), the size cap on answers, and what a non-answer looked like."""
+(host and port are the caller's), and the size cap on answers."""
 
 from __future__ import annotations
 
@@ -49,13 +49,3 @@ async def read_capped(resp: aiohttp.ClientResponse) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def describe(body: bytes) -> str:
-    """What an answer that is not an API answer looked like, without quoting it."""
-    if not body.strip():
-        return "empty body"
-    head = body.lstrip()[:15].lower()
-    if head.startswith((b"<!doctype html", b"<html")):
-        return f"an HTML page ({len(body)} bytes)"
-    return f"not an API answer ({len(body)} bytes)"

@@ -36,7 +36,10 @@ def hear(
         observer.throttled()
     elif result.transport_error is None:
         pacer.on_success()
-    log_attempt(result, outcome, it.attempt, window=it.order.window_id, lateness=lateness)
+    log_attempt(
+        it.command, it.order.stream, result, outcome, it.attempt,
+        window=it.order.window_id, lateness=lateness,
+    )  # fmt: skip
     observer.command_attempt(it.command, outcome, result.latency, lateness)
     return outcome
 

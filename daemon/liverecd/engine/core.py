@@ -25,10 +25,9 @@ from liverecd.engine.book import StateBook
 from liverecd.engine.dispatch import Dispatcher, Sender, StreamWait
 from liverecd.engine.lifecycle import Phase, after_settled, opening_row, stop_targets
 from liverecd.engine.observer import EngineObserver
-from liverecd.engine.orders import Order, Settled
+from liverecd.engine.orders import Failure, Order, Settled
 from liverecd.engine.reconcile import ReconcilePlan, reconcile, resolve_order
 from liverecd.engine.state import StateStore
-from liverecd.engine.status import Failure
 from liverecd.engine.tasks import Scope
 from liverecd.engine.timing import Pacer
 from liverecd.schedule.actions import Recording

@@ -251,7 +251,7 @@ class Dispatcher:
             result = await self._sender(it.command, it.order.stream)
         except Exception:
             log.exception("command_error", window=it.order.window_id, command=it.command.value)
-            result = ApiResult(it.command, it.order.stream, transport_error=TransportError.RESET)
+            result = ApiResult(transport_error=TransportError.RESET)
         outcome = hear(it, result, self._pacer_of(it), self._observer, lateness)
         self._queue.answered(it)
         if result.transport_error is None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from liverecd.api.online import OnlineListResult
+from liverecd.api.outcome import is_throttle
 from liverecd.api.ratelimit import RateLimiter
 from liverecd.clock import Clock
 from liverecd.streams import StreamKey
@@ -46,11 +47,6 @@ class ListLimiter(Protocol):
 def online_list_limiter(clock: Clock) -> RateLimiter:
     """A limiter at the online list's own quota (10,000 calls per minute)."""
     return RateLimiter(ONLINE_LIST_PER_MINUTE / 60.0, clock)
-
-
-def _throttled(result: OnlineListResult) -> bool:
-    code = result.code or ""
-    return code == "Throttling" or code.startswith("Throttling.") or result.http_status == 429
 
 
 class Lister:
@@ -99,6 +95,6 @@ class Lister:
         )
         if result.ok:
             self._limiter.on_success()
-        elif _throttled(result):
+        elif is_throttle(result):
             self._limiter.on_throttled(result.retry_after)
         return result

@@ -69,3 +69,11 @@ class Settled:
     def succeeded(self) -> bool:
         """The command landed (OK or IDEMPOTENT_OK)."""
         return self.outcome is not None and self.outcome.succeeded
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The last command that failed for good (dropped or refused), as the status shows it."""
+
+    time: datetime
+    text: str

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from liverecd.engine.orders import Failure
+
 if TYPE_CHECKING:
     from liverecd.engine.core import Engine
     from liverecd.schedule.loader import LoadResult
@@ -39,14 +41,6 @@ class Action:
         """JSON-able form."""
         return {"time": iso(self.time), "command": self.command, "stream": self.stream,
                 "window": self.window}  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """The last command that failed for good (dropped or refused)."""
-
-    time: datetime
-    text: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

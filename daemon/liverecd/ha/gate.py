@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from liverecd.api.answer import Answer
 from liverecd.api.record_index import ActionCaller
 from liverecd.api.result import ApiResult, TransportError
 from liverecd.clock import Clock, SystemClock
@@ -91,7 +90,7 @@ class SenderGate:
 
         async def gated(command: Command, stream: StreamKey) -> ApiResult:
             if not await self._passage():
-                return ApiResult(command, stream, transport_error=TransportError.CONNECT)
+                return ApiResult(transport_error=TransportError.CONNECT)
             return await send(command, stream)
 
         return gated
@@ -122,7 +121,7 @@ class _GatedCaller:
         self._gate = gate
         self._caller = caller
 
-    async def call(self, action: str, params: Mapping[str, str]) -> Answer:
+    async def call(self, action: str, params: Mapping[str, str]) -> ApiResult:
         if not await self._gate._passage():
-            return Answer(transport_error=TransportError.CONNECT, detail="standby")
+            return ApiResult(transport_error=TransportError.CONNECT, detail="standby")
         return await self._caller.call(action, params)

@@ -127,7 +127,7 @@ class _Bounds(NullObserver):
     ) -> None:
         # The dispatcher stands a raising sender's attempt in as a reset (engine.dispatch).
         reset = TransportError.RESET
-        result = self.answer or ApiResult(command, self.stream, transport_error=reset)
+        result = self.answer or ApiResult(transport_error=reset)
         self.attempts.append((result, outcome))
         if self.waiting and self.clock.monotonic() >= self.stream_deadline:
             # After the dispatcher has decided on this answer, before the retry can leave.
@@ -227,7 +227,7 @@ async def _fire(args: argparse.Namespace) -> FireReport:
         raise LiverecdError(f"unknown account {args.account!r}: {config.account_names}") from None
     clock = SystemClock()
     # The same sources as the daemon's (DESIGN.md §10), read once: a command is one call.
-    source = CredentialSource(provider_for(account, os.environ), clock, account=account.name)
+    source = CredentialSource(provider_for(account, os.environ, clock), clock, account=account.name)
     await source.start()
     async with LiveClient(account.api, source, clock=clock) as client:
         limiter = limiter_for(source.current().access_key_id, account.api.qps, clock)
