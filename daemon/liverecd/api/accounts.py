@@ -2,7 +2,8 @@
 
 Each stream is sent through its account's client and paced by its account's limiter, so two
 accounts' bursts run side by side and neither is throttled by the other's traffic. The account
-of a stream comes from the schedule in force (`route_by`), looked up per command.
+of a stream comes from the schedule in force (`streams`, given at construction), looked up per
+command.
 """
 
 from __future__ import annotations
@@ -173,6 +174,7 @@ class Accounts:
         clock: Clock,
         *,
         session: aiohttp.ClientSession | None = None,
+        streams: Callable[[], tuple[Routed, ...]] = tuple,
     ) -> None:
         self.sources = dict(sources)
         self.clients: dict[str, LiveClient] = {}
@@ -189,17 +191,13 @@ class Accounts:
         self._streams: tuple[Routed, ...] | None = None
         self._routes: dict[StreamKey, str] = {}
         self._domains: dict[str, str] = {}
-        self._current_streams: Callable[[], tuple[Routed, ...]] = tuple
+        self._current_streams = streams  # the schedule in force: each stream's account
         self.pacer = AccountPacers(self.limiters, self.account_of)
 
     @property
     def default_client(self) -> LiveClient:
         """The `api` block's client."""
         return self.clients[DEFAULT_ACCOUNT]
-
-    def route_by(self, streams: Callable[[], tuple[Routed, ...]]) -> None:
-        """Take each stream's account from `streams()` (the schedule in force)."""
-        self._current_streams = streams
 
     def account_of(self, stream: StreamKey) -> str:
         """`stream`'s account (the default for a stream no schedule names)."""

@@ -64,7 +64,7 @@ class Daemon:
         reload_config: Callable[[Config], Config] | None = None,
         status_extra: Callable[[], Mapping[str, object]] | None = None,
         intent_timeout: float | None = None, tasks: TaskSet | None = None,
-        listeners: Listeners | None = None,
+        listeners: Listeners | None = None, timetable: Timetable | None = None,
     ) -> None:  # fmt: skip
         self.config = config
         self._tasks = tasks or TaskSet()  # the service's, or its own when it runs alone
@@ -96,7 +96,7 @@ class Daemon:
         if link is not None and online_lister is not None:
             interval = config.watch.interval.total_seconds()
             self.watch = link.attach(self.engine, online_lister, interval)
-        self.timetable = Timetable(self.clock)
+        self.timetable = timetable or Timetable(self.clock)  # shared with the accounts' routes
         self._stop = asyncio.Event()
         self._reload_wanted = asyncio.Event()
         self._reload_triggers: list[str] = []

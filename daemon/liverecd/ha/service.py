@@ -20,6 +20,7 @@ from liverecd.config import Config
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver, Lifecycle
 from liverecd.engine.tasks import TaskSet
+from liverecd.engine.timetable import Timetable
 from liverecd.ha.gate import SenderGate
 from liverecd.ha.member import DuringTerm, Member
 from liverecd.ha.store import PASSWORD_FILE, DatabaseError, TermStore
@@ -55,6 +56,7 @@ async def serve_member(
     on_ready: Callable[[Daemon], None] | None,
     install: Callable[[Controlled], None],
     remove: Callable[[], None],
+    timetable: Timetable,
 ) -> int:
     """Run this process as a member of `config.database.cluster` until a stop request."""
     from liverecd.engine.observer import Quiet
@@ -84,9 +86,9 @@ async def serve_member(
             online_lister=gate.lister(accounts), status_extra=member.status,
             reload_config=ConfigReloader(accounts.apply), intent_timeout=INTENT_TIMEOUT,
             tasks=tasks, listeners=listeners_of([*extensions, *term]),
+            timetable=timetable,  # each term loads it again; the accounts route by it
         )  # fmt: skip
         verifiers[id(daemon)] = term
-        accounts.route_by(daemon.schedule_streams)  # each command through its stream's account
         return daemon
 
     if signals:

@@ -32,6 +32,7 @@ from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver, Lifecycle
 from liverecd.engine.state import SqliteStateStore
 from liverecd.engine.tasks import TaskSet
+from liverecd.engine.timetable import Timetable
 from liverecd.errors import LiverecdError
 from liverecd.ops import logs, signals
 from liverecd.ops.config_reload import ConfigReloader
@@ -106,7 +107,9 @@ async def serve(
     once the daemon has reconciled and armed its alarms (right after systemd's READY=1)."""
     clock = clock or SystemClock()
     sources = await sources_for(config, credentials, clock, logs.register_credentials)
-    async with Accounts(config, sources, clock, session=session) as accounts:
+    timetable = Timetable(clock)  # the schedule in force: the daemon's, and each stream's account
+    streams = lambda: timetable.streams  # noqa: E731
+    async with Accounts(config, sources, clock, session=session, streams=streams) as accounts:
         if config.database is not None:  # a cluster member (DESIGN §9): liverecd.ha owns it
             from liverecd.ha.service import serve_member
 
@@ -114,7 +117,7 @@ async def serve(
                 config, accounts, clock=clock, observer=observer,
                 lifecycle=lifecycle, extensions=extensions, signals=signals,
                 watch_files=watch_files, on_ready=on_ready, install=_install_signals,
-                remove=_remove_signals,
+                remove=_remove_signals, timetable=timetable,
             )  # fmt: skip
         reloader = ConfigReloader(accounts.apply)
         client = accounts.default_client  # verification reads the default account's index
@@ -125,9 +128,9 @@ async def serve(
             config, sender=accounts.send, pacer=accounts.pacer,
             store=SqliteStateStore(config.state_dir), clock=clock, observer=observer,
             lifecycle=lifecycle, watch_files=watch_files, online_lister=accounts,
-            reload_config=reloader, tasks=tasks, listeners=listeners_of(extensions),
+            reload_config=reloader, tasks=tasks, timetable=timetable,
+            listeners=listeners_of(extensions),
         )  # fmt: skip
-        accounts.route_by(daemon.schedule_streams)
         if isinstance(observer, Metrics):
             observer.track_credentials(accounts.expiry_seconds)
         started: list[Extension] = []
