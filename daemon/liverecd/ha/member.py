@@ -149,7 +149,7 @@ class Member:
             else:
                 return True
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(delay):
+                async with self._clock.timeout(delay):
                     await self._stop.wait()
                     return False
             delay = min(delay * 2, CONNECT_BACKOFF[1])
