@@ -26,8 +26,8 @@ from liverecd.engine.lifecycle import Phase, after_settled, opening_row, stop_ta
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.orders import Order, Settled
 from liverecd.engine.reconcile import ReconcilePlan, reconcile, resolve_opening
-from liverecd.engine.state import StateStore
 from liverecd.engine.status import Action, Failure
+from liverecd.engine.store import StateStore
 from liverecd.engine.timing import Pacer
 from liverecd.schedule.actions import Recording
 from liverecd.streams import Command, StreamKey

@@ -26,8 +26,8 @@ from liverecd.engine.lifecycle import RecordingState
 from liverecd.engine.listing import OnlineLister
 from liverecd.engine.observer import EngineObserver, Lifecycle, NullObserver, Quiet
 from liverecd.engine.online_watch import OnlineWatch
-from liverecd.engine.state import StateStore
 from liverecd.engine.status import Status
+from liverecd.engine.store import StateStore
 from liverecd.engine.timing import Pacer
 from liverecd.engine.watch_link import WatchLink
 from liverecd.engine.watchfs import watch
@@ -153,7 +153,7 @@ class Daemon:
     async def run(self) -> None:
         """Start, serve until `request_stop()`, drain, persist. StateError when the state
         cannot be read at start-up."""
-        rows = self.engine.book.load()
+        rows = await self.engine.book.load()
         with loading.collector_paused():
             await self._load()
             now = self.clock.wall()

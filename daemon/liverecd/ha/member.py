@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 Build = Callable[[SenderGate, TermStore, Lifecycle], Daemon]
-DuringTerm = Callable[[Daemon, SenderGate, int], contextlib.AbstractAsyncContextManager[None]]
+DuringTerm = Callable[[Daemon, SenderGate, TermStore], contextlib.AbstractAsyncContextManager[None]]
 CONNECT_BACKOFF = (0.5, 10.0)  # seconds: first retry, longest wait between tries
 
 
@@ -211,14 +211,14 @@ class Member:
         lead.gate = gate
         gate.confirm(lead.confirmed_until)
         try:
-            rows = await store.refresh()
+            rows = await store.load()
         except DatabaseError as exc:
             log.error("takeover_failed", error=str(exc), epoch=store.epoch)  # noqa: TRY400
             await lead.release()
             lead.campaigning = True
             return
         log.info("takeover", epoch=store.epoch, state_rows=len(rows))
-        async with self.during_term(daemon, gate, store.epoch):
+        async with self.during_term(daemon, gate, store):
             run = asyncio.create_task(daemon.run(), name="daemon")
             over = asyncio.ensure_future(self._either(lead.lost))
             try:

@@ -24,12 +24,10 @@ from liverecd.engine.observer import EngineObserver, Lifecycle
 from liverecd.ha.gate import SenderGate
 from liverecd.ha.member import DuringTerm, Member
 from liverecd.ha.store import PASSWORD_FILE, DatabaseError, TermStore
-from liverecd.ha.verify_store import SharedVerificationStore
 from liverecd.ops import logs
 from liverecd.ops.config_reload import ConfigReloader
 from liverecd.ops.metrics import Metrics
 from liverecd.verify.service import verify_extensions
-from liverecd.verify.store import VerifyStore
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +61,7 @@ async def serve_member(
                     watch_files=watch_files)  # fmt: skip
 
     client = accounts.default_client  # verification reads the default account's index
-    member.during_term = _verification(config, client, clock, observer, member)
+    member.during_term = _verification(config, client, clock, observer)
     if isinstance(observer, Metrics):
         observer.track_credentials(accounts.expiry_seconds)
 
@@ -88,23 +86,18 @@ async def serve_member(
             remove()
 
 
-def _verification(
-    config: Config, client: LiveClient, clock: Clock, observer: object, member: Member
-) -> DuringTerm:
-    """Verification for the active only, on the shared tables: a term resumes the checks the
-    previous active owed (DESIGN §8, §9), and a standby sends no index read."""
+def _verification(config: Config, client: LiveClient, clock: Clock, observer: object) -> DuringTerm:
+    """Verification for the active only, on the term's store (the shared tables, writes fenced
+    by the epoch): a term resumes the checks the previous active owed (DESIGN §8, §9), and a
+    standby sends no index read."""
 
     @contextlib.asynccontextmanager
-    async def during(daemon: Daemon, gate: SenderGate, epoch: int) -> AsyncIterator[None]:
-        async def open_store() -> VerifyStore:
-            store = SharedVerificationStore(member.db, member.name, epoch)
-            await store.refresh()
-            return store
-
+    async def during(daemon: Daemon, gate: SenderGate, store: TermStore) -> AsyncIterator[None]:
+        epoch = store.epoch
         started, tasks = [], []
         try:
             for ext in verify_extensions(
-                config, client, clock, observer, open_store=open_store, caller=gate.caller(client)
+                config, client, clock, observer, store=store, caller=gate.caller(client)
             ):
                 try:
                     await ext.start(daemon)  # hooks the daemon before its takeover reconcile

@@ -115,9 +115,10 @@ async def serve(
                 remove=_remove_signals,
             )  # fmt: skip
         reloader = ConfigReloader(accounts.apply)
+        store = SqliteStateStore(config.state_dir)  # opened by its first read, after the lock
         daemon = Daemon(
             config, sender=accounts.send, pacer=accounts.pacer,
-            store=SqliteStateStore(config.state_dir), clock=clock, observer=observer,
+            store=store, clock=clock, observer=observer,
             lifecycle=lifecycle, watch_files=watch_files, online_lister=accounts,
             reload_config=reloader,
         )  # fmt: skip
@@ -127,7 +128,7 @@ async def serve(
         started: list[Extension] = []
         lock = StateLock(config.state_dir)
         client = accounts.default_client  # verification reads the default account's index
-        verifiers = verify_extensions(config, client, clock, observer)
+        verifiers = verify_extensions(config, client, clock, observer, store=store)
         extensions = [*extensions, *verifiers]
         reloader.also(engine_settings(daemon, verifiers))
         try:
@@ -143,6 +144,7 @@ async def serve(
                 _remove_signals()
             for ext in reversed(started):
                 await ext.close()
+            await store.close()  # after the verifier's last writes
             lock.release()
     return 0
 
