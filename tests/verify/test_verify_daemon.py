@@ -20,10 +20,11 @@ from engine.conftest import (
     schedule_text,
     seconds,
 )
+from liverecd.engine.state import SqliteStateStore
 from liverecd.ops.metrics import Metrics
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result
-from liverecd.verify.store import Verification, VerificationStore
+from liverecd.verify.rows import Verification
 
 VERIFY = "verify:\n  grace: 300ms\n"
 
@@ -36,11 +37,11 @@ async def results(ws: Workspace, count: int, within: float) -> dict[str, Verific
     """The store's rows once `count` are no longer pending (read as `report` does)."""
     async with asyncio.timeout(within):
         while True:
-            store = VerificationStore(ws.root / "state", readonly=True)
+            store = SqliteStateStore(ws.root / "state", readonly=True)
             try:
-                rows = store.verifications(now() - timedelta(hours=1), now())
+                rows = await store.verifications(now() - timedelta(hours=1), now())
             finally:
-                store.close()
+                await store.close()
             done = {r.stream.stream: r for r in rows if r.result is not Result.PENDING}
             if len(done) >= count:
                 return done
