@@ -21,6 +21,7 @@ from liverecd.engine.state import DB_NAME, SCHEMA_VERSION, SqliteStateStore
 from liverecd.errors import StateError
 from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
+from liverecd.verify.coverage import Result
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -154,3 +155,67 @@ async def test_the_book_mirrors_at_once_and_commits_in_batches(tmp_path: Path) -
     again = SqliteStateStore(tmp_path)
     assert len(await again.load()) == 49
     await again.close()
+
+
+# What liverecd wrote before the one store interface (schema 1): the engine's table and the
+# verifier's two, created by two connections in the same file, with the values as they wrote them.
+_SCHEMA_1 = """
+PRAGMA journal_mode = WAL;
+CREATE TABLE recordings (
+    window_id TEXT PRIMARY KEY,
+    domain TEXT NOT NULL, app TEXT NOT NULL, stream TEXT NOT NULL,
+    start TEXT NOT NULL, end_ TEXT NOT NULL,
+    finalize TEXT NOT NULL, delay_s REAL NOT NULL,
+    phase TEXT NOT NULL, last_command TEXT NOT NULL,
+    updated_at TEXT NOT NULL, started_at TEXT, stopped_at TEXT
+);
+PRAGMA user_version = 1;
+CREATE TABLE verifications (
+    window_id TEXT PRIMARY KEY, domain TEXT NOT NULL, app TEXT NOT NULL, stream TEXT NOT NULL,
+    start TEXT NOT NULL, end_ TEXT NOT NULL, result TEXT NOT NULL, coverage REAL,
+    gaps TEXT NOT NULL, files TEXT NOT NULL, due TEXT NOT NULL, first_due TEXT NOT NULL,
+    attempts INTEGER NOT NULL, error TEXT
+);
+CREATE INDEX verifications_end ON verifications (end_);
+CREATE TABLE record_files (
+    uri TEXT PRIMARY KEY, domain TEXT NOT NULL, app TEXT NOT NULL, stream TEXT NOT NULL,
+    start TEXT NOT NULL, end_ TEXT NOT NULL, duration REAL NOT NULL
+);
+CREATE INDEX record_files_stream ON record_files (domain, app, stream, start);
+INSERT INTO recordings VALUES ('w1', 'play.example.com', 'live', 'cam',
+    '2026-03-01T12:00:00+00:00', '2026-03-01T13:00:00+00:00', 'delayed', 90.0, 'recording',
+    'start', '2026-03-01T12:00:00+00:00', '2026-03-01T12:00:01+00:00', NULL);
+INSERT INTO verifications VALUES ('v1', 'play.example.com', 'live', 'cam',
+    '2026-03-01T12:00:00.000000Z', '2026-03-01T13:00:00.000000Z', 'ok', 1.0, '[]',
+    '[{"uri": "f1", "start": "2026-03-01T12:00:00Z", "end": "2026-03-01T13:00:00Z"}]',
+    '2026-03-01T13:05:00.000000Z', '2026-03-01T13:05:00.000000Z', 1, NULL);
+INSERT INTO verifications VALUES ('v2', 'play.example.com', 'live', 'cam',
+    '2026-03-01T13:00:00.000000Z', '2026-03-01T14:00:00.000000Z', 'pending', NULL, '[]', '[]',
+    '2026-03-01T14:05:00.000000Z', '2026-03-01T14:05:00.000000Z', 0, NULL);
+INSERT INTO record_files VALUES ('f1', 'play.example.com', 'live', 'cam',
+    '2026-03-01T12:00:00.000000Z', '2026-03-01T13:00:00.000000Z', 3600.0);
+"""
+
+
+async def test_a_schema_1_state_file_is_read_in_place_and_upgraded(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.executescript(_SCHEMA_1)
+    db.close()
+    cam, hour = StreamKey("play.example.com", "live", "cam"), timedelta(hours=1)
+    report = SqliteStateStore(tmp_path, readonly=True)  # `report` before the daemon restarts
+    assert [v.window_id for v in await report.verifications(T0, T0 + hour)] == ["v1"]
+    await report.close()
+    store = SqliteStateStore(tmp_path)
+    assert await store.load() == [row("w1")]
+    assert await store.rows_of(cam) == await store.rows_between(T0, T0 + hour) == [row("w1")]
+    done = await store.verification("v1")
+    assert done is not None and done.result is Result.OK and done.coverage == 1.0
+    assert [f.uri for f in done.files] == ["f1"] and done.end == T0 + hour
+    assert [v.window_id for v in await store.pending()] == ["v2"]  # its check resumes
+    assert [f.duration for f in await store.files(cam, T0, T0 + hour)] == [3600.0]
+    await store.close()
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"recordings_stream", "recordings_end"} <= indexes
+    db.close()
