@@ -79,6 +79,7 @@ _VER_PUT = (
     " coverage, gaps, files, due, first_due, attempts, error)"
     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
+_DELETE = "DELETE FROM recordings WHERE window_id = ?"
 _STREAM = " WHERE domain = ? AND app = ? AND stream = ?"
 _FILES = (
     "SELECT uri, start, end_, duration FROM record_files"
@@ -194,15 +195,17 @@ class SqliteStateStore:
     async def _recordings(
         self, where: str = "", args: tuple[object, ...] = ()
     ) -> list[RecordingState]:
+        # Rows are decoded on the worker too: the loop only gets the finished list.
         query = f"{_REC}{where} ORDER BY window_id"
-        got = await self._run("read", lambda db: db.execute(query, args).fetchall())
-        return [_row(tuple(r)) for r in got]
+        return await self._run(
+            "read", lambda db: [_row(tuple(r)) for r in db.execute(query, args).fetchall()]
+        )
 
     async def _verifications(self, where: str, args: tuple[object, ...]) -> list[Verification]:
-        got = await self._run(
-            "read verifications", lambda db: db.execute(_VER + where, args).fetchall()
+        return await self._run(
+            "read verifications",
+            lambda db: [from_row(tuple(r)) for r in db.execute(_VER + where, args).fetchall()],
         )
-        return [from_row(tuple(r)) for r in got]
 
     async def load(self) -> list[RecordingState]:
         """Every recording row, by window id."""
@@ -210,11 +213,17 @@ class SqliteStateStore:
 
     async def apply(self, put: Iterable[RecordingState] = (), delete: Iterable[str] = ()) -> None:
         """One durable (fsynced) transaction: upserts, then deletes."""
-        puts = [_values(r) for r in put]
-        deletes: list[tuple[object, ...]] = [(wid,) for wid in delete]
-        if puts or deletes:
-            steps = ((_REC_PUT, puts), ("DELETE FROM recordings WHERE window_id = ?", deletes))
-            await self._run("write", lambda db: _write(db, True, *steps))
+        rows, deletes = list(put), [(wid,) for wid in delete]
+        if not rows and not deletes:
+            return
+
+        def write(db: sqlite3.Connection) -> int:
+            puts = [
+                _values(r) for r in rows
+            ]  # encoded on the worker: a burst costs the loop nothing
+            return _write(db, True, (_REC_PUT, puts), (_DELETE, list(deletes)))
+
+        await self._run("write", write)
 
     async def rows_of(self, stream: StreamKey) -> list[RecordingState]:
         """The recording rows of exactly `stream`."""
@@ -226,8 +235,10 @@ class SqliteStateStore:
 
     async def put_verification(self, *rows: Verification) -> None:
         """Upsert rows by window id, in one transaction."""
-        values = [to_row(r) for r in rows]
-        await self._run("write verification", lambda db: _write(db, False, (_VER_PUT, values)))
+        await self._run(
+            "write verification",
+            lambda db: _write(db, False, (_VER_PUT, [to_row(r) for r in rows])),
+        )
 
     async def verification(self, window_id: str) -> Verification | None:
         """One window's row, if any."""
