@@ -33,19 +33,19 @@ import structlog
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import AK, APP, DOMAIN, SECRET, daemon, percentile, quiet, write_config, write_schedule
+from liverecd.engine.state import SqliteStateStore
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result
-from liverecd.verify.store import VerificationStore
 
 INDEX = "DescribeLiveStreamRecordIndexFiles"
 
 
-def done_count(state: Path, since: datetime) -> int:
-    store = VerificationStore(state, readonly=True)
+async def done_count(state: Path, since: datetime) -> int:
+    store = SqliteStateStore(state, readonly=True)
     try:
-        rows = store.verifications(since, since + timedelta(hours=1))
+        rows = await store.verifications(since, since + timedelta(hours=1))
     finally:
-        store.close()
+        await store.close()
     return sum(1 for r in rows if r.result is not Result.PENDING)
 
 
@@ -116,7 +116,7 @@ async def run(windows: int, verify: bool) -> dict[str, float]:
                 await asyncio.sleep((last_end - datetime.now(UTC)).total_seconds() + 1)
                 await asyncio.wait_for(d.engine.dispatcher.wait_idle(), 60)
                 since = t0 - timedelta(minutes=1)
-                while verify and done_count(root / "state", since) < windows:  # noqa: ASYNC110
+                while verify and await done_count(root / "state", since) < windows:  # noqa: ASYNC110
                     await asyncio.sleep(0.5)
                 verified_after = (datetime.now(UTC) - last_end).total_seconds()
             requests = await requests_of(url)

@@ -50,3 +50,7 @@ class CredentialsError(LiverecdError):
 
 class StateError(LiverecdError):
     """The state store could not be read or written."""
+
+
+class FencedError(StateError):
+    """A state write under a fencing token that is no longer current: another member took over."""

@@ -14,8 +14,9 @@ from structlog.testing import capture_logs
 from liverecd.api import ratelimit
 from liverecd.api.record_index import ACTION_INDEX
 from liverecd.emulator import Emulator
+from liverecd.engine.state import SqliteStateStore
 from liverecd.verify.coverage import Result
-from liverecd.verify.store import Verification, VerificationStore
+from liverecd.verify.rows import Verification
 
 from .conftest import TEST_AK, Workspace, now, running_daemon, schedule_text, seconds
 from .test_daemon_config_reload import edit
@@ -35,13 +36,13 @@ def online_lists(emu: Emulator, since: datetime, until: datetime) -> int:
     )
 
 
-def verified(ws: Workspace) -> Verification | None:
+async def verified(ws: Workspace) -> Verification | None:
     """The one window's verification once it is no longer pending (read as `report` does)."""
-    store = VerificationStore(ws.root / "state", readonly=True)
+    store = SqliteStateStore(ws.root / "state", readonly=True)
     try:
-        rows = store.verifications(now() - seconds(3600), now())
+        rows = await store.verifications(now() - seconds(3600), now())
     finally:
-        store.close()
+        await store.close()
     return next((r for r in rows if r.result is not Result.PENDING), None)
 
 
@@ -141,7 +142,7 @@ async def test_verify_grace_min_coverage_and_qps_reloaded_in_place_reach_the_ver
             await daemon.wait_reloads(1)
         assert daemon.config.verify.grace == seconds(0.3) and index.qps == 5
         async with asyncio.timeout((b - now()).total_seconds() + 8):
-            while (row := verified(workspace)) is None:  # noqa: ASYNC110 - a file to poll
+            while (row := await verified(workspace)) is None:  # noqa: ASYNC110 - a file to poll
                 await asyncio.sleep(0.2)
     # a short window is never fully covered (the emulator's recording starts a moment after
     # the start): OK only at the reloaded min_coverage

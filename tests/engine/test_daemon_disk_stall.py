@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
-from collections.abc import Iterable
 
 import pytest
 
-from liverecd.engine.lifecycle import Phase, RecordingState
-from liverecd.engine.state import SqliteStateStore
+from liverecd.engine import state
+from liverecd.engine.lifecycle import Phase
 from liverecd.streams import StreamKey
 
 from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
@@ -27,17 +27,19 @@ STALL = 2.0  # seconds the disk holds the stalled stream's intent
 
 def stall_intents_of(monkeypatch: pytest.MonkeyPatch, stalled: StreamKey) -> None:
     """The state store takes STALL seconds to write an opening intent of `stalled`."""
-    write = SqliteStateStore.apply
+    write = state._write
+    key = (stalled.domain, stalled.app, stalled.stream)
 
-    def slow_apply(
-        self: SqliteStateStore, put: Iterable[RecordingState] = (), delete: Iterable[str] = ()
-    ) -> None:
-        put = list(put)
-        if any(r.stream == stalled and r.phase is Phase.OPENING for r in put):
-            time.sleep(STALL)  # on the state writer's thread, as a slow fsync would
-        write(self, put, delete)
+    def slow_write(
+        db: sqlite3.Connection, durable: bool, *steps: tuple[str, list[tuple[object, ...]]]
+    ) -> int:
+        # A recording row's values: window id, domain, app, stream, ..., phase (9th).
+        rows = [v for _, values in steps for v in values if len(v) == 13]
+        if any(v[1:4] == key and v[8] == Phase.OPENING.value for v in rows):
+            time.sleep(STALL)  # on the store's worker thread, as a slow fsync would
+        return write(db, durable, *steps)
 
-    monkeypatch.setattr(SqliteStateStore, "apply", slow_apply)
+    monkeypatch.setattr(state, "_write", slow_write)
 
 
 async def test_a_start_held_past_its_window_by_a_disk_stall_is_never_sent(

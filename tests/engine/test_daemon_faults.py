@@ -59,12 +59,12 @@ async def test_a_state_write_that_fails_is_retried_and_health_says_so_meanwhile(
     failing = [True]
     write = SqliteStateStore.apply
 
-    def flaky_apply(
+    async def flaky_apply(
         self: SqliteStateStore, put: Iterable[RecordingState] = (), delete: Iterable[str] = ()
     ) -> None:
         if failing[0]:
             raise StateError("state store: write: database or disk is full")
-        write(self, put, delete)
+        await write(self, put, delete)
 
     at = clock.wall() + seconds(1.5)
     workspace.write_schedule("s.yaml", schedule_text({"news": [(at, at + seconds(60))]}))

@@ -10,7 +10,7 @@ import pytest
 
 from liverecd.clock import SystemClock
 from liverecd.engine.lifecycle import Phase, RecordingState
-from liverecd.errors import StateError
+from liverecd.errors import FencedError
 from liverecd.ha import sql
 from liverecd.ha.gate import SenderGate
 from liverecd.ha.lease import Leadership
@@ -80,9 +80,9 @@ async def test_rows_round_trip_under_the_lease(pg_url: str) -> None:
         assert lead.epoch == 1
         store = TermStore(db, "a", lead.epoch)
         rows = [row("w1"), row("w2", Phase.OPENING)]
-        await asyncio.to_thread(store.apply, rows, [])
-        await asyncio.to_thread(store.apply, [], ["w2"])
-        assert await store.refresh() == rows[:1]
+        await store.apply(rows, [])
+        await store.apply([], ["w2"])
+        assert await store.load() == rows[:1]
     finally:
         await db.close()
 
@@ -99,11 +99,11 @@ async def test_a_superseded_epoch_cannot_write(pg_url: str) -> None:
         await b.step()
         assert b.epoch == 2
         old = TermStore(db, "a", 1)
-        with pytest.raises(StateError, match="epoch 1"):
-            await asyncio.to_thread(old.apply, [row("w1")], [])
+        with pytest.raises(FencedError, match="epoch 1"):
+            await old.apply([row("w1")], [])
         await a.step()  # a hears of it at its next renewal
         assert (a.epoch, a.role) == (None, "standby")
-        assert await TermStore(db, "b", 2).refresh() == []
+        assert await TermStore(db, "b", 2).load() == []
     finally:
         await db.close()
 

@@ -20,10 +20,10 @@ from conftest import EmulatorFactory
 from engine.conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
 from liverecd.clock import SystemClock
 from liverecd.config import ListenAddress
+from liverecd.engine.state import SqliteStateStore
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result
 from liverecd.verify.receiver import RecordReceiver
-from liverecd.verify.store import VerificationStore
 
 KEY = "recordKey0123456789"
 STREAM = StreamKey(DOMAIN, APP, "cam")
@@ -43,11 +43,13 @@ FILE_EVENT = {
 async def test_forged_stale_non_json_and_huge_callbacks_are_refused_and_nothing_stored(
     tmp_path: Path, unused_tcp_port: int
 ) -> None:
-    store = VerificationStore(tmp_path)
+    store = SqliteStateStore(tmp_path)
     heard: list[str] = []
+    writes: list[asyncio.Task[bool]] = []
     receiver = RecordReceiver(
         ListenAddress("127.0.0.1", unused_tcp_port), KEY, host=None, clock=SystemClock(),
-        on_file=store.put_file, on_status=lambda s, e: heard.append(e),
+        on_file=lambda s, f: writes.append(asyncio.create_task(store.put_file(s, f))),
+        on_status=lambda s, e: heard.append(e),
     )  # fmt: skip
     url = await receiver.start()
     t = int(time.time())
@@ -77,20 +79,21 @@ async def test_forged_stale_non_json_and_huge_callbacks_are_refused_and_nothing_
                     assert resp.status == 200
     finally:
         await receiver.close()
+    assert all(await asyncio.gather(*writes))
     assert statuses == [403, 403, 403, 403, 400, 400, 400]
     assert ok == 200 and heard == ["record_started"]
     start = datetime.fromtimestamp(1_700_000_000, UTC)
     around = (start - timedelta(hours=1), start + timedelta(hours=1))
-    assert store.files(STREAM, *around) == []  # nothing refused was stored
+    assert await store.files(STREAM, *around) == []  # nothing refused was stored
     # a file of a stream we do not schedule is kept, and never counted for another stream
-    assert [f.uri for f in store.files(StreamKey(DOMAIN, APP, "not-scheduled"), *around)] == [
+    assert [f.uri for f in await store.files(StreamKey(DOMAIN, APP, "not-scheduled"), *around)] == [
         FILE_EVENT["uri"]
     ]
     reasons = {e["reason"] for e in logs if e["event"] == "record_callback_refused"}
     assert reasons == {"unsigned", "bad_signature", "stale_timestamp", "not_json", "too_large"}
     assert all(e["log_level"] == "warning" for e in logs if e["event"] == "record_callback_refused")
     assert KEY not in repr(receiver) and KEY not in json.dumps(logs, default=str)
-    store.close()
+    await store.close()
 
 
 @pytest.fixture
@@ -122,14 +125,14 @@ async def test_a_silent_start_is_sent_again_within_confirm_and_the_window_is_sav
     with capture_logs() as logs:
         async with running_daemon(ws):
             await asyncio.sleep((b + seconds(1.5) - now()).total_seconds())
-            store = VerificationStore(ws.root / "state", readonly=True)
+            store = SqliteStateStore(ws.root / "state", readonly=True)
             async with asyncio.timeout(15):
-                while (row := store.verification(_only_window(store))) is None or (  # noqa: ASYNC110 - polls another connection's writes
+                while (row := await store.verification(await _only_window(store))) is None or (  # noqa: ASYNC110 - polls another connection's writes
                     row.result is Result.PENDING
                 ):
                     await asyncio.sleep(0.2)
-            callback_files = store.files(STREAM, a, b)
-            store.close()
+            callback_files = await store.files(STREAM, a, b)
+            await store.close()
     starts = [r for r in emu.requests if r.command == "start"]
     assert len(starts) == 2 and all(r.http_status == 200 for r in starts)
     assert (starts[1].wall - starts[0].wall).total_seconds() <= 1 + 2
@@ -140,6 +143,6 @@ async def test_a_silent_start_is_sent_again_within_confirm_and_the_window_is_sav
     assert [f.uri for f in callback_files] == [f.uri for f in emu.files(STREAM)]
 
 
-def _only_window(store: VerificationStore) -> str:
-    rows = store.verifications(now() - timedelta(hours=1), now() + timedelta(hours=1))
+async def _only_window(store: SqliteStateStore) -> str:
+    rows = await store.verifications(now() - timedelta(hours=1), now() + timedelta(hours=1))
     return rows[0].window_id if rows else ""

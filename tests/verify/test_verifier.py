@@ -21,9 +21,10 @@ from liverecd.api.record_index import ACTION_INDEX, IndexFile, IndexRead, read_i
 from liverecd.clock import Clock, FakeClock, SystemClock
 from liverecd.config import ApiConfig, VerifyConfig
 from liverecd.emulator import Emulator
+from liverecd.engine.state import SqliteStateStore
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result
-from liverecd.verify.store import Verification, VerificationStore
+from liverecd.verify.rows import Verification
 from liverecd.verify.verifier import Verifier
 
 KEY = StreamKey("play.example.com", "live", "v")
@@ -47,8 +48,8 @@ def pending(start: datetime, end: datetime, due: datetime, wid: str = "w1") -> V
 
 def verifier(
     tmp: Path, client: LiveClient, clock: Clock, **tuning: timedelta
-) -> tuple[Verifier, VerificationStore]:
-    store = VerificationStore(tmp)
+) -> tuple[Verifier, SqliteStateStore]:
+    store = SqliteStateStore(tmp)
     limiter = RateLimiter(15, clock)
 
     async def read(stream: StreamKey, a: datetime, b: datetime) -> IndexRead:
@@ -109,12 +110,12 @@ async def test_a_failing_index_is_retried_then_unverified_only_after_give_up(
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
-    row = store.verification("w1")
+    row = await store.verification("w1")
     assert row is not None and row.result is Result.UNVERIFIED and row.attempts >= 3
     assert row.error == "InternalError"
     assert datetime.now(UTC) - now >= timedelta(seconds=1)
-    v.close()
-    store.close()
+    await v.close()
+    await store.close()
 
 
 async def test_a_throttled_index_is_retried_until_it_answers(
@@ -130,10 +131,10 @@ async def test_a_throttled_index_is_retried_until_it_answers(
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
-    row = store.verification("w1")
+    row = await store.verification("w1")
     assert row is not None and row.result is Result.OK and row.attempts == 3
-    v.close()
-    store.close()
+    await v.close()
+    await store.close()
 
 
 async def test_pending_checks_survive_a_restart_and_callback_files_merge_by_uri(
@@ -146,13 +147,13 @@ async def test_pending_checks_survive_a_restart_and_callback_files_merge_by_uri(
     same = IndexFile(uri=indexed.uri, start=indexed.start, end=indexed.end, duration=0.6)
     first.add_file(KEY, same)
     await first.flush()
-    assert not store.put_file(KEY, same)  # stored once by uri
-    first.close()
-    store.close()
+    assert not await store.put_file(KEY, same)  # stored once by uri
+    await first.close()
+    await store.close()
     # a new process: the row is still pending and is checked once due
     again, store = verifier(tmp_path, client, SystemClock())
-    assert again.load() == 1
-    row = store.verification("w1")
+    assert await again.load() == 1
+    row = await store.verification("w1")
     assert row is not None
     again._put(pending(a, b, datetime.now(UTC)))
     await again.flush()
@@ -162,8 +163,8 @@ async def test_pending_checks_survive_a_restart_and_callback_files_merge_by_uri(
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
-    done = store.verification("w1")
+    done = await store.verification("w1")
     assert done is not None and done.result is Result.OK
     assert [f.uri for f in done.files] == [indexed.uri]
-    again.close()
-    store.close()
+    await again.close()
+    await store.close()

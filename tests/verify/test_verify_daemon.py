@@ -20,10 +20,12 @@ from engine.conftest import (
     schedule_text,
     seconds,
 )
+from liverecd.engine.lifecycle import Phase
+from liverecd.engine.state import SqliteStateStore
 from liverecd.ops.metrics import Metrics
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result
-from liverecd.verify.store import Verification, VerificationStore
+from liverecd.verify.rows import Verification
 
 VERIFY = "verify:\n  grace: 300ms\n"
 
@@ -36,11 +38,11 @@ async def results(ws: Workspace, count: int, within: float) -> dict[str, Verific
     """The store's rows once `count` are no longer pending (read as `report` does)."""
     async with asyncio.timeout(within):
         while True:
-            store = VerificationStore(ws.root / "state", readonly=True)
+            store = SqliteStateStore(ws.root / "state", readonly=True)
             try:
-                rows = store.verifications(now() - timedelta(hours=1), now())
+                rows = await store.verifications(now() - timedelta(hours=1), now())
             finally:
-                store.close()
+                await store.close()
             done = {r.stream.stream: r for r in rows if r.result is not Result.PENDING}
             if len(done) >= count:
                 return done
@@ -134,3 +136,31 @@ async def test_a_reload_that_deletes_an_ended_window_keeps_its_verification(
         assert not daemon.engine.timeline  # the window is gone from the schedule...
         done = await results(workspace, 1, within=15)
     assert done["gone"].result is Result.OK  # ... and still verified
+
+
+async def test_state_and_a_verification_result_survive_a_restart_through_the_store(
+    workspace: Workspace,
+) -> None:
+    emu = workspace.emulator
+    workspace.write_config(extra=VERIFY)
+    t = now()
+    t = t.replace(microsecond=t.microsecond // 1000 * 1000)
+    a = t + seconds(1.5)
+    workspace.write_schedule(
+        "main.yaml", schedule_text({"done": [(a, a + seconds(2))], "open": [(a, a + seconds(90))]})
+    )
+    async with running_daemon(workspace):
+        first = await results(workspace, 1, within=15)
+    assert first["done"].result is Result.OK
+    index = "DescribeLiveStreamRecordIndexFiles"
+    reads = sum(r.action == index for r in emu.requests)
+    async with running_daemon(workspace) as daemon:  # a new process on the same state_dir
+        (row,) = daemon.engine.book.of_stream(key("open"))
+        assert row.phase is Phase.RECORDING and row.end == a + seconds(90)
+        rows = {r["stream"]: r for r in await report_json(workspace)}
+        store = SqliteStateStore(workspace.root / "state", readonly=True)
+        owed = await store.verification(row.window_id)
+        await store.close()
+    assert rows["done"]["result"] == "ok" and rows["done"]["window"] == first["done"].window_id
+    assert owed is not None and owed.result is Result.PENDING  # registered by the first run
+    assert sum(r.action == index for r in emu.requests) == reads  # the result was not redone

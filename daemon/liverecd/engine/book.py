@@ -1,9 +1,9 @@
 """The daemon's view of its state: an in-memory mirror in front of a `StateStore`, with group
-commit off the event loop.
+commit.
 
 Reads are the mirror (the daemon decides from it on every command), indexed by stream; writes
-update the mirror at once and reach the store in batches on one worker thread, so a burst of
-2,000 intents costs one fsync rather than 2,000 and the loop never blocks on the disk.
+update the mirror at once and reach the store in batches, one `apply` in flight at a time, so a
+burst of 2,000 intents costs one fsync (or one PostgreSQL transaction) rather than 2,000.
 `put`/`delete` return a future that resolves when the change is durable: callers that must not
 send before their intent is on disk (an opening command) await it; the rest let it complete in
 the background. A write that fails (a full disk, a locked database) is retried with backoff until
@@ -13,13 +13,12 @@ it lands, newer changes to the same row taking its place; `last_error` says so m
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 
 from liverecd.clock import Clock
 from liverecd.engine.lifecycle import Phase, RecordingState
-from liverecd.engine.state import StateStore
+from liverecd.engine.store import StateStore
 from liverecd.errors import StateError
 from liverecd.streams import StreamKey
 
@@ -41,12 +40,11 @@ class StateBook:
         self._pending: dict[str, RecordingState | None] = {}  # window id -> row or deletion
         self._waiters: list[asyncio.Future[None]] = []
         self._flusher: asyncio.Task[None] | None = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="liverecd-state")
         self.last_error: str | None = None
 
-    def load(self) -> list[RecordingState]:
+    async def load(self) -> list[RecordingState]:
         """Read every row from the store into the mirror (start-up; may raise StateError)."""
-        rows = self._store.load()
+        rows = await self._store.load()
         self._rows, self._by_stream = {}, {}
         for r in rows:
             self._index(r)
@@ -121,7 +119,6 @@ class StateBook:
 
     async def _flush_all(self) -> None:
         # One batch per round: changes made while a batch is on disk wait for the next round.
-        loop = asyncio.get_running_loop()
         pause = RETRY_FIRST
         while self._pending:
             batch, self._pending = self._pending, {}
@@ -129,7 +126,7 @@ class StateBook:
             puts = [r for r in batch.values() if r is not None]
             deletes = [wid for wid, r in batch.items() if r is None]
             try:
-                await loop.run_in_executor(self._executor, self._store.apply, puts, deletes)
+                await self._store.apply(puts, deletes)
             except StateError as exc:
                 # Put the batch back under what changed since; its waiters keep waiting.
                 self._pending = {**batch, **self._pending}
@@ -162,21 +159,17 @@ class StateBook:
             await asyncio.shield(self._flusher)
 
     async def close(self) -> None:
-        """Flush (writes that keep failing get `CLOSE_GRACE` seconds), then close the store
-        and the writer thread."""
-        try:
-            if self._flusher is not None and not self._flusher.done():
-                sleeper = asyncio.ensure_future(self._clock.sleep(CLOSE_GRACE))
-                await asyncio.wait(
-                    (sleeper, asyncio.shield(self._flusher)), return_when=asyncio.FIRST_COMPLETED
-                )
-                sleeper.cancel()
-                if not self._flusher.done():
-                    self._flusher.cancel()
-                    log.error("state_unflushed", rows=len(self._pending), error=self.last_error)
-        finally:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._store.close)
-            self._executor.shutdown(wait=False)
+        """Flush (writes that keep failing get `CLOSE_GRACE` seconds). The store stays open:
+        its creator closes it once the verifier beside the engine has written too."""
+        if self._flusher is not None and not self._flusher.done():
+            sleeper = asyncio.ensure_future(self._clock.sleep(CLOSE_GRACE))
+            await asyncio.wait(
+                (sleeper, asyncio.shield(self._flusher)), return_when=asyncio.FIRST_COMPLETED
+            )
+            sleeper.cancel()
+            if not self._flusher.done():
+                self._flusher.cancel()
+                log.error("state_unflushed", rows=len(self._pending), error=self.last_error)
 
 
 def _retrieve(fut: asyncio.Future[None]) -> None:

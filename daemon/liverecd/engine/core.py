@@ -27,7 +27,7 @@ from liverecd.engine.lifecycle import Phase, after_settled, opening_row, stop_ta
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.orders import Failure, Order, Settled
 from liverecd.engine.reconcile import ReconcilePlan, reconcile, resolve_order
-from liverecd.engine.state import StateStore
+from liverecd.engine.store import StateStore
 from liverecd.engine.tasks import Scope
 from liverecd.engine.timing import Pacer
 from liverecd.schedule.actions import Recording

@@ -26,8 +26,8 @@ from liverecd.engine.dispatch import Sender
 from liverecd.engine.listing import OnlineLister
 from liverecd.engine.observer import EngineObserver, Lifecycle, Listeners, NullObserver, Quiet
 from liverecd.engine.online_watch import OnlineWatch
-from liverecd.engine.state import StateStore
 from liverecd.engine.status import Status, status_of
+from liverecd.engine.store import StateStore
 from liverecd.engine.tasks import TaskSet
 from liverecd.engine.timetable import Timetable
 from liverecd.engine.timing import Pacer
@@ -148,7 +148,7 @@ class Daemon:
             await self._run()
 
     async def _run(self) -> None:
-        rows = self.engine.book.load()
+        rows = await self.engine.book.load()
         with loading.collector_paused():
             loaded = await self._load()
             now = self.clock.wall()

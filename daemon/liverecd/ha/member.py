@@ -210,7 +210,7 @@ class Member:
         lead.gate = gate
         gate.confirm(lead.confirmed_until)
         try:
-            rows = await store.refresh()
+            rows = await store.load()
         except DatabaseError as exc:
             log.error("takeover_failed", error=str(exc), epoch=store.epoch)  # noqa: TRY400
             await lead.release()

@@ -24,13 +24,11 @@ from liverecd.engine.timetable import Timetable
 from liverecd.ha.gate import SenderGate
 from liverecd.ha.member import DuringTerm, Member
 from liverecd.ha.store import PASSWORD_FILE, DatabaseError, TermStore
-from liverecd.ha.verify_store import SharedVerificationStore
 from liverecd.ops import logs
 from liverecd.ops.config_reload import ConfigReloader
 from liverecd.ops.extension import listeners_of
 from liverecd.ops.metrics import Metrics
 from liverecd.verify.service import VerifyExtension, verify_extensions
-from liverecd.verify.store import VerifyStore
 
 log = structlog.get_logger(__name__)
 
@@ -72,13 +70,8 @@ async def serve_member(
     def build(
         gate: SenderGate, store: TermStore, role_lifecycle: Lifecycle, tasks: TaskSet
     ) -> Daemon:
-        async def open_store() -> VerifyStore:
-            shared = SharedVerificationStore(member.db, member.name, store.epoch)
-            await shared.refresh()
-            return shared
-
         term = verify_extensions(
-            config, client, clock, observer, open_store=open_store, caller=gate.caller(client)
+            config, client, clock, observer, store=store, caller=gate.caller(client)
         )
         daemon = Daemon(
             config, sender=gate.sender(accounts.send), pacer=accounts.pacer, store=store,

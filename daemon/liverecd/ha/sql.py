@@ -122,11 +122,14 @@ SELECT 1 FROM liverecd_lease
  WHERE cluster = %(cluster)s AND holder = %(holder)s AND epoch = %(epoch)s
  FOR SHARE
 """
-SELECT = """
+_RECORDINGS = """
 SELECT window_id, domain, app, stream, start_at, end_at, finalize, delay_s, phase, last_command,
        updated_at, started_at, stopped_at
-  FROM liverecd_recordings WHERE cluster = %s ORDER BY window_id
-"""
+  FROM liverecd_recordings WHERE cluster = %s"""
+SELECT = _RECORDINGS + " ORDER BY window_id"
+SELECT_STREAM = _RECORDINGS + " AND domain = %s AND app = %s AND stream = %s ORDER BY window_id"
+# Windows overlapping a range: (until, since).
+SELECT_BETWEEN = _RECORDINGS + " AND start_at < %s AND end_at > %s ORDER BY window_id"
 UPSERT = """
 INSERT INTO liverecd_recordings (cluster, window_id, domain, app, stream, start_at, end_at,
     finalize, delay_s, phase, last_command, updated_at, started_at, stopped_at, epoch)

@@ -1,5 +1,6 @@
 """The shared state in PostgreSQL: a small psycopg 3 async pool, the schema and its forward
-migrations, and the `StateStore` of one term of leadership, every write fenced by its epoch.
+migrations, and the `StateStore` (engine/store.py) of one term of leadership: recording rows,
+verification rows and file callbacks, every write fenced by the term's epoch.
 
 Connection settings are chosen so that a dead peer or a partition is noticed within about a
 lease: libpq keepalives and `tcp_user_timeout` (an idle TCP connection at the kernel's defaults
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,28 +23,28 @@ import psycopg
 import psycopg_pool
 import structlog
 
+from liverecd.api.record_index import IndexFile
 from liverecd.config import DatabaseConfig
 from liverecd.engine.lifecycle import Phase, RecordingState
-from liverecd.errors import LiverecdError, StateError
+from liverecd.errors import FencedError, StateError
 from liverecd.ha import sql
 from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
+from liverecd.verify.coverage import Result
+from liverecd.verify.rows import Verification, from_row, to_row, utc_key
 
 log = structlog.get_logger(__name__)
 
 PASSWORD_FILE = "database_password"  # noqa: S105 - a file name, not a password
 
 
-class DatabaseError(LiverecdError):
-    """The database could not be reached or used; the message names host and port."""
+class DatabaseError(StateError):
+    """The database could not be reached or used; the message names host and port. A
+    StateError: to the state book a write that did not reach the database is retried."""
 
 
 class SchemaTooNewError(DatabaseError):
     """The schema was written by a newer liverecd: this one refuses to touch it."""
-
-
-class FencedError(StateError):
-    """A state write under an epoch that is no longer the lease's: another member took over."""
 
 
 def where(config: DatabaseConfig) -> str:
@@ -154,57 +155,98 @@ def _why(exc: BaseException) -> str:
 
 
 class TermStore:
-    """The `StateStore` of one term: rows are read at the start of the term (`refresh`), every
-    write is refused unless the lease still carries `epoch` (FencedError).
+    """The `StateStore` of `db.cluster` for the term of `epoch`: every write first checks that
+    the lease still carries `epoch` (FencedError when not). Reads need no lease: with epoch None
+    (`liverecd report`) the store only reads. The pool is the member's: `close` leaves it open."""
 
-    `apply` is called from the state book's worker thread and runs on the event loop that owns
-    the pool; `load` returns what the last `refresh` read (the engine calls it on the loop).
-    """
-
-    def __init__(self, db: Database, holder: str, epoch: int) -> None:
+    def __init__(self, db: Database, holder: str, epoch: int | None) -> None:
         self._db = db
         self._holder = holder
-        self.epoch = epoch
-        self._rows: list[RecordingState] = []
-        self._loop = asyncio.get_running_loop()
+        self.epoch = epoch  # set by the member when its term begins
 
-    async def refresh(self) -> list[RecordingState]:
-        """Read every row of the cluster from the database."""
-        rows = await self._db.fetch(sql.SELECT, (self._db.cluster,))
-        self._rows = [_row(r) for r in rows]
-        return self._rows
+    @property
+    def fence(self) -> int | None:
+        """The epoch every write is fenced by."""
+        return self.epoch
 
-    def load(self) -> list[RecordingState]:
-        """The rows the last `refresh` read."""
-        return list(self._rows)
-
-    def apply(self, put: Iterable[RecordingState] = (), delete: Iterable[str] = ()) -> None:
-        """One fenced transaction (from a worker thread): StateError when it failed."""
-        puts, deletes = list(put), list(delete)
-        if not puts and not deletes:
-            return
-        future = asyncio.run_coroutine_threadsafe(self.apply_async(puts, deletes), self._loop)
-        try:
-            future.result(timeout=self._db.timeout * 4)
-        except TimeoutError as exc:
-            future.cancel()
-            raise StateError(f"database {where(self._db.config)}: write timed out") from exc
-        except DatabaseError as exc:
-            raise StateError(str(exc)) from exc
-
-    async def apply_async(self, puts: list[RecordingState], deletes: list[str]) -> None:
-        """Upserts then deletes, in one transaction fenced by the epoch."""
+    @contextlib.asynccontextmanager
+    async def _fenced(self, what: str) -> AsyncIterator[psycopg.AsyncCursor[Any]]:
+        if self.epoch is None:
+            raise FencedError(f"{what} refused: no lease held")
         keys = {"cluster": self._db.cluster, "holder": self._holder, "epoch": self.epoch}
         async with self._db.transaction() as cur:
             await cur.execute(sql.FENCE.encode(), keys)
             if await cur.fetchone() is None:
-                raise FencedError(f"state write refused: epoch {self.epoch} was superseded")
+                raise FencedError(f"{what} refused: epoch {self.epoch} was superseded")
+            yield cur
+
+    async def _recordings(self, query: str, *args: object) -> list[RecordingState]:
+        return [_row(r) for r in await self._db.fetch(query, (self._db.cluster, *args))]
+
+    async def _verifications(self, query: str, *args: object) -> list[Verification]:
+        return [from_row(tuple(r)) for r in await self._db.fetch(query, (self._db.cluster, *args))]
+
+    async def load(self) -> list[RecordingState]:
+        """Every recording row of the cluster, by window id."""
+        return await self._recordings(sql.SELECT)
+
+    async def apply(self, put: Iterable[RecordingState] = (), delete: Iterable[str] = ()) -> None:
+        """Upserts then deletes, in one transaction fenced by the epoch."""
+        puts = [self._values(r) for r in put]
+        deletes = [(self._db.cluster, wid) for wid in delete]
+        if not puts and not deletes:
+            return
+        async with self._fenced("state write") as cur:
             if puts:
-                await cur.executemany(sql.UPSERT.encode(), [self._values(r) for r in puts])
+                await cur.executemany(sql.UPSERT.encode(), puts)
             if deletes:
-                await cur.executemany(
-                    sql.DELETE.encode(), [(self._db.cluster, wid) for wid in deletes]
-                )
+                await cur.executemany(sql.DELETE.encode(), deletes)
+
+    async def rows_of(self, stream: StreamKey) -> list[RecordingState]:
+        """The recording rows of exactly `stream`."""
+        return await self._recordings(sql.SELECT_STREAM, stream.domain, stream.app, stream.stream)
+
+    async def rows_between(self, since: datetime, until: datetime) -> list[RecordingState]:
+        """The recording rows whose window overlaps [since, until)."""
+        return await self._recordings(sql.SELECT_BETWEEN, until, since)
+
+    async def put_verification(self, *rows: Verification) -> None:
+        """Upsert verification rows by window id, in one fenced transaction."""
+        values = [(self._db.cluster, *to_row(r), self.epoch) for r in rows]
+        async with self._fenced("verification write") as cur:
+            await cur.executemany(sql.VERIFY_UPSERT.encode(), values)
+
+    async def verification(self, window_id: str) -> Verification | None:
+        """One window's row, if any."""
+        got = await self._verifications(sql.VERIFY_ONE, window_id)
+        return got[0] if got else None
+
+    async def verifications(self, since: datetime, until: datetime) -> list[Verification]:
+        """Rows of windows that ended in [since, until], by end then id."""
+        return await self._verifications(sql.VERIFY_ENDED, utc_key(since), utc_key(until))
+
+    async def pending(self) -> list[Verification]:
+        """The checks still owed, soonest due first."""
+        return await self._verifications(sql.VERIFY_PENDING, Result.PENDING.value)
+
+    async def put_file(self, stream: StreamKey, file: IndexFile) -> bool:
+        """Store a file callback; False when its uri was already stored (idempotent)."""
+        value = (self._db.cluster, file.uri, stream.domain, stream.app, stream.stream,
+                 utc_key(file.start), utc_key(file.end), file.duration, self.epoch)  # fmt: skip
+        async with self._fenced("verification write") as cur:
+            await cur.execute(sql.FILE_INSERT.encode(), value)
+            return cur.rowcount > 0
+
+    async def files(self, stream: StreamKey, start: datetime, end: datetime) -> list[IndexFile]:
+        """Callback files of exactly `stream` overlapping [start, end)."""
+        args = (self._db.cluster, stream.domain, stream.app, stream.stream, end, start)
+        got = await self._db.fetch(sql.FILES, args)
+        return [
+            IndexFile(uri=u, start=_utc(a), end=_utc(b), duration=float(d)) for u, a, b, d in got
+        ]
+
+    async def close(self) -> None:
+        """Nothing: the pool outlives the term."""
 
     def _values(self, r: RecordingState) -> tuple[object, ...]:
         return (
@@ -213,8 +255,17 @@ class TermStore:
             r.last_command.value, r.updated_at, r.started_at, r.stopped_at, self.epoch,
         )  # fmt: skip
 
-    def close(self) -> None:
-        """Nothing: the pool outlives the term."""
+
+async def shared_rows(
+    config: DatabaseConfig, since: datetime, until: datetime
+) -> list[Verification]:
+    """`liverecd report` under `database:`: the cluster's verification rows (no lease needed)."""
+    db = Database(config, max_size=1)
+    try:
+        await db.open()
+        return await TermStore(db, "report", None).verifications(since, until)
+    finally:
+        await db.close()
 
 
 def _row(values: tuple[Any, ...]) -> RecordingState:

@@ -61,6 +61,7 @@ from liverecd.ops.metrics import Metrics
 from liverecd.schedule.actions import Recording
 from liverecd.streams import Command, StreamKey
 from liverecd.verify.report import text_table
+from liverecd.verify.rows import Verification
 
 log = structlog.get_logger(__name__)
 
@@ -197,7 +198,10 @@ async def run_demo(duration: float = BASE_SECONDS, *, keep: bool = False) -> Dem
             interrupted = await _run_daemon(config, daemon_credentials, world, recs, end)
             requests = tuple(r for r in emulator.requests
                              if r.access_key_id == DAEMON_KEY_ID and r.command)  # fmt: skip
-            reports = _summary(world, recs, requests, zone, config)
+            verified = await verifications(
+                config, min(r.end for r in recs), max(r.end for r in recs)
+            )
+            reports = _summary(world, recs, requests, zone, config, verified)
         if keep:
             print(f"The demo's files are in {folder}")
     code = 130 if interrupted else 0 if all(r.ok for r in reports) else 1
@@ -224,7 +228,7 @@ async def _run_daemon(
     last_close = max(r.end for r in recs)
     keys = {r.stream for r in recs}
     settling = asyncio.create_task(_settled(world.emulator, keys, last_close, end))
-    verifying = asyncio.create_task(verified_after(settling, config.state_dir, recs, end))
+    verifying = asyncio.create_task(verified_after(settling, config, recs, end))
     try:
         await asyncio.wait({serving, verifying}, return_when=asyncio.FIRST_COMPLETED)
         interrupted = serving.done()
@@ -273,7 +277,7 @@ def _resent_at(key: StreamKey, requests: Sequence[RequestRecord]) -> datetime | 
 
 def _summary(
     world: World, recs: Sequence[Recording], requests: Sequence[RequestRecord], zone: ZoneInfo,
-    config: Config,
+    config: Config, rows: list[Verification],
 ) -> tuple[StreamReport, ...]:  # fmt: skip
     allowance = config.api.retry.wait_for_stream_cap.total_seconds()
     now = _now()
@@ -295,7 +299,6 @@ def _summary(
         else f"Not recorded as scheduled: {', '.join(failed)}."
     )
     print(f"\nSummary (times in {zone.key}):\n{summary_table(reports, zone)}\n\n{verdict}")
-    rows = verifications(config.state_dir, min(r.end for r in recs), max(r.end for r in recs))
     print("\nVerified by the daemon (DescribeLiveStreamRecordIndexFiles + recording callbacks,"
           f" times in UTC; `liverecd report` prints the same):\n{text_table(rows)}")  # fmt: skip
     return reports

@@ -12,14 +12,15 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from liverecd.config import Config
 from liverecd.emulator import RecordingInterval, RequestRecord
 from liverecd.schedule.actions import Action, Recording
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result
-from liverecd.verify.store import DB_NAME, Verification, VerificationStore
+from liverecd.verify.report import read_rows
+from liverecd.verify.rows import Verification
 
 TIMES = "\u00d7"  # the multiplication sign, as in "start, 4 times"
 MIN_TOLERANCE = 1.0  # seconds of a window that may go unrecorded (start-up, latency, jitter)
@@ -187,19 +188,13 @@ def _tenths(t: datetime) -> str:
     return f"{t:%H:%M:%S}.{t.microsecond // 100_000}"
 
 
-def verifications(state_dir: Path, since: datetime, until: datetime) -> list[Verification]:
+async def verifications(config: Config, since: datetime, until: datetime) -> list[Verification]:
     """The daemon's verification rows of windows that ended in [since, until] (as `report`)."""
-    if not (state_dir / DB_NAME).exists():
-        return []
-    store = VerificationStore(state_dir, readonly=True)
-    try:
-        return store.verifications(since, until)
-    finally:
-        store.close()
+    return await read_rows(config, since, until)
 
 
 async def verified_after(
-    settling: asyncio.Task[None], state_dir: Path, recs: Sequence[Recording], end: datetime
+    settling: asyncio.Task[None], config: Config, recs: Sequence[Recording], end: datetime
 ) -> None:
     """After `settling`, wait (10 s past `end` at most) until the daemon's verifier has judged
     every window of `recs`."""
@@ -209,7 +204,7 @@ async def verified_after(
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(wait):
             while True:
-                rows = verifications(state_dir, first, last)
+                rows = await verifications(config, first, last)
                 if sum(1 for r in rows if r.result is not Result.PENDING) >= len(recs):
                     return
                 await asyncio.sleep(0.2)

@@ -120,13 +120,14 @@ async def serve(
                 remove=_remove_signals, timetable=timetable,
             )  # fmt: skip
         reloader = ConfigReloader(accounts.apply)
+        store = SqliteStateStore(config.state_dir)  # opened by its first read, after the lock
         client = accounts.default_client  # verification reads the default account's index
-        verifiers = verify_extensions(config, client, clock, observer)
+        verifiers = verify_extensions(config, client, clock, observer, store=store)
         extensions = [*extensions, *verifiers]
         tasks = TaskSet()  # every long-lived task of the service, the daemon's included
         daemon = Daemon(
             config, sender=accounts.send, pacer=accounts.pacer,
-            store=SqliteStateStore(config.state_dir), clock=clock, observer=observer,
+            store=store, clock=clock, observer=observer,
             lifecycle=lifecycle, watch_files=watch_files, online_lister=accounts,
             reload_config=reloader, tasks=tasks, timetable=timetable,
             listeners=listeners_of(extensions),
@@ -148,6 +149,7 @@ async def serve(
                 _remove_signals()
             for ext in reversed(started):
                 await ext.close()
+            await store.close()  # after the verifier's last writes
             lock.release()
     return 0
 

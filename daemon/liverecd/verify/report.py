@@ -1,23 +1,28 @@
 """`liverecd report -c CONFIG [--since 24h] [--until ISO8601] [--format text|json]` (DESIGN §8).
 
-One row per window that ended in the range, read from the state store (read-only, so it runs
-while the daemon writes; no credentials needed), or under `database:` from the cluster's shared
-tables (libpq's own password means, as for the daemon). JSON rows carry at least `window`, `domain`,
+One row per window that ended in the range, read through the state-store interface: the
+embedded store opened read-only (it runs while the daemon writes; no credentials needed), or
+under `database:` the cluster's shared tables (libpq's own password means, as for the daemon;
+no lease: reads are not fenced). JSON rows carry at least `window`, `domain`,
 `app`, `stream`, `start`, `end`, `result`, `coverage` (null while pending), `gaps` and `files`.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liverecd.durations import parse_duration
 from liverecd.errors import LiverecdError
-from liverecd.verify.store import DB_NAME, Verification, VerificationStore, iso
+from liverecd.verify.rows import Verification, iso
+
+if TYPE_CHECKING:
+    from liverecd.config import Config
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -73,22 +78,28 @@ def run(args: argparse.Namespace) -> int:
         since = until - parse_duration(args.since)
     except ValueError as exc:
         raise LiverecdError(f"--since {args.since!r}: {exc}") from None
-    rows: list[Verification] = []
-    if config.database is not None:  # a cluster keeps its rows in the shared database
-        import asyncio
-
-        from liverecd.ha.verify_store import report_rows
-
-        rows = asyncio.run(report_rows(config.database, since, until))
-    elif (Path(config.state_dir) / DB_NAME).exists():
-        store = VerificationStore(config.state_dir, readonly=True)
-        try:
-            rows = store.verifications(since, until)
-        finally:
-            store.close()
+    rows = asyncio.run(read_rows(config, since, until))
     if args.format == "json":
         json.dump([row_json(v) for v in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
         print(text_table(rows))
     return 0
+
+
+async def read_rows(config: Config, since: datetime, until: datetime) -> list[Verification]:
+    """The verification rows of windows that ended in [since, until], from the store `config`
+    names (none when the embedded store was never created)."""
+    if config.database is not None:  # a cluster keeps its rows in the shared database
+        from liverecd.ha.store import shared_rows
+
+        return await shared_rows(config.database, since, until)
+    from liverecd.engine.state import DB_NAME, SqliteStateStore
+
+    if not (Path(config.state_dir) / DB_NAME).exists():
+        return []
+    store = SqliteStateStore(config.state_dir, readonly=True)
+    try:
+        return await store.verifications(since, until)
+    finally:
+        await store.close()

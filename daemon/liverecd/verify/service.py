@@ -10,7 +10,7 @@ limiter (per account and API, `verify.qps`).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -27,32 +27,29 @@ from liverecd.ops import logs
 from liverecd.streams import StreamKey
 from liverecd.verify.confirm import Confirmer
 from liverecd.verify.receiver import RecordReceiver
-from liverecd.verify.store import VerificationStore, VerifyStore
 from liverecd.verify.verifier import Verifier, VerifyObserver
 
 if TYPE_CHECKING:
     from liverecd.api.client import LiveClient
     from liverecd.config import Config
     from liverecd.engine.daemon import Daemon
+    from liverecd.engine.store import StateStore
 
 INDEX_MARGIN = 0.05
 _ONLINE = (Change.RETURNED, Change.DROP_CLEARED, Change.REARMED)
 
 
-OpenStore = Callable[[], Awaitable[VerifyStore]]
-
-
 def verify_extensions(
     config: Config, client: LiveClient, clock: Clock, observer: object, *,
-    open_store: OpenStore | None = None, caller: ActionCaller | None = None,
+    store: StateStore, caller: ActionCaller | None = None,
 ) -> list[VerifyExtension]:  # fmt: skip
-    """The verification extension when `verify.enabled` (none otherwise); `observer` counts
-    results when it can (the service's Metrics). An HA term passes the shared store
-    (`open_store`) and its gated client (`caller`, for the index reads)."""
+    """The verification extension when `verify.enabled` (none otherwise), on the daemon's
+    `store`; `observer` counts results when it can (the service's Metrics). An HA term passes
+    its term's store and its gated client (`caller`, for the index reads)."""
     if not config.verify.enabled:
         return []
     counted = observer if isinstance(observer, VerifyObserver) else None
-    return [VerifyExtension(config, client, clock, counted, open_store=open_store, caller=caller)]
+    return [VerifyExtension(config, client, clock, counted, store=store, caller=caller)]
 
 
 class VerifyExtension:
@@ -60,11 +57,11 @@ class VerifyExtension:
 
     def __init__(
         self, config: Config, client: LiveClient, clock: Clock,
-        observer: VerifyObserver | None = None, *, open_store: OpenStore | None = None,
+        observer: VerifyObserver | None = None, *, store: StateStore,
         caller: ActionCaller | None = None,
     ) -> None:  # fmt: skip
         self._config = config
-        self._open_store = open_store
+        self.store = store
         self._client = client
         self._caller: ActionCaller = caller or client
         self._clock = clock
@@ -75,7 +72,6 @@ class VerifyExtension:
         self._limiter = limiter_for(
             key, config.verify.qps, clock, api=ACTION_INDEX, margin=INDEX_MARGIN
         )
-        self.store: VerifyStore | None = None
         self.verifier: Verifier | None = None
         self.confirmer: Confirmer | None = None
         self.receiver: RecordReceiver | None = None
@@ -85,17 +81,13 @@ class VerifyExtension:
         return await read_index(self._caller, self._limiter, stream, start, end)
 
     async def start(self, daemon: Daemon) -> None:
-        """Open the store, resume pending checks, hook into the engine and the watch."""
-        if self._open_store is not None:
-            self.store = await self._open_store()
-        else:
-            self.store = VerificationStore(self._config.state_dir)
+        """Resume pending checks from the store, hook into the engine and the watch."""
         verifier = Verifier(
             self._config.verify, self.store, self._read, self._clock,
             observer=self._observer,
         )  # fmt: skip
         self.verifier = verifier
-        verifier.load()
+        await verifier.load()
         engine = daemon.engine
         self._windows = lambda: watched(engine)
         if self._config.verify.callback_listen is not None:
@@ -181,12 +173,9 @@ class VerifyExtension:
             await asyncio.Event().wait()
 
     async def close(self) -> None:
-        """Stop the receiver, finish the writes, close the store."""
+        """Stop the receiver, finish the writes (the store is its creator's to close)."""
         if self.receiver is not None:
             await self.receiver.close()
             self.receiver = None
         if self.verifier is not None:
-            await asyncio.to_thread(self.verifier.close)
-        if self.store is not None:
-            self.store.close()
-            self.store = None
+            await self.verifier.close()

@@ -18,10 +18,9 @@ import contextlib
 import heapq
 import random
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import structlog
 
@@ -34,10 +33,14 @@ from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
 from liverecd.verify.coverage import Result, judge
 from liverecd.verify.evidence import Evidence
-from liverecd.verify.store import Verification, VerifyStore
+from liverecd.verify.rows import Verification
+
+if TYPE_CHECKING:
+    from liverecd.engine.store import StateStore
 
 log = structlog.get_logger(__name__)
 
+T = TypeVar("T")
 IndexReader = Callable[[StreamKey, datetime, datetime], Awaitable[IndexRead]]
 GIVE_UP = timedelta(hours=24)
 RETRY_BASE = timedelta(seconds=10)
@@ -57,7 +60,7 @@ class Verifier:
     """Pending windows, checked when due. Create and run on the event loop."""
 
     def __init__(
-        self, config: VerifyConfig, store: VerifyStore, read: IndexReader, clock: Clock,
+        self, config: VerifyConfig, store: StateStore, read: IndexReader, clock: Clock,
         *, evidence: Evidence | None = None, observer: VerifyObserver | None = None,
         give_up: timedelta = GIVE_UP, retry_base: timedelta = RETRY_BASE,
         retry_cap: timedelta = RETRY_CAP, slack: timedelta = timedelta(seconds=15),
@@ -77,30 +80,40 @@ class Verifier:
         self._gate = asyncio.Semaphore(CONCURRENCY)
         self._rng = random.Random()  # noqa: S311 - jitter, not security
         self.done = 0  # results written (tests and the bench wait on it)
-        # The store is written from one thread of its own, in order: a commit that waits for
-        # the engine's fsync must never hold up the event loop (and the commands on it).
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify-store")
+        # Store calls run one after another, in the order they were made: a window's result
+        # must never be overtaken by its older pending row (PostgreSQL has a pool of
+        # connections), and a check reads the files stored before it.
+        self._last: asyncio.Future[Any] | None = None
         self._seen: set[str] = set()
 
-    def load(self) -> int:
+    async def load(self) -> int:
         """Resume the pending rows of the store (start-up); how many."""
-        for row in self._store.pending():
+        for row in await self._store.pending():
             self._rows[row.window_id] = row
             self._seen.add(row.window_id)
             heapq.heappush(self._heap, (row.due, row.window_id))
         return len(self._rows)
 
     async def flush(self) -> None:
-        """Wait until every write queued so far is in the store."""
-        await asyncio.wrap_future(self._pool.submit(lambda: None))
+        """Wait until every store call made so far is done (failed ones are logged)."""
+        if self._last is not None:
+            await asyncio.wait([self._last])
 
-    def close(self) -> None:
-        """Finish the queued writes and stop the writer thread (the store stays open)."""
-        self._pool.shutdown(wait=True)
+    async def close(self) -> None:
+        """Finish the queued writes (the store stays open: it is the daemon's)."""
+        await self.flush()
 
-    def _write(self, fn: Callable[..., object], *args: object) -> Future[object]:
-        future = self._pool.submit(fn, *args)
+    def _write(self, fn: Callable[..., Awaitable[T]], *args: object) -> asyncio.Future[T]:
+        before = self._last
+
+        async def call() -> T:
+            if before is not None:
+                await asyncio.wait([before])
+            return await fn(*args)
+
+        future = asyncio.ensure_future(call())
         future.add_done_callback(_log_failure)
+        self._last = future
         return future
 
     # -- what the engine tells ----------------------------------------------------------------
@@ -160,7 +173,7 @@ class Verifier:
                            first_due=due)  # fmt: skip
         self._put(row)
 
-    def _put(self, row: Verification) -> Future[object]:
+    def _put(self, row: Verification) -> asyncio.Future[None]:
         self._seen.add(row.window_id)
         written = self._write(self._store.put_verification, row)
         if row.result is Result.PENDING:
@@ -174,7 +187,7 @@ class Verifier:
         return written
 
     def add_file(self, stream: StreamKey, file: IndexFile) -> None:
-        """A file callback, stored idempotently by uri (in the writer thread)."""
+        """A file callback, stored idempotently by uri (in the order of the store calls)."""
         self._write(self._store.put_file, stream, file)
 
     # -- checking -----------------------------------------------------------------------------
@@ -230,10 +243,9 @@ class Verifier:
                 return
             done = replace(row, result=Result.UNVERIFIED, attempts=attempts, error=read.failure)
         else:
-            heard = self._write(self._store.files, row.stream, row.start, row.end)
-            files = cast(list[IndexFile], await asyncio.wrap_future(heard))
+            files = await self._write(self._store.files, row.stream, row.start, row.end)
             done = self._judged(row, files, read.files)
-        await asyncio.wrap_future(self._put(done))
+        await self._put(done)
         self.done += 1
         self._report(done)
 
@@ -274,7 +286,9 @@ class Verifier:
         return len(self._rows)
 
 
-def _log_failure(future: Future[object]) -> None:
+def _log_failure(future: asyncio.Future[Any]) -> None:
+    if future.cancelled():
+        return
     exc = future.exception()
     if exc is not None:
         log.error("verify_store_failed", error=str(exc))
