@@ -1,11 +1,15 @@
 """Fixtures shared by every test folder: the test credentials and emulators on loopback, and
-the helpers that step a FakeClock shared by a daemon and an emulator (`play`, `play_until`)."""
+the helpers that step a FakeClock shared by a daemon and an emulator (`play`, `play_until`);
+and the order in which the suite runs (`pytest_collection_modifyitems`)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +22,61 @@ from liverecd.emulator import Emulator, EmulatorConfig
 # workers an example can take longer than 200 ms without anything being wrong.
 settings.register_profile("liverecd", deadline=None)
 settings.load_profile("liverecd")
+
+
+
+def _tier(item: pytest.Item) -> int:
+    """0 for tests of several seconds, 1 for those on the real clock, 2 for the rest."""
+    if item.get_closest_marker("slow"):
+        return 0
+    return 1 if item.get_closest_marker("realtime") else 2
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Long tests first (stable within a tier): handed out in this order one at a time (see
+    `pytest_xdist_make_scheduler`), the suite ends with short tests on every worker rather
+    than with one worker busy for half a minute while the others idle."""
+    items.sort(key=_tier)
+
+
+@functools.cache
+def _shares_module_fixture(module: str) -> bool:
+    text = (Path(__file__).parents[1] / module).read_text()
+    return re.search(r"scope=\"(module|package)\"", text) is not None
+
+
+def _unit(nodeid: str) -> str:
+    """A test, or the whole module when its tests share a module fixture (one demo run, one
+    daemon): such a module runs on one worker, so the fixture is made once."""
+    module = nodeid.split("::")[0]
+    return module if _shares_module_fixture(module) else nodeid
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `--dist load` (tests/run.sh): each worker gets the next unit in collection order
+    as soon as it has fewer than two tests queued (a worker runs a test once it knows the
+    next). xdist's own schedulers hand out runs of tests, and a long test near the end of a
+    run leaves the other workers idle; this is greedy list scheduling, longest first."""
+    if config.getvalue("dist") != "load":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Units(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+        def _reschedule(self, node: Any) -> None:
+            if node.shutting_down:
+                return
+            if not self.workqueue:
+                node.shutdown()
+            elif self._pending_of(self.assigned_work[node]) < 2:
+                self._assign_work_unit(node)
+
+    config.option.loadscopereorder = False  # keep the collection's order: long tests first
+    return Units(config, log)
+
 
 # Made-up credentials (also those of shared/reference/signature-vectors.json).
 TEST_AK = "LTAI5tFAKEexampleKeyId01"

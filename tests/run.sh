@@ -35,4 +35,4 @@ wait "$mypy"
 # workers than the 2 cores pays (six, stealing work from each other); LIVERECD_WORKERS overrides
 # it. Daemon tests run on a FakeClock
 # they step; `-m "not realtime"` leaves out those that need the real one (subprocesses, signals).
-"$VENV/bin/pytest" -n "${LIVERECD_WORKERS:-6}" --dist worksteal "$@"
+"$VENV/bin/pytest" -n "${LIVERECD_WORKERS:-6}" --dist load "$@"
