@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from hypothesis import settings
 from hypothesis import strategies as st
 
@@ -91,6 +93,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     config.option.loadscopereorder = False  # keep the collection's order: long tests first
     return Units(config, log)
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Each test leaves logging as it found it: a daemon run in-process configures structlog and
+    the root logger for the whole process (at info level), and a later test on the same worker
+    that captures debug events would see none of them."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 # Made-up credentials (also those of shared/reference/signature-vectors.json).
