@@ -151,6 +151,11 @@ async def emulator(emulator_factory: EmulatorFactory) -> Emulator:
 # the state writer thread to catch up. Autojump would race ahead of requests still on the wire.
 STEP = 0.05
 SETTLE = 0.005
+# Then this many more turns of the event loop: a request on loopback and its answer take a few
+# turns (write, the emulator reads and answers, the daemon reads), and on a starved machine the
+# 5 ms can pass while the process is descheduled, in one turn, leaving the answer for a later
+# simulated step. Turns cost microseconds, so the suite loses nothing when the machine is idle.
+TURNS = 8
 
 
 def fake_clock() -> FakeClock:
@@ -162,6 +167,8 @@ async def settled(settle: float, quiet: Emulator | None) -> None:
     """Real time for I/O to catch up; with `quiet`, until its recorder saw no new request for
     a whole `settle` (a chain of calls, e.g. a poll then a start, lands in one simulated step)."""
     await asyncio.sleep(settle)
+    for _ in range(TURNS):
+        await asyncio.sleep(0)
     if quiet is None:
         return
     for _ in range(20):  # bounded: a daemon that keeps calling must not stall the clock
