@@ -4,11 +4,13 @@ the helpers that step a FakeClock shared by a daemon and an emulator (`play`, `p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import structlog
 from hypothesis import settings
 
 from liverecd.clock import Clock, FakeClock
@@ -18,6 +20,24 @@ from liverecd.emulator import Emulator, EmulatorConfig
 # workers an example can take longer than 200 ms without anything being wrong.
 settings.register_profile("liverecd", deadline=None)
 settings.load_profile("liverecd")
+
+# The order the suite runs in, and how xdist hands it to its workers.
+pytest_plugins = ["scheduling"]
+
+
+@pytest.fixture(autouse=True)
+def _logging_restored() -> Iterator[None]:
+    """Each test leaves logging as it found it: a daemon run in-process configures structlog and
+    the root logger for the whole process (at info level), and a later test on the same worker
+    that captures debug events would see none of them."""
+    saved = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.configure(**saved)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
 
 # Made-up credentials (also those of shared/reference/signature-vectors.json).
 TEST_AK = "LTAI5tFAKEexampleKeyId01"
@@ -60,6 +80,11 @@ async def emulator(emulator_factory: EmulatorFactory) -> Emulator:
 # the state writer thread to catch up. Autojump would race ahead of requests still on the wire.
 STEP = 0.05
 SETTLE = 0.005
+# Then this many more turns of the event loop: a request on loopback and its answer take a few
+# turns (write, the emulator reads and answers, the daemon reads), and on a starved machine the
+# 5 ms can pass while the process is descheduled, in one turn, leaving the answer for a later
+# simulated step. Turns cost microseconds, so the suite loses nothing when the machine is idle.
+TURNS = 8
 
 
 def fake_clock() -> FakeClock:
@@ -71,6 +96,8 @@ async def settled(settle: float, quiet: Emulator | None) -> None:
     """Real time for I/O to catch up; with `quiet`, until its recorder saw no new request for
     a whole `settle` (a chain of calls, e.g. a poll then a start, lands in one simulated step)."""
     await asyncio.sleep(settle)
+    for _ in range(TURNS):
+        await asyncio.sleep(0)
     if quiet is None:
         return
     for _ in range(20):  # bounded: a daemon that keeps calling must not stall the clock

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+import pytest
 from structlog.testing import capture_logs
 
 from liverecd.api import ratelimit
@@ -65,6 +66,7 @@ async def burst_after_reload(ws: Workspace, before: str, after: str) -> list[flo
     return sorted((at - t).total_seconds() for t in got)
 
 
+@pytest.mark.slow
 async def test_a_longer_max_lead_reloaded_in_place_sends_the_next_burst_early(
     workspace: Workspace,
 ) -> None:
@@ -75,6 +77,7 @@ async def test_a_longer_max_lead_reloaded_in_place_sends_the_next_burst_early(
     assert min(ahead) > -1.0, ahead  # and the last lands about on time
 
 
+@pytest.mark.slow
 async def test_a_shorter_max_lead_reloaded_in_place_holds_back_queued_starts(
     workspace: Workspace,
 ) -> None:
@@ -84,6 +87,7 @@ async def test_a_shorter_max_lead_reloaded_in_place_holds_back_queued_starts(
     assert max(ahead) < 0.05, ahead
 
 
+@pytest.mark.slow
 async def test_watch_interval_reloaded_in_place_polls_at_the_new_rate_and_zero_stops_it(
     workspace: Workspace,
 ) -> None:
@@ -122,6 +126,7 @@ async def test_watch_interval_reloaded_in_place_polls_at_the_new_rate_and_zero_s
     assert not [e for e in logs if e["event"] == "config_restart_needed"]
 
 
+@pytest.mark.slow
 async def test_verify_grace_min_coverage_and_qps_reloaded_in_place_reach_the_verifier(
     workspace: Workspace,
 ) -> None:

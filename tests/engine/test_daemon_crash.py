@@ -87,6 +87,7 @@ def requests_for(emu: Emulator, name: str) -> list[tuple[str, datetime, str | No
     return [(r.command, r.wall, r.code) for r in emu.requests if r.stream == key and r.command]
 
 
+@pytest.mark.slow
 async def test_kill_9_then_restart_continues_open_windows_and_stops_ended_ones(
     workspace: Workspace,
 ) -> None:

@@ -42,6 +42,7 @@ def stall_intents_of(monkeypatch: pytest.MonkeyPatch, stalled: StreamKey) -> Non
     monkeypatch.setattr(state, "_write", slow_write)
 
 
+@pytest.mark.slow
 async def test_a_start_held_past_its_window_by_a_disk_stall_is_never_sent(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,6 +9,8 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from conftest import EmulatorFactory
 from liverecd.clock import FakeClock
 from liverecd.ops import service
@@ -20,6 +22,7 @@ STEP = 5.0  # simulated seconds per step
 SETTLE = 0.01  # real seconds between steps: 600 steps play fifty minutes
 
 
+@pytest.mark.slow
 async def test_an_hour_of_windows_plays_on_the_fake_clock_in_seconds(
     tmp_path: Path, emulator_factory: EmulatorFactory
 ) -> None:

@@ -52,6 +52,7 @@ class Events(list[dict[str, object]]):
             await self.arrived.wait_for(lambda: any(e.get("event") == name for e in self))
 
 
+@pytest.mark.slow
 async def test_the_daemon_is_not_ready_until_the_credentials_uri_answers(
     workspace: Workspace,
 ) -> None:

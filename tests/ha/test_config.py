@@ -59,6 +59,7 @@ def test_a_bad_database_block_is_a_located_error(
     assert "hunter2secret" not in str(caught.value)
 
 
+@pytest.mark.slow
 async def test_an_unreachable_database_is_named_and_retried_before_ready(
     tmp_path: Path, emulator_factory: EmulatorFactory
 ) -> None:

@@ -213,6 +213,7 @@ def near(value: float | None, expected: float, tolerance: float = 0.5) -> bool:
     return value is not None and abs(value - expected) <= tolerance
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(30)
 def test_wall_clock_steps_forward_then_back_lose_and_repeat_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leaks: LeakScan
@@ -250,6 +251,7 @@ def test_wall_clock_steps_forward_then_back_lose_and_repeat_nothing(
     assert near(run.when("after_back", "start"), 5.9) and near(run.when("after_back", "stop"), 6.8)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(30)
 def test_suspend_and_resume_is_handled_like_a_step(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, leaks: LeakScan

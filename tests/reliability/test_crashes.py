@@ -135,6 +135,7 @@ def downtime(lives: list[DaemonProcess], end: datetime) -> list[Span]:
     return down
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 async def test_kill_9_at_random_instants_converges_and_records_only_what_downtime_explains(
     tmp_path: Path, emulator_factory: EmulatorFactory, leaks: LeakScan

@@ -69,6 +69,7 @@ def plan(t0_offset: float) -> Windows:
 
 # Real time: the emulator's hangs are meant to outlast the client's 500 ms request timeout, and
 # that timeout is aiohttp's (the event loop's clock), not the daemon's Clock.
+@pytest.mark.slow
 @pytest.mark.realtime
 @pytest.mark.timeout(60)
 async def test_fifty_streams_under_faults_and_a_throttle_storm_lose_nothing(

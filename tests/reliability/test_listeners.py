@@ -68,6 +68,7 @@ async def slow_client(port: int) -> tuple[float, bool] | None:
     return time.monotonic() - started, closed
 
 
+@pytest.mark.slow
 @pytest.mark.realtime  # a subprocess, and clients that stall in real time
 @pytest.mark.timeout(90)
 async def test_a_slowloris_on_both_ports_costs_no_command_and_no_log_flood(

@@ -55,6 +55,7 @@ def full_pipe() -> Iterator[int]:
     os.close(read)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(60)
 async def test_a_stdout_nobody_reads_blocks_no_command_and_no_sigterm(
     tmp_path: Path, emulator_factory: EmulatorFactory, full_pipe: int, leaks: LeakScan

@@ -6,6 +6,7 @@ import itertools
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -84,6 +85,7 @@ def test_recordings_of_a_stream_never_overlap(sched: Schedule) -> None:
         assert len({r.window_id for r in chain}) == len(chain)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(sched=schedules)
 def test_every_opening_is_followed_by_its_close_or_a_handover(sched: Schedule) -> None:

@@ -113,6 +113,7 @@ async def callback_workspace(
     return ws
 
 
+@pytest.mark.slow
 async def test_a_silent_start_is_sent_again_within_confirm_and_the_window_is_saved(
     callback_workspace: Workspace,
 ) -> None:

@@ -9,6 +9,7 @@ import json
 import sys
 from datetime import timedelta
 
+import pytest
 from structlog.testing import capture_logs
 
 from engine.conftest import (
@@ -62,6 +63,7 @@ async def report_json(ws: Workspace) -> list[dict[str, object]]:
     return rows
 
 
+@pytest.mark.slow
 async def test_the_daemon_verifies_each_window_ok_gap_or_absent(workspace: Workspace) -> None:
     emu = workspace.emulator
     workspace.write_config(watch="250ms", extra=VERIFY)
@@ -121,6 +123,7 @@ async def test_the_daemon_verifies_each_window_ok_gap_or_absent(workspace: Works
     assert len(index_calls) == 4 and all(r.http_status == 200 for r in index_calls)
 
 
+@pytest.mark.slow
 async def test_a_reload_that_deletes_an_ended_window_keeps_its_verification(
     workspace: Workspace,
 ) -> None:

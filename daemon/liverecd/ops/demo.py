@@ -23,7 +23,6 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import structlog
@@ -35,33 +34,22 @@ from liverecd.config import ApiConfig, Config, LogConfig
 from liverecd.emulator import Emulator, EmulatorConfig, RequestRecord, StreamState
 from liverecd.engine.daemon import Daemon
 from liverecd.errors import LiverecdError
-from liverecd.ops import logs, service
-from liverecd.ops.demo_files import (
-    BASE_SECONDS,
-    CONFIG_FILE,
-    SCHEDULE_FILE,
-    free_port,
-    load_timeline,
-    template,
-    template_zone,
-    workdir,
-    write_files,
-)
+from liverecd.ops import demo_files, logs, service
+from liverecd.ops.demo_files import BASE_SECONDS
 from liverecd.ops.demo_report import (
     Happening,
     StreamReport,
+    header,
+    judge,
     plan_lines,
-    stream_report,
-    summary_table,
-    verifications,
+    summary,
     verified_after,
 )
 from liverecd.ops.extension import StatusExtension
 from liverecd.ops.metrics import Metrics
 from liverecd.schedule.actions import Recording
 from liverecd.streams import Command, StreamKey
-from liverecd.verify.report import text_table
-from liverecd.verify.rows import Verification
+from liverecd.verify.report import read_rows
 
 log = structlog.get_logger(__name__)
 
@@ -153,6 +141,17 @@ class World:
                     raise LiverecdError(f"demo: could not start {name} by hand: {result.code}")
                 log.info("demo_started_by_hand", stream=str(self._keys[name]))
 
+    def judged_from(self, requests: Sequence[RequestRecord]) -> dict[StreamKey, datetime]:
+        """When each late stream went live, and when the daemon sent each SILENT stream's start
+        again: the demo judges those windows from there."""
+        out = dict(self.live_at)
+        for name in SILENT:
+            key = self._keys[name]
+            starts = [r.wall for r in requests if r.stream == key and r.command == "start"]
+            if len(starts) > 1:
+                out[key] = starts[1]
+        return out
+
     async def play(self) -> None:
         """Bring each late stream live at its time."""
         for key, at in sorted(self._late.items(), key=lambda item: item[1]):
@@ -161,19 +160,28 @@ class World:
             self.live_at[key] = _now()
             log.info("demo_stream_live", stream=str(key))
 
+    async def settled(self, after: datetime, end: datetime) -> None:
+        """Return once every stream is idle (stopped, file closed) after `after`, or at `end`."""
+        await _sleep_until(after)
+        keys = self._keys.values()
+        # The emulator has no change notification to wait on; a few seconds of polling at most.
+        while _now() < end and any(self.emulator.state(k) is not StreamState.IDLE for k in keys):  # noqa: ASYNC110
+            await asyncio.sleep(POLL)
+
 
 # -- the run ----------------------------------------------------------------------------------
 
 
 async def run_demo(duration: float = BASE_SECONDS, *, keep: bool = False) -> DemoOutcome:
     """Run the whole demo, printing the plan, the daemon's log and the summary to stdout."""
-    zone = template_zone(template(SCHEDULE_FILE))
+    zone = demo_files.template_zone(demo_files.template(demo_files.SCHEDULE_FILE))
     _configure_logs(zone)
     scale = duration / BASE_SECONDS
     accounts = {DAEMON_KEY_ID: secrets.token_hex(16), CONSOLE_KEY_ID: secrets.token_hex(16)}
     for secret in accounts.values():
         logs.register_secret(secret)
-    record_key, port = secrets.token_hex(12), free_port()
+    keys = {key_id: Credentials(key_id, Secret(secret)) for key_id, secret in accounts.items()}
+    record_key, port = secrets.token_hex(12), demo_files.free_port()
     logs.register_secret(record_key)
     os.environ["LIVERECD_RECORD_AUTH_KEY"] = record_key  # the daemon reads it as in production
     emulator_config = EmulatorConfig(
@@ -181,35 +189,32 @@ async def run_demo(duration: float = BASE_SECONDS, *, keep: bool = False) -> Dem
         index_millis=True,  # windows of seconds: the index's whole seconds would blur coverage
         record_notify_url=f"http://127.0.0.1:{port}/notify/record",
     )  # fmt: skip
-    with workdir(keep) as folder:
+    with demo_files.workdir(keep) as folder:
         async with Emulator(emulator_config) as emulator:
             # Whole seconds, so the default demo's schedule reads 20:00:03, not 20:00:03.417.
             t0 = datetime.fromtimestamp(math.ceil(_now().timestamp() + START_MARGIN), UTC)
             end = t0 + timedelta(seconds=duration)
-            config = write_files(folder, t0=t0, scale=scale, endpoint=emulator.url,
-                                 record_callback=f"127.0.0.1:{port}")  # fmt: skip
-            timeline = load_timeline(config)
+            config = demo_files.write_files(folder, t0=t0, scale=scale, endpoint=emulator.url,
+                                            record_callback=f"127.0.0.1:{port}")  # fmt: skip
+            timeline = demo_files.load_timeline(config)
             recs = timeline.recordings(t0, end)
             world = World(emulator, {r.stream.stream: r.stream for r in recs}, t0, scale)
             plan = plan_lines(timeline.expand(t0, end), world.happenings(), t0, zone)
-            print(_header(emulator.url, folder, zone, plan, duration, keep), flush=True)
-            await world.prepare(config.api, _credentials(CONSOLE_KEY_ID, accounts))
-            daemon_credentials = _credentials(DAEMON_KEY_ID, accounts)
-            interrupted = await _run_daemon(config, daemon_credentials, world, recs, end)
+            print(header(emulator.url, DAEMON_KEY_ID, folder, zone, plan, duration, keep),
+                  flush=True)  # fmt: skip
+            await world.prepare(config.api, keys[CONSOLE_KEY_ID])
+            interrupted = await _run_daemon(config, keys[DAEMON_KEY_ID], world, recs, end)
             requests = tuple(r for r in emulator.requests
                              if r.access_key_id == DAEMON_KEY_ID and r.command)  # fmt: skip
-            verified = await verifications(
-                config, min(r.end for r in recs), max(r.end for r in recs)
-            )
-            reports = _summary(world, recs, requests, zone, config, verified)
+            reports = judge(recs, emulator.recordings, requests, world.judged_from(requests),
+                            late_allowance=config.api.retry.wait_for_stream_cap.total_seconds(),
+                            now=_now())  # fmt: skip
+            rows = await read_rows(config, min(r.end for r in recs), max(r.end for r in recs))
+            print(summary(reports, rows, zone))
         if keep:
             print(f"The demo's files are in {folder}")
     code = 130 if interrupted else 0 if all(r.ok for r in reports) else 1
     return DemoOutcome(code, reports, requests, interrupted)
-
-
-def _credentials(key_id: str, accounts: Mapping[str, str]) -> Credentials:
-    return Credentials(key_id, Secret(accounts[key_id]))
 
 
 async def _run_daemon(
@@ -225,9 +230,7 @@ async def _run_daemon(
         config, credentials, extensions=page, on_ready=lambda d: _ready(d, ready, page)
     ))  # fmt: skip
     playing = asyncio.create_task(world.play())
-    last_close = max(r.end for r in recs)
-    keys = {r.stream for r in recs}
-    settling = asyncio.create_task(_settled(world.emulator, keys, last_close, end))
+    settling = asyncio.create_task(world.settled(max(r.end for r in recs), end))
     verifying = asyncio.create_task(verified_after(settling, config, recs, end))
     try:
         await asyncio.wait({serving, verifying}, return_when=asyncio.FIRST_COMPLETED)
@@ -254,75 +257,6 @@ def _ready(
     if page and (address := page[0].address) is not None:
         url = f"http://{address[0]}:{address[1]}/"
         print(f"\nStatus page: {url} (up while the demo runs)\n", flush=True)
-
-
-async def _settled(
-    emulator: Emulator, keys: set[StreamKey], after: datetime, end: datetime
-) -> None:
-    """Return once every stream is idle (stopped, file closed) after `after`, or at `end`."""
-    await _sleep_until(after)
-    # The emulator has no change notification to wait on; a few seconds of polling at most.
-    while _now() < end and any(emulator.state(k) is not StreamState.IDLE for k in keys):  # noqa: ASYNC110
-        await asyncio.sleep(POLL)
-
-
-def _resent_at(key: StreamKey, requests: Sequence[RequestRecord]) -> datetime | None:
-    """For a stream whose first start records nothing (SILENT): when the daemon sent it again
-    (the demo then judges the window from there, as it does for a stream that goes live late)."""
-    if key.stream not in SILENT:
-        return None
-    starts = [r.wall for r in requests if r.stream == key and r.command == "start"]
-    return starts[1] if len(starts) > 1 else None
-
-
-def _summary(
-    world: World, recs: Sequence[Recording], requests: Sequence[RequestRecord], zone: ZoneInfo,
-    config: Config, rows: list[Verification],
-) -> tuple[StreamReport, ...]:  # fmt: skip
-    allowance = config.api.retry.wait_for_stream_cap.total_seconds()
-    now = _now()
-    reports = tuple(
-        stream_report(
-            [r for r in recs if r.stream == key],
-            world.emulator.recordings(key),
-            requests,
-            live_at=world.live_at.get(key) or _resent_at(key, requests),
-            late_allowance=allowance,
-            now=now,
-        )
-        for key in dict.fromkeys(r.stream for r in recs)
-    )
-    failed = [r.key.stream for r in reports if not r.ok]
-    verdict = (
-        f"Every window was recorded as scheduled ({len(reports)} streams)."
-        if not failed
-        else f"Not recorded as scheduled: {', '.join(failed)}."
-    )
-    print(f"\nSummary (times in {zone.key}):\n{summary_table(reports, zone)}\n\n{verdict}")
-    print("\nVerified by the daemon (DescribeLiveStreamRecordIndexFiles + recording callbacks,"
-          f" times in UTC; `liverecd report` prints the same):\n{text_table(rows)}")  # fmt: skip
-    return reports
-
-
-def _header(
-    url: str, folder: Path, zone: ZoneInfo, plan: list[str], duration: float, keep: bool
-) -> str:
-    kept = "" if keep else "   (removed at the end; --keep keeps it)"
-    return "\n".join([
-        f"liverecd demo: the daemon and a Live API emulator, in this process, "
-        f"for about {duration:g} s.",
-        "",
-        f"  emulator  {url}   (AccessKey {DAEMON_KEY_ID}, made up)",
-        f"  config    {folder / CONFIG_FILE}",
-        f"  schedule  {folder / SCHEDULE_FILE}{kept}",
-        "",
-        f"The plan (times in {zone.key}):",
-        *plan,
-        "",
-        "The daemon's log follows, as `liverecd run` writes it (JSON under systemd; request and",
-        "window ids left out here). Ctrl-C ends the demo early.",
-        "",
-    ])  # fmt: skip
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""What `liverecd demo` prints around the daemon's log: the plan before, the summary table after.
+"""What `liverecd demo` prints around the daemon's log: the plan before, the summary after.
 
 Pure functions over the timeline's recordings and the emulator's records, so the judgement
 "was every window recorded as expected" is the same in the demo and in its tests; and, after
@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from liverecd.config import Config
 from liverecd.emulator import RecordingInterval, RequestRecord
+from liverecd.ops.demo_files import CONFIG_FILE, SCHEDULE_FILE
 from liverecd.schedule.actions import Action, Recording
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result
-from liverecd.verify.report import read_rows
+from liverecd.verify.report import read_rows, text_table
 from liverecd.verify.rows import Verification
 
 TIMES = "\u00d7"  # the multiplication sign, as in "start, 4 times"
@@ -62,6 +64,61 @@ def plan_lines(
         f"{stream.stream}"
         for t, _, what, stream in rows
     ]
+
+
+def header(
+    url: str, key_id: str, folder: Path, zone: ZoneInfo, plan: list[str], duration: float,
+    keep: bool,
+) -> str:  # fmt: skip
+    """What the demo prints first: where things are, and the plan."""
+    kept = "" if keep else "   (removed at the end; --keep keeps it)"
+    return "\n".join([
+        f"liverecd demo: the daemon and a Live API emulator, in this process, "
+        f"for about {duration:g} s.",
+        "",
+        f"  emulator  {url}   (AccessKey {key_id}, made up)",
+        f"  config    {folder / CONFIG_FILE}",
+        f"  schedule  {folder / SCHEDULE_FILE}{kept}",
+        "",
+        f"The plan (times in {zone.key}):",
+        *plan,
+        "",
+        "The daemon's log follows, as `liverecd run` writes it (JSON under systemd; request and",
+        "window ids left out here). Ctrl-C ends the demo early.",
+        "",
+    ])  # fmt: skip
+
+
+def judge(
+    recs: Sequence[Recording], recorded: Callable[[StreamKey], Sequence[RecordingInterval]],
+    requests: Sequence[RequestRecord], live_at: Mapping[StreamKey, datetime], *,
+    late_allowance: float, now: datetime,
+) -> tuple[StreamReport, ...]:  # fmt: skip
+    """One `stream_report` per stream of `recs`, in their order; `live_at` for the streams
+    judged from a later instant (see `stream_report`)."""
+    return tuple(
+        stream_report([r for r in recs if r.stream == key], recorded(key), requests,
+                      live_at=live_at.get(key), late_allowance=late_allowance, now=now)
+        for key in dict.fromkeys(r.stream for r in recs)
+    )  # fmt: skip
+
+
+def summary(
+    reports: Sequence[StreamReport], rows: list[Verification], zone: ZoneInfo
+) -> str:
+    """What the demo prints last: the table, the verdict, and the daemon's own verification
+    rows (as `liverecd report` prints them)."""
+    failed = [r.key.stream for r in reports if not r.ok]
+    verdict = (
+        f"Every window was recorded as scheduled ({len(reports)} streams)."
+        if not failed
+        else f"Not recorded as scheduled: {', '.join(failed)}."
+    )
+    return (
+        f"\nSummary (times in {zone.key}):\n{summary_table(reports, zone)}\n\n{verdict}\n"
+        "\nVerified by the daemon (DescribeLiveStreamRecordIndexFiles + recording callbacks,"
+        f" times in UTC; `liverecd report` prints the same):\n{text_table(rows)}"
+    )
 
 
 def stream_report(
@@ -188,11 +245,6 @@ def _tenths(t: datetime) -> str:
     return f"{t:%H:%M:%S}.{t.microsecond // 100_000}"
 
 
-async def verifications(config: Config, since: datetime, until: datetime) -> list[Verification]:
-    """The daemon's verification rows of windows that ended in [since, until] (as `report`)."""
-    return await read_rows(config, since, until)
-
-
 async def verified_after(
     settling: asyncio.Task[None], config: Config, recs: Sequence[Recording], end: datetime
 ) -> None:
@@ -204,7 +256,7 @@ async def verified_after(
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(wait):
             while True:
-                rows = await verifications(config, first, last)
+                rows = await read_rows(config, first, last)
                 if sum(1 for r in rows if r.result is not Result.PENDING) >= len(recs):
                     return
                 await asyncio.sleep(0.2)
