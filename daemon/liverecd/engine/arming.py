@@ -249,3 +249,10 @@ def starts_due(
         for key, window in windows.items()
         if wants_start(window, tracks.get(key), marks.get(key), requested.get(key))
     )
+
+
+def watch_rank(start: datetime, now: datetime) -> tuple[bool, float]:
+    """Which of a stream's windows the watch follows (the highest rank): one open now (the
+    latest to open), else the earliest to open."""
+    gap = (start - now).total_seconds()
+    return (gap <= 0, gap if gap <= 0 else -gap)

@@ -13,6 +13,7 @@ it lands, newer changes to the same row taking its place; `last_error` says so m
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -32,9 +33,12 @@ CLOSE_GRACE = 5.0  # seconds a shutdown waits for writes that keep failing
 class StateBook:
     """Mirror + batched durable writes. Create and use it on the event loop."""
 
-    def __init__(self, store: StateStore, clock: Clock) -> None:
+    def __init__(
+        self, store: StateStore, clock: Clock, *, intent_timeout: float | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._intent_timeout = intent_timeout
         self._rows: dict[str, RecordingState] = {}
         self._by_stream: dict[StreamKey, dict[str, RecordingState]] = {}
         self._pending: dict[str, RecordingState | None] = {}  # window id -> row or deletion
@@ -147,6 +151,31 @@ class StateBook:
         if self.last_error != str(exc):
             log.error("state_write_failed", error=str(exc), retry=True)
         self.last_error = str(exc)
+
+    async def durable(self, fut: asyncio.Future[None], deadline: datetime) -> bool:
+        """Wait for `fut` (a write of this book) until `deadline` on the wall clock; True once
+        it is durable (a failing write is retried meanwhile): an opening command waits here.
+
+        With `intent_timeout` (a cluster member: its lease gate guards every send, and its
+        shared database may be failing over), True also once that long has passed while the
+        window is still open: DESIGN §9 keeps sending what is owed through a database blip."""
+        if fut.done():
+            return fut.exception() is None
+        now = self._clock.wall()
+        limit = deadline
+        if self._intent_timeout is not None:
+            limit = min(deadline, now + timedelta(seconds=self._intent_timeout))
+        nap = asyncio.ensure_future(self._clock.sleep((limit - now).total_seconds()))
+        try:
+            await asyncio.wait((nap, asyncio.shield(fut)), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nap.cancel()
+        if fut.done() and fut.exception() is None:
+            return True
+        if self._intent_timeout is not None and deadline > self._clock.wall():
+            log.warning("start_without_intent", error=self.last_error)
+            return True
+        return False
 
     @property
     def unwritten(self) -> int:

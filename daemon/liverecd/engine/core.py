@@ -21,6 +21,7 @@ from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock
 from liverecd.config import Config
 from liverecd.engine.alarms import ARM_AHEAD, STOP, Alarms, alarms_for
+from liverecd.engine.arming import OpenWindow, watch_rank
 from liverecd.engine.book import StateBook
 from liverecd.engine.dispatch import Dispatcher, Sender, StreamWait
 from liverecd.engine.lifecycle import Phase, after_settled, opening_row, stop_targets
@@ -31,7 +32,7 @@ from liverecd.engine.store import StateStore
 from liverecd.engine.tasks import Scope
 from liverecd.engine.timing import Pacer
 from liverecd.schedule.actions import Recording
-from liverecd.streams import Command
+from liverecd.streams import Command, StreamKey
 
 SettleListener = Callable[[Settled], None]
 
@@ -74,7 +75,7 @@ class Engine:
         self.config = config
         self.clock = clock
         self._observer = observer
-        self.book = StateBook(store, clock)
+        self.book = StateBook(store, clock, intent_timeout=intent_timeout)
         self.timeline: dict[str, Recording] = {}
         self.last_failure: Failure | None = None
         self._on_change = on_change
@@ -82,7 +83,6 @@ class Engine:
         self._listeners = tuple(listeners)  # e.g. the watch's notes, verification, the page
         self._on_clock_jump = on_clock_jump  # the daemon re-expands the timeline
         self._max_lead = config.max_lead
-        self._intent_timeout = intent_timeout
         self.alarms = Alarms(self._alarm, clock)
         self.dispatcher = Dispatcher(
             sender, pacer, policy, clock,
@@ -104,7 +104,7 @@ class Engine:
         for order in plan.orders:
             if not order.opens:
                 self.dispatcher.submit(order)
-        if opening and not await self._durable(durable, max(_deadline(o) for o in opening)):
+        if opening and not await self.book.durable(durable, max(_deadline(o) for o in opening)):
             opening = [o for o in opening if _deadline(o) > self.clock.wall()]
             self.tasks.spawn(self._submit_when_durable(durable, opening), name="reconcile-intents")
             opening = []
@@ -112,34 +112,9 @@ class Engine:
             self.dispatcher.submit(order)
         self._on_change()
 
-    async def _durable(self, fut: asyncio.Future[None], deadline: datetime) -> bool:
-        """Wait for `fut` (a state write) until `deadline` on the wall clock; True once it is
-        durable. The book retries a failing write on its own.
-
-        With `intent_timeout` (a cluster member: its lease gate guards every send, and its
-        shared database may be failing over), True also once that long has passed while the
-        window is still open: DESIGN §9 keeps sending what is owed through a database blip."""
-        if fut.done():
-            return fut.exception() is None
-        now = self.clock.wall()
-        limit = deadline
-        if self._intent_timeout is not None:
-            limit = min(deadline, now + timedelta(seconds=self._intent_timeout))
-        nap = asyncio.ensure_future(self.clock.sleep((limit - now).total_seconds()))
-        try:
-            await asyncio.wait((nap, asyncio.shield(fut)), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            nap.cancel()
-        if fut.done() and fut.exception() is None:
-            return True
-        if self._intent_timeout is not None and deadline > self.clock.wall():
-            log.warning("start_without_intent", error=self.book.last_error)
-            return True
-        return False
-
     async def _submit_when_durable(self, fut: asyncio.Future[None], orders: list[Order]) -> None:
         for order in sorted(orders, key=_deadline):
-            if await self._durable(fut, _deadline(order)):
+            if await self.book.durable(fut, _deadline(order)):
                 self.dispatcher.submit(order)
 
     def reconcile(self, previous: Mapping[str, Recording] | None) -> ReconcilePlan:
@@ -208,7 +183,7 @@ class Engine:
             return
         own = self.book.get(rec.window_id)
         command = rec.opens_with  # the resolver has the last word when it leaves
-        if (own is None or not own.phase.running) and not await self._durable(
+        if (own is None or not own.phase.running) and not await self.book.durable(
             self.book.put(opening_row(rec, command, now)), rec.end
         ):
             # The window ended before its intent could be written: no start. The row stays in
@@ -232,12 +207,40 @@ class Engine:
                       due=rec.end)
             )  # fmt: skip
 
+    def rearm(self, stream: StreamKey, window_id: str) -> bool:
+        """The watch saw `stream` live in a session our last start did not cover: start the
+        open window again (or hurry a start already waiting for the stream). True when a
+        command was queued or hurried."""
+        rec = self.timeline.get(window_id)
+        if rec is None or not rec.is_open(self.clock.wall()):
+            return False
+        if self.dispatcher.expedite(window_id):
+            return True
+        if any(self.dispatcher.pending(window_id, c) for c in OPENS):
+            return False
+        return self.dispatcher.submit(
+            Order(command=Command.START, stream=stream, window_id=window_id,
+                  due=self.clock.wall(), deadline=rec.end, reassert=True)
+        )  # fmt: skip
+
+    def watched(self) -> dict[StreamKey, OpenWindow]:
+        """Windows the daemon opened or is opening that have not ended, for the watch: a start
+        sent early under `max_lead` is watched from then on, so the watch remembers it when its
+        window opens instead of asking for a second start. Reads the rows (few), not the
+        timetable."""
+        now, out = self.clock.wall(), dict[StreamKey, OpenWindow]()
+        for row in self.book.rows_running():
+            rec = self.timeline.get(row.window_id)
+            if rec is not None and rec.end > now:
+                seen = out.get(rec.stream)
+                if seen is None or watch_rank(rec.start, now) > watch_rank(seen.start, now):
+                    out[rec.stream] = OpenWindow(rec.window_id, rec.start, rec.end)
+        return out
+
     def counts(self) -> tuple[int, int]:
         """Windows held open (opening or recording), and recordings the API confirmed."""
         book = self.book
         return book.count(Phase.OPENING, Phase.RECORDING), book.count(Phase.RECORDING)
-
-    # -- dispatcher callbacks -----------------------------------------------------------------
 
     def _resolve(self, order: Order) -> Command | None:
         rows = self.book.of_stream(order.stream)
@@ -273,8 +276,6 @@ class Engine:
         if self._on_clock_jump is not None:
             self._on_clock_jump()
         self._on_change()
-
-    # -- a reloaded main config ---------------------------------------------------------------
 
     def set_max_lead(self, max_lead: timedelta) -> None:
         """Use `max_lead` from now on (main-config reload): queued starts are planned again, and

@@ -29,8 +29,8 @@ from liverecd.engine.core import Engine
 from liverecd.engine.listing import OnlineLister, online_list_limiter
 from liverecd.engine.observer import EngineObserver
 from liverecd.engine.online_watch import OnlineWatch
-from liverecd.engine.orders import Order, Settled
-from liverecd.streams import Command, StreamKey
+from liverecd.engine.orders import Settled
+from liverecd.streams import StreamKey
 
 log = structlog.get_logger(__name__)
 
@@ -85,7 +85,7 @@ class WatchLink:
         self._engine, self._interval = engine, interval
         self._watch = OnlineWatch(
             CountingLister(client, self._listed), online_list_limiter(self._clock), self._clock,
-            interval=interval, windows=lambda: watched(engine), on_online=self._on_online,
+            interval=interval, windows=engine.watched, on_online=self._on_online,
             on_event=self._on_event,
         )  # fmt: skip
         return self._watch
@@ -158,7 +158,7 @@ class WatchLink:
 
     def _on_online(self, key: StreamKey, window: OpenWindow, publish: datetime | None) -> None:
         if self._engine is not None:
-            rearm(self._engine, key, window.window_id)
+            self._engine.rearm(key, window.window_id)
 
     def _on_event(self, event: Event) -> None:
         for listener in self._event_listeners:
@@ -184,42 +184,3 @@ class WatchLink:
         elif settled.reason == "retries_exhausted":
             watch.note_start_failed(stream)
 
-
-def _watch_rank(start: datetime, now: datetime) -> tuple[bool, float]:
-    """Which of a stream's windows the watch follows: one open now (the latest), else the
-    earliest to open."""
-    gap = (start - now).total_seconds()
-    return (gap <= 0, gap if gap <= 0 else -gap)
-
-
-def watched(engine: Engine) -> dict[StreamKey, OpenWindow]:
-    """Windows the daemon opened or is opening and that have not ended, for the watch: a start
-    sent early under `max_lead` is watched from then on, so the watch remembers it when its
-    window opens instead of asking for a second start. Reads the rows (few), not the timetable."""
-    now = engine.clock.wall()
-    out: dict[StreamKey, OpenWindow] = {}
-    for row in engine.book.rows_running():
-        rec = engine.timeline.get(row.window_id)
-        if rec is not None and rec.end > now:
-            seen = out.get(rec.stream)
-            if seen is None or _watch_rank(rec.start, now) > _watch_rank(seen.start, now):
-                out[rec.stream] = OpenWindow(rec.window_id, rec.start, rec.end)
-    return out
-
-
-def rearm(engine: Engine, stream: StreamKey, window_id: str) -> bool:
-    """The watch saw `stream` live in a session our last start did not cover: start the open
-    window again (or hurry a start already waiting for the stream). True when a command was
-    queued or hurried."""
-    rec = engine.timeline.get(window_id)
-    if rec is None or not rec.is_open(engine.clock.wall()):
-        return False
-    dispatcher = engine.dispatcher
-    if dispatcher.expedite(window_id):
-        return True
-    if any(dispatcher.pending(window_id, c) for c in (Command.START, Command.RESTART)):
-        return False
-    return dispatcher.submit(
-        Order(command=Command.START, stream=stream, window_id=window_id,
-              due=engine.clock.wall(), deadline=rec.end, reassert=True)
-    )  # fmt: skip

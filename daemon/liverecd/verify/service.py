@@ -21,7 +21,6 @@ from liverecd.api.record_index import ACTION_INDEX, ActionCaller, IndexRead, rea
 from liverecd.clock import Clock
 from liverecd.engine.arming import Change, Event, OpenWindow
 from liverecd.engine.orders import Settled
-from liverecd.engine.watch_link import rearm, watched
 from liverecd.errors import CredentialsError
 from liverecd.ops import logs
 from liverecd.streams import StreamKey
@@ -89,7 +88,7 @@ class VerifyExtension:
         self.verifier = verifier
         await verifier.load()
         engine = daemon.engine
-        self._windows = lambda: watched(engine)
+        self._windows = engine.watched
         if self._config.verify.callback_listen is not None:
             await self._start_callbacks(daemon, verifier)
 
@@ -111,12 +110,12 @@ class VerifyExtension:
             return rec is not None and self._clock.wall() < rec.end
 
         confirmer = Confirmer(
-            verify.confirm, self._clock, resend=lambda k, w: rearm(engine, k, w), is_open=is_open,
+            verify.confirm, self._clock, resend=engine.rearm, is_open=is_open,
             is_offline=lambda k: watch is not None and watch.is_online(k) is False,
         )  # fmt: skip
 
         def on_status(stream: StreamKey, event: str) -> None:
-            window = watched(engine).get(stream)
+            window = engine.watched().get(stream)
             confirmer.on_status(stream, event, window.window_id if window else None)
 
         receiver = RecordReceiver(
