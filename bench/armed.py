@@ -38,9 +38,9 @@ from liverecd.api.result import Outcome
 from liverecd.clock import SystemClock
 from liverecd.config import ApiConfig, ListenAddress
 from liverecd.emulator import Emulator, EmulatorConfig
-from liverecd.engine.arming import Change, Event, OpenWindow
-from liverecd.engine.listing import MAX_PAGE_SIZE, online_list_limiter
-from liverecd.engine.online_watch import OnlineWatch
+from liverecd.engine.online.lister import MAX_PAGE_SIZE, online_list_limiter
+from liverecd.engine.online.sessions import Change, Event, OpenWindow
+from liverecd.engine.online.watch import OnlineWatch
 from liverecd.ops.ingest import IngestEndpoint
 from liverecd.streams import Command, StreamKey
 

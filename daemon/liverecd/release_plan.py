@@ -1,6 +1,6 @@
 """Deadline-first release plan: when may each pending start leave? Pure arithmetic, no clock.
 
-One function for the dispatcher (`engine.queue`) and for `check`'s quota forecast
+One function for the dispatcher (`engine.dispatch.queue`) and for `check`'s quota forecast
 (`schedule.quota`), so the forecast is the plan the daemon follows. At the top of the package
 because both import it (nothing here imports from either).
 

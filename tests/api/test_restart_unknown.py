@@ -1,5 +1,5 @@
 """`fire` and the daemon decide a `restart` whose outcome is unknown the same way (issue 11):
-both hand the answer to the one verdict (`engine.answers.decide`), which re-sends it as a
+both hand the answer to the one verdict (`engine.dispatch.answers.decide`), which re-sends it as a
 `start` (TaskAlreadyStarted makes that harmless when the restart did go through; DESIGN.md §5:
 a restart is never blindly repeated). Each side meets the same emulator fault, a hang after
 effect (the restart ran, its answer is lost) or a connection reset, and each leaves the same

@@ -15,8 +15,8 @@ from liverecd.api.ratelimit import RateLimiter
 from liverecd.api.result import ApiResult, TransportError
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import FakeClock
-from liverecd.engine.dispatch import Dispatcher, StreamWait
-from liverecd.engine.orders import Order, Settled
+from liverecd.engine.dispatch.dispatcher import Dispatcher, StreamWait
+from liverecd.engine.dispatch.orders import Order, Settled
 from liverecd.streams import Command, StreamKey
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

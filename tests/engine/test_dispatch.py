@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from liverecd.api.result import Outcome
 from liverecd.api.retry import RetryPolicy
-from liverecd.engine.dispatch import CHAIN_HEADROOM
+from liverecd.engine.dispatch.dispatcher import CHAIN_HEADROOM
 from liverecd.streams import Command
 
 from .helpers import T0, Rig, code, key, ok, order, rig, timeout

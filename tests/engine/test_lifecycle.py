@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from liverecd.api.outcome import Outcome
+from liverecd.engine.dispatch.orders import Order, Settled
 from liverecd.engine.lifecycle import Phase, RecordingState, after_settled, opening_row
-from liverecd.engine.orders import Order, Settled
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.model import Finalize, Source
 from liverecd.streams import Command, StreamKey

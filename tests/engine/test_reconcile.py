@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from liverecd.api.result import ApiResult, Outcome
 from liverecd.config import Source
+from liverecd.engine.dispatch.orders import Order, Settled
 from liverecd.engine.lifecycle import Phase, RecordingState, after_settled
-from liverecd.engine.orders import Order, Settled
 from liverecd.engine.reconcile import opening_command, reconcile
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.model import Finalize

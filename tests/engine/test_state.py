@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from liverecd.clock import SystemClock
-from liverecd.engine.book import StateBook
 from liverecd.engine.lifecycle import Phase, RecordingState
-from liverecd.engine.state import DB_NAME, SCHEMA_VERSION, SqliteStateStore
+from liverecd.engine.state.book import StateBook
+from liverecd.engine.state.sqlite import DB_NAME, SCHEMA_VERSION, SqliteStateStore
 from liverecd.errors import StateError
 from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
@@ -92,7 +92,7 @@ _WRITER = textwrap.dedent(
     import sys
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
-    from liverecd.engine.state import SqliteStateStore
+    from liverecd.engine.state.sqlite import SqliteStateStore
     from liverecd.engine.lifecycle import Phase, RecordingState
     from liverecd.schedule.model import Finalize
     from liverecd.streams import Command, StreamKey

@@ -14,7 +14,7 @@ from structlog.testing import capture_logs
 from conftest import EmulatorFactory
 from liverecd.clock import FakeClock
 from liverecd.engine.daemon import Daemon
-from liverecd.engine.orders import Settled
+from liverecd.engine.dispatch.orders import Settled
 from liverecd.engine.tasks import TaskSet
 from liverecd.ops import service
 from liverecd.schedule.config import load_config

@@ -1,4 +1,4 @@
-"""The state-store contract (engine/store.py), run against both implementations: the embedded
+"""The state-store contract (engine/state/store.py), run against both implementations: the embedded
 SQLite store and the PostgreSQL store of one term (against a real server, as the rest of
 tests/ha, whose fixtures start it). Rows round trip, reads go by stream and by time range,
 verification rows and file callbacks are kept, a reader without a fencing token reads the same
@@ -16,8 +16,8 @@ import pytest
 
 from liverecd.api.record_index import IndexFile
 from liverecd.engine.lifecycle import Phase, RecordingState
-from liverecd.engine.state import SqliteStateStore
-from liverecd.engine.store import StateStore
+from liverecd.engine.state.sqlite import SqliteStateStore
+from liverecd.engine.state.store import StateStore
 from liverecd.errors import FencedError
 from liverecd.ha.store import Database, TermStore
 from liverecd.schedule.model import Finalize

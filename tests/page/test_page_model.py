@@ -18,7 +18,7 @@ from jsonschema import ValidationError, validate
 
 from liverecd.api.result import ApiResult, Outcome
 from liverecd.config import Source
-from liverecd.engine.orders import Order, Settled
+from liverecd.engine.dispatch.orders import Order, Settled
 from liverecd.ops.page import index as index_module
 from liverecd.ops.page import model as m
 from liverecd.ops.page import render

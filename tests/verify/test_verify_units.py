@@ -13,7 +13,7 @@ from structlog.testing import capture_logs
 from liverecd.api.result import Outcome
 from liverecd.clock import FakeClock
 from liverecd.config import ListenAddress
-from liverecd.engine.orders import Order, Settled
+from liverecd.engine.dispatch.orders import Order, Settled
 from liverecd.errors import ConfigError
 from liverecd.schedule.config import load_config
 from liverecd.streams import Command, StreamKey

@@ -20,9 +20,9 @@ from liverecd.api.result import ApiResult
 from liverecd.clock import FakeClock
 from liverecd.config import ApiConfig
 from liverecd.emulator import Emulator
-from liverecd.engine.arming import Event, OpenWindow
-from liverecd.engine.listing import online_list_limiter
-from liverecd.engine.online_watch import OnlineWatch
+from liverecd.engine.online.lister import online_list_limiter
+from liverecd.engine.online.sessions import Event, OpenWindow
+from liverecd.engine.online.watch import OnlineWatch
 from liverecd.streams import Command, StreamKey
 
 ONLINE_LIST = "DescribeLiveStreamsOnlineList"

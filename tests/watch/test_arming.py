@@ -1,4 +1,4 @@
-"""Pure arming decisions (engine/arming.py): sessions, drops, returns, and which streams get a
+"""Pure arming decisions (engine/sessions.py): sessions, drops, returns, and which streams get a
 start."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liverecd.engine import arming
-from liverecd.engine.arming import Change, OpenWindow, StartMark, Track
+from liverecd.engine.online import sessions
+from liverecd.engine.online.sessions import Change, OpenWindow, StartMark, Track
 from liverecd.streams import StreamKey
 
 KEY = StreamKey("play.example.com", "live", "cam")
@@ -23,106 +23,106 @@ def at(seconds: float) -> datetime:
 
 
 def test_first_look_at_an_online_stream_is_no_event_but_wants_a_start() -> None:
-    track, event = arming.seen_online(KEY, None, at(-60), at(1))
+    track, event = sessions.seen_online(KEY, None, at(-60), at(1))
     assert event is None and track.session == 1 and track.present
-    assert arming.wants_start(WINDOW, track, None, None)
+    assert sessions.wants_start(WINDOW, track, None, None)
 
 
 def test_offline_stream_wants_nothing_and_coming_online_later_is_an_event() -> None:
-    track, event = arming.seen_offline(KEY, None, at(1))
-    assert event is None and not arming.wants_start(WINDOW, track, None, None)
-    track, event = arming.seen_online(KEY, track, at(30), at(31))
+    track, event = sessions.seen_offline(KEY, None, at(1))
+    assert event is None and not sessions.wants_start(WINDOW, track, None, None)
+    track, event = sessions.seen_online(KEY, track, at(30), at(31))
     assert event is not None and event.change is Change.CAME_ONLINE
-    assert arming.wants_start(WINDOW, track, None, None)
+    assert sessions.wants_start(WINDOW, track, None, None)
 
 
 def test_a_start_in_the_current_session_arms_the_stream() -> None:
-    track, _ = arming.seen_online(KEY, None, at(-60), at(1))
-    mark = arming.mark_start(track, "w1", at(2), None)
+    track, _ = sessions.seen_online(KEY, None, at(-60), at(1))
+    mark = sessions.mark_start(track, "w1", at(2), None)
     assert mark.session == track.session
-    assert arming.armed(WINDOW, track, mark)
-    assert not arming.wants_start(WINDOW, track, mark, None)
+    assert sessions.armed(WINDOW, track, mark)
+    assert not sessions.wants_start(WINDOW, track, mark, None)
 
 
 def test_a_start_of_another_window_does_not_arm_this_one() -> None:
-    track, _ = arming.seen_online(KEY, None, at(-60), at(1))
+    track, _ = sessions.seen_online(KEY, None, at(-60), at(1))
     mark = StartMark("w0", at(0), track.session)
-    assert arming.wants_start(WINDOW, track, mark, None)
+    assert sessions.wants_start(WINDOW, track, mark, None)
 
 
 def test_observed_drop_then_return_is_a_new_session_with_its_cost() -> None:
-    track, _ = arming.seen_online(KEY, None, at(-60), at(0))
-    mark = arming.mark_start(track, "w1", at(0), None)
-    track, dropped = arming.seen_offline(KEY, track, at(10))
+    track, _ = sessions.seen_online(KEY, None, at(-60), at(0))
+    mark = sessions.mark_start(track, "w1", at(0), None)
+    track, dropped = sessions.seen_offline(KEY, track, at(10))
     assert dropped is not None and dropped.change is Change.DROPPED
-    assert not arming.wants_start(WINDOW, track, mark, None)  # offline: nothing to start
-    track, back = arming.seen_online(KEY, track, at(25), at(30))
+    assert not sessions.wants_start(WINDOW, track, mark, None)  # offline: nothing to start
+    track, back = sessions.seen_online(KEY, track, at(25), at(30))
     assert back is not None and back.change is Change.RETURNED and back.down_seconds == 20
-    assert arming.wants_start(WINDOW, track, mark, None)
-    mark = arming.mark_start(track, "w1", at(31), ("w1", track.session))
-    track, rearmed = arming.rearmed(KEY, track, mark)
+    assert sessions.wants_start(WINDOW, track, mark, None)
+    mark = sessions.mark_start(track, "w1", at(31), ("w1", track.session))
+    track, rearmed = sessions.rearmed(KEY, track, mark)
     assert rearmed is not None and rearmed.change is Change.REARMED
     assert (rearmed.lost_seconds, rearmed.rearm_seconds) == (21, 1)
-    assert arming.rearmed(KEY, track, mark)[1] is None  # reported once
+    assert sessions.rearmed(KEY, track, mark)[1] is None  # reported once
 
 
 def test_new_publish_time_without_a_seen_absence_is_a_missed_drop() -> None:
-    track, _ = arming.seen_online(KEY, None, at(-60), at(0))
-    mark = arming.mark_start(track, "w1", at(0), None)
-    track, event = arming.seen_online(KEY, track, at(5), at(10))
+    track, _ = sessions.seen_online(KEY, None, at(-60), at(0))
+    mark = sessions.mark_start(track, "w1", at(0), None)
+    track, event = sessions.seen_online(KEY, track, at(5), at(10))
     assert event is not None and event.change is Change.RETURNED and event.missed_drop
-    assert arming.wants_start(WINDOW, track, mark, None)
+    assert sessions.wants_start(WINDOW, track, mark, None)
 
 
 def test_absence_then_same_publish_time_is_the_same_session() -> None:
-    track, _ = arming.seen_online(KEY, None, at(-60), at(0))
-    mark = arming.mark_start(track, "w1", at(0), None)
-    track, _ = arming.seen_offline(KEY, track, at(10))
-    track, event = arming.seen_online(KEY, track, at(-60), at(20))
+    track, _ = sessions.seen_online(KEY, None, at(-60), at(0))
+    mark = sessions.mark_start(track, "w1", at(0), None)
+    track, _ = sessions.seen_offline(KEY, track, at(10))
+    track, event = sessions.seen_online(KEY, track, at(-60), at(20))
     assert event is not None and event.change is Change.DROP_CLEARED
-    assert not arming.wants_start(WINDOW, track, mark, None)
+    assert not sessions.wants_start(WINDOW, track, mark, None)
 
 
 def test_a_requested_session_is_not_requested_again() -> None:
-    track, _ = arming.seen_online(KEY, None, at(-60), at(0))
-    assert not arming.wants_start(WINDOW, track, None, ("w1", track.session))
-    assert arming.wants_start(WINDOW, track, None, ("w1", track.session - 1))
+    track, _ = sessions.seen_online(KEY, None, at(-60), at(0))
+    assert not sessions.wants_start(WINDOW, track, None, ("w1", track.session))
+    assert sessions.wants_start(WINDOW, track, None, ("w1", track.session - 1))
 
 
 def test_a_start_before_the_first_sighting_is_adopted_by_the_session_it_was_made_in() -> None:
-    mark = arming.mark_start(None, "w1", at(0), None)
+    mark = sessions.mark_start(None, "w1", at(0), None)
     assert mark.session is None
-    track, _ = arming.seen_online(KEY, None, at(-60), at(5))
-    adopted = arming.adopt(mark, track)
-    assert adopted.session == track.session and arming.armed(WINDOW, track, adopted)
+    track, _ = sessions.seen_online(KEY, None, at(-60), at(5))
+    adopted = sessions.adopt(mark, track)
+    assert adopted.session == track.session and sessions.armed(WINDOW, track, adopted)
 
 
 def test_a_start_before_a_later_session_is_not_adopted_by_it() -> None:
-    mark = arming.mark_start(None, "w1", at(0), None)
-    track, _ = arming.seen_online(KEY, None, at(3), at(5))  # published after the start
-    assert arming.adopt(mark, track).session is None
-    assert arming.wants_start(WINDOW, track, mark, None)
+    mark = sessions.mark_start(None, "w1", at(0), None)
+    track, _ = sessions.seen_online(KEY, None, at(3), at(5))  # published after the start
+    assert sessions.adopt(mark, track).session is None
+    assert sessions.wants_start(WINDOW, track, mark, None)
 
 
 def test_unconfirmed_publish_callback_forces_a_new_session_filled_in_by_the_next_poll() -> None:
-    track, _ = arming.seen_online(KEY, None, at(-60), at(0))
-    mark = arming.mark_start(track, "w1", at(0), None)
-    track, event = arming.published(KEY, track, at(10))
+    track, _ = sessions.seen_online(KEY, None, at(-60), at(0))
+    mark = sessions.mark_start(track, "w1", at(0), None)
+    track, event = sessions.published(KEY, track, at(10))
     assert event.change is Change.RETURNED and track.publish_time is None
-    assert arming.wants_start(WINDOW, track, mark, None)
-    mark = arming.mark_start(track, "w1", at(11), ("w1", track.session))
-    track, again = arming.seen_online(KEY, track, at(9), at(15))
-    assert again is None and arming.armed(WINDOW, track, mark)
+    assert sessions.wants_start(WINDOW, track, mark, None)
+    mark = sessions.mark_start(track, "w1", at(11), ("w1", track.session))
+    track, again = sessions.seen_online(KEY, track, at(9), at(15))
+    assert again is None and sessions.armed(WINDOW, track, mark)
 
 
 def test_starts_due_lists_only_online_unarmed_streams_in_windows() -> None:
     a, b, c = (StreamKey("d", "live", n) for n in "abc")
-    online_a, _ = arming.seen_online(a, None, at(-9), at(0))
-    online_b, _ = arming.seen_online(b, None, at(-9), at(0))
-    offline_c, _ = arming.seen_offline(c, None, at(0))
+    online_a, _ = sessions.seen_online(a, None, at(-9), at(0))
+    online_b, _ = sessions.seen_online(b, None, at(-9), at(0))
+    offline_c, _ = sessions.seen_offline(c, None, at(0))
     tracks = {a: online_a, b: online_b, c: offline_c}
     windows = {a: WINDOW, c: WINDOW}  # b has no open window
-    assert arming.starts_due(windows, tracks, {}, {}) == [a]
+    assert sessions.starts_due(windows, tracks, {}, {}) == [a]
 
 
 # -- a property over whole histories ----------------------------------------------------------
@@ -157,24 +157,24 @@ def replay(history: History, *, started_at_open: bool) -> list[datetime | None]:
     for; returns the PublishTime of every session a start was asked for."""
     tracks: dict[StreamKey, Track] = {}
     marks: dict[StreamKey, StartMark] = {}
-    requested: dict[StreamKey, arming.Requested] = {}
+    requested: dict[StreamKey, sessions.Requested] = {}
     if started_at_open:
-        marks[KEY] = arming.mark_start(None, "w1", at(0), None)
+        marks[KEY] = sessions.mark_start(None, "w1", at(0), None)
     asked: list[datetime | None] = []
     for t in history.polls:
         session = history.session_at(t)
         now = at(t)
         if session is not None and t not in history.glitches:
-            track, _ = arming.seen_online(KEY, tracks.get(KEY), at(session[0]), now)
+            track, _ = sessions.seen_online(KEY, tracks.get(KEY), at(session[0]), now)
         else:
-            track, _ = arming.seen_offline(KEY, tracks.get(KEY), now)
+            track, _ = sessions.seen_offline(KEY, tracks.get(KEY), now)
         tracks[KEY] = track
         if KEY in marks:
-            marks[KEY] = arming.adopt(marks[KEY], track)
-        for key in arming.starts_due({KEY: WINDOW}, tracks, marks, requested):
+            marks[KEY] = sessions.adopt(marks[KEY], track)
+        for key in sessions.starts_due({KEY: WINDOW}, tracks, marks, requested):
             requested[key] = (WINDOW.window_id, track.session)
             asked.append(track.publish_time)
-            marks[key] = arming.mark_start(track, "w1", now, requested[key])
+            marks[key] = sessions.mark_start(track, "w1", now, requested[key])
     return asked
 
 
@@ -213,8 +213,8 @@ def test_no_start_is_ever_wanted_while_the_stream_is_offline(
     track: Track | None = None
     for i, publish in enumerate(sightings):
         if publish is None:
-            track, _ = arming.seen_offline(KEY, track, at(i))
-            assert not arming.wants_start(WINDOW, track, None, None)
+            track, _ = sessions.seen_offline(KEY, track, at(i))
+            assert not sessions.wants_start(WINDOW, track, None, None)
         else:
-            track, _ = arming.seen_online(KEY, track, at(publish), at(i))
+            track, _ = sessions.seen_online(KEY, track, at(publish), at(i))
         assert track.session >= 0

@@ -9,8 +9,8 @@ from typing import Any
 from structlog.testing import capture_logs
 
 from liverecd.emulator import StreamState
-from liverecd.engine.arming import OpenWindow
-from liverecd.engine.listing import Lister
+from liverecd.engine.online.lister import Lister
+from liverecd.engine.online.sessions import OpenWindow
 from liverecd.streams import StreamKey
 
 from .conftest import ONLINE_LIST, RigFactory, key, until

@@ -3,7 +3,8 @@
 Pure and frozen: the policy says how long to wait, the caller owns the clock and the deadline.
 Stops and cancel_delays never exhaust (a recording nobody stops costs money); starts give up
 after `max_attempts` transient failures; a `restart` whose outcome is unknown is not repeated,
-since a duplicate restart closes one more file (`engine.answers.decide` re-sends it as a start).
+since a duplicate restart closes one more file (`engine.dispatch.answers.decide` re-sends it
+as a start).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class RetryPolicy:
         `attempt` is the 1-based count of attempts so far that ended in `outcome`'s class (the
         caller counts each class separately, so waiting for a stream does not use up the
         attempts meant for transient errors). `retry_after` (the server's `x-acs-retry-after`)
-        is a floor. Deadlines are the caller's (`engine.answers.decide`).
+        is a floor. Deadlines are the caller's (`engine.dispatch.answers.decide`).
         """
         delay = self._delay(
             command, outcome, attempt, rng,

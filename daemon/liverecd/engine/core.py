@@ -21,16 +21,16 @@ from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock
 from liverecd.config import Config
 from liverecd.engine.alarms import ARM_AHEAD, STOP, Alarms, alarms_for
-from liverecd.engine.arming import OpenWindow, watch_rank
-from liverecd.engine.book import StateBook
-from liverecd.engine.dispatch import Dispatcher, Sender, StreamWait
+from liverecd.engine.dispatch.dispatcher import Dispatcher, Sender, StreamWait
+from liverecd.engine.dispatch.orders import Failure, Order, Settled
+from liverecd.engine.dispatch.timing import Pacer
 from liverecd.engine.lifecycle import Phase, after_settled, opening_row, stop_targets
 from liverecd.engine.observer import EngineObserver
-from liverecd.engine.orders import Failure, Order, Settled
+from liverecd.engine.online.sessions import OpenWindow, watch_rank
 from liverecd.engine.reconcile import ReconcilePlan, reconcile, resolve_order
-from liverecd.engine.store import StateStore
+from liverecd.engine.state.book import StateBook
+from liverecd.engine.state.store import StateStore
 from liverecd.engine.tasks import Scope
-from liverecd.engine.timing import Pacer
 from liverecd.schedule.actions import Recording
 from liverecd.streams import Command, StreamKey
 

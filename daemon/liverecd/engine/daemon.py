@@ -22,16 +22,16 @@ from liverecd.clock import Clock, SystemClock
 from liverecd.config import Config
 from liverecd.engine import reload as loading
 from liverecd.engine.core import Engine
-from liverecd.engine.dispatch import Sender
-from liverecd.engine.listing import OnlineLister
+from liverecd.engine.dispatch.dispatcher import Sender
+from liverecd.engine.dispatch.timing import Pacer
 from liverecd.engine.observer import EngineObserver, Lifecycle, Listeners, NullObserver, Quiet
-from liverecd.engine.online_watch import OnlineWatch
+from liverecd.engine.online.link import WatchLink
+from liverecd.engine.online.lister import OnlineLister
+from liverecd.engine.online.watch import OnlineWatch
+from liverecd.engine.state.store import StateStore
 from liverecd.engine.status import Status, status_of
-from liverecd.engine.store import StateStore
 from liverecd.engine.tasks import TaskSet
 from liverecd.engine.timetable import Timetable
-from liverecd.engine.timing import Pacer
-from liverecd.engine.watch_link import WatchLink
 from liverecd.engine.watchfs import watch
 from liverecd.schedule.loader import LoadResult
 from liverecd.schedule.model import Stream

@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from liverecd.engine.orders import Order, Settled
+from liverecd.engine.dispatch.orders import Order, Settled
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey

@@ -15,8 +15,8 @@ from liverecd.streams import Command
 
 if TYPE_CHECKING:
     from liverecd.config import Config
-    from liverecd.engine.arming import Event
-    from liverecd.engine.orders import Settled
+    from liverecd.engine.dispatch.orders import Settled
+    from liverecd.engine.online.sessions import Event
 
 
 class EngineObserver(Protocol):

@@ -18,8 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from liverecd.engine.dispatch.orders import Order
 from liverecd.engine.lifecycle import Phase, RecordingState, is_stale, opening_row, stop_targets
-from liverecd.engine.orders import Order
 from liverecd.schedule.actions import Recording
 from liverecd.streams import Command, StreamKey
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from liverecd.engine.orders import Failure
+from liverecd.engine.dispatch.orders import Failure
 
 if TYPE_CHECKING:
     from liverecd.engine.core import Engine

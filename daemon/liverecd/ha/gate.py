@@ -23,8 +23,8 @@ from typing import Any
 from liverecd.api.record_index import ActionCaller
 from liverecd.api.result import ApiResult, TransportError
 from liverecd.clock import Clock, SystemClock
-from liverecd.engine.dispatch import Sender
-from liverecd.engine.listing import OnlineLister
+from liverecd.engine.dispatch.dispatcher import Sender
+from liverecd.engine.online.lister import OnlineLister
 from liverecd.errors import LiverecdError
 from liverecd.streams import Command, StreamKey
 

@@ -1,5 +1,5 @@
 """The shared state in PostgreSQL: a small psycopg 3 async pool, the schema and its forward
-migrations, and the `StateStore` (engine/store.py) of one term of leadership: recording rows,
+migrations, and the `StateStore` (engine/state/store.py) of one term of leadership: recording rows,
 verification rows and file callbacks, every write fenced by the term's epoch.
 
 Connection settings are chosen so that a dead peer or a partition is noticed within about a

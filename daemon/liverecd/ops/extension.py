@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
 from liverecd.config import Config, ListenAddress
-from liverecd.engine.arming import Event
 from liverecd.engine.daemon import Daemon
+from liverecd.engine.dispatch.orders import Settled
 from liverecd.engine.observer import Listeners
-from liverecd.engine.orders import Settled
+from liverecd.engine.online.sessions import Event
 from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.notify import Notifier, watchdog_loop

@@ -1,8 +1,8 @@
 """`liverecd fire COMMAND DOMAIN/APP/STREAM -c CONFIG [--wait 30s]`: one command, now.
 
 The command is one order through the daemon's own dispatcher (`engine.dispatch`): the same
-client, limiter, retry policy and verdict (`engine.answers.decide`), so `fire` and the daemon
-cannot disagree on what an answer means; a `restart` whose outcome is unknown, for one, is
+client, limiter, retry policy and verdict (`engine.dispatch.answers.decide`), so `fire` and the
+daemon cannot disagree on what an answer means; a `restart` whose outcome is unknown, for one, is
 re-sent as a `start` by both. What `fire` adds are its two bounds: `--wait` for a stream that is
 not live, `--give-up-after` for everything else; either withdraws the order (`cancel`).
 
@@ -31,10 +31,10 @@ from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock, SystemClock
 from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, LogConfig
 from liverecd.durations import parse_duration
-from liverecd.engine.dispatch import Dispatcher
+from liverecd.engine.dispatch.dispatcher import Dispatcher
+from liverecd.engine.dispatch.orders import Order, Settled
+from liverecd.engine.dispatch.timing import Pacer
 from liverecd.engine.observer import NullObserver
-from liverecd.engine.orders import Order, Settled
-from liverecd.engine.timing import Pacer
 from liverecd.errors import LiverecdError
 from liverecd.ops import logs
 from liverecd.schedule.config import load_config

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from liverecd.clock import Clock
-from liverecd.engine.orders import Settled
+from liverecd.engine.dispatch.orders import Settled
 from liverecd.streams import StreamKey
 
 log = structlog.get_logger(__name__)

@@ -19,8 +19,8 @@ from liverecd.api.credentials import load_record_auth_key
 from liverecd.api.ratelimit import limiter_for
 from liverecd.api.record_index import ACTION_INDEX, ActionCaller, IndexRead, read_index
 from liverecd.clock import Clock
-from liverecd.engine.arming import Change, Event, OpenWindow
-from liverecd.engine.orders import Settled
+from liverecd.engine.dispatch.orders import Settled
+from liverecd.engine.online.sessions import Change, Event, OpenWindow
 from liverecd.errors import CredentialsError
 from liverecd.ops import logs
 from liverecd.streams import StreamKey
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from liverecd.api.client import LiveClient
     from liverecd.config import Config
     from liverecd.engine.daemon import Daemon
-    from liverecd.engine.store import StateStore
+    from liverecd.engine.state.store import StateStore
 
 INDEX_MARGIN = 0.05
 _ONLINE = (Change.RETURNED, Change.DROP_CLEARED, Change.REARMED)

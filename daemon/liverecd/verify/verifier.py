@@ -27,7 +27,7 @@ import structlog
 from liverecd.api.record_index import IndexFile, IndexRead
 from liverecd.clock import Clock
 from liverecd.config import VerifyConfig
-from liverecd.engine.orders import Settled
+from liverecd.engine.dispatch.orders import Settled
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
@@ -36,7 +36,7 @@ from liverecd.verify.evidence import Evidence
 from liverecd.verify.rows import Verification
 
 if TYPE_CHECKING:
-    from liverecd.engine.store import StateStore
+    from liverecd.engine.state.store import StateStore
 
 log = structlog.get_logger(__name__)
 

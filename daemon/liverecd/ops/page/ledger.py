@@ -12,7 +12,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from datetime import datetime
 
-from liverecd.engine.orders import Settled
+from liverecd.engine.dispatch.orders import Settled
 from liverecd.ops.page.model import ErrorEntry
 
 FAILURES = frozenset({"fatal", "retries_exhausted", "window_closed"})

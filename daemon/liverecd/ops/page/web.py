@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from liverecd.engine.daemon import Daemon
-from liverecd.engine.orders import Settled
+from liverecd.engine.dispatch.orders import Settled
 from liverecd.ops.page import render
 from liverecd.ops.page.collect import Ahead, Context, Feeds, collect, upcoming
 from liverecd.ops.page.index import IndexCache

@@ -26,12 +26,12 @@ import structlog
 from liverecd.api.result import ApiResult, Outcome, TransportError
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock
-from liverecd.engine.answers import decide, hear, wait_backoff
+from liverecd.engine.dispatch.answers import decide, hear, wait_backoff
+from liverecd.engine.dispatch.orders import Order, Settled
+from liverecd.engine.dispatch.queue import Item, OrderQueue
+from liverecd.engine.dispatch.release import Landing
+from liverecd.engine.dispatch.timing import Pacer, Wakeup, WallMono, routes
 from liverecd.engine.observer import EngineObserver, NullObserver
-from liverecd.engine.orders import Order, Settled
-from liverecd.engine.queue import Item, OrderQueue
-from liverecd.engine.release import Landing
-from liverecd.engine.timing import Pacer, Wakeup, WallMono, routes
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)
@@ -40,7 +40,7 @@ Sender = Callable[[Command, StreamKey], Awaitable[ApiResult]]
 Resolver = Callable[[Order], Command | None]
 SettledHandler = Callable[[Settled], None]
 # Seconds a start answered StreamNotFound may wait for its stream to be seen (then `expedite`),
-# or None: retry on the backoff timer (see `engine.watch_link`).
+# or None: retry on the backoff timer (see `engine.online.link`).
 StreamWait = Callable[[StreamKey], float | None]
 ClockJump = Callable[[float], None]  # seconds the wall clock stepped
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from liverecd.api.result import Outcome
-from liverecd.engine.orders import Order
-from liverecd.engine.release import plan_releases
+from liverecd.engine.dispatch.orders import Order
+from liverecd.engine.dispatch.release import plan_releases
 from liverecd.streams import Command, StreamKey
 
 Priority = tuple[bool, float, int, bool, int]

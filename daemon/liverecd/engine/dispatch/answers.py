@@ -13,9 +13,9 @@ import structlog
 from liverecd.api.outcome import classify, is_throttle
 from liverecd.api.result import ApiResult, Outcome, log_attempt
 from liverecd.api.retry import RetryPolicy
+from liverecd.engine.dispatch.queue import Item
+from liverecd.engine.dispatch.timing import Pacer
 from liverecd.engine.observer import EngineObserver
-from liverecd.engine.queue import Item
-from liverecd.engine.timing import Pacer
 from liverecd.streams import Command, StreamKey
 
 log = structlog.get_logger(__name__)

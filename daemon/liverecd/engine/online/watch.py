@@ -2,11 +2,12 @@
 
 Every `interval` it lists the streams live on each domain that has an open window (one
 DescribeLiveStreamsOnlineList call per page, through the online list's own limiter, see
-`engine.listing`), updates each stream's session (`engine.arming`), and asks the daemon through
-`on_online` to start every stream that is online inside its open window and not armed in its
-current session: once per session. The daemon reports successful starts back (`note_started`),
-which arms the stream. Ingest callbacks feed the same state (`publish`, `publish_done`), so the
-two sources never ask twice for one session. With no open window there are no calls at all.
+`engine.online.lister`), updates each stream's session (`engine.online.sessions`), and asks the
+daemon through `on_online` to start every stream that is online inside its open window and not
+armed in its current session: once per session. The daemon reports successful starts back
+(`note_started`), which arms the stream. Ingest callbacks feed the same state (`publish`,
+`publish_done`), so the two sources never ask twice for one session. With no open window there
+are no calls at all.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ import structlog
 
 from liverecd.api.online import OnlineListResult
 from liverecd.clock import Clock
-from liverecd.engine import arming
-from liverecd.engine.arming import Event, OpenWindow, Requested, StartMark, Track
-from liverecd.engine.listing import MAX_PAGE_SIZE, Lister, Listing, ListLimiter, OnlineLister
+from liverecd.engine.online import sessions
+from liverecd.engine.online.lister import MAX_PAGE_SIZE, Lister, Listing, ListLimiter, OnlineLister
+from liverecd.engine.online.sessions import Event, OpenWindow, Requested, StartMark, Track
 from liverecd.streams import StreamKey
 
 log = structlog.get_logger(__name__)
@@ -45,7 +46,7 @@ class OnlineWatch:
         self, client: OnlineLister, limiter: ListLimiter, clock: Clock, *, interval: float,
         windows: WindowsProvider, on_online: OnOnline,
         on_event: Callable[[Event], None] | None = None, page_size: int = MAX_PAGE_SIZE,
-        tolerance: timedelta = arming.SKEW_TOLERANCE, stall_after: float | None = None,
+        tolerance: timedelta = sessions.SKEW_TOLERANCE, stall_after: float | None = None,
     ) -> None:  # fmt: skip
         self._lister = Lister(client, limiter, page_size=page_size)
         self._clock = clock
@@ -106,7 +107,7 @@ class OnlineWatch:
         """A start (or restart) of `window_id` succeeded (TaskAlreadyStarted included); `at` is
         when the successful attempt was sent."""
         track = self._tracks.get(key)
-        mark = arming.mark_start(track, window_id, at, self._requested.get(key), self._tolerance)
+        mark = sessions.mark_start(track, window_id, at, self._requested.get(key), self._tolerance)
         self._marks[key] = mark
         if track is not None:
             self._rearmed(key, track, mark)
@@ -175,9 +176,9 @@ class OnlineWatch:
                 continue  # a callback saw this stream after the listing was asked for
             track = self._tracks.get(key)
             if key in listing:
-                track, event = arming.seen_online(key, track, listing[key], now)
+                track, event = sessions.seen_online(key, track, listing[key], now)
             else:
-                track, event = arming.seen_offline(key, track, now)
+                track, event = sessions.seen_offline(key, track, now)
             self._update(key, track, event, windows[key], "poll")
 
     def _report(self, domains: list[str], failed: dict[str, OnlineListResult], t0: float) -> None:
@@ -216,9 +217,9 @@ class OnlineWatch:
         track = self._tracks.get(key)
         event: Event | None
         if isinstance(got, OnlineListResult):
-            track, event = arming.published(key, track, now)
+            track, event = sessions.published(key, track, now)
         elif key in got:
-            track, event = arming.seen_online(key, track, got[key], now)
+            track, event = sessions.seen_online(key, track, got[key], now)
         else:
             log.info("ingest_publish_not_listed", stream=str(key))
             return
@@ -231,14 +232,14 @@ class OnlineWatch:
         window = self._windows().get(key)
         if window is None:
             return
-        track, event = arming.seen_offline(key, self._tracks.get(key), self._clock.wall())
+        track, event = sessions.seen_offline(key, self._tracks.get(key), self._clock.wall())
         self._touched[key] = self._clock.monotonic()
         self._update(key, track, event, window, "callback")
 
     # -- state --------------------------------------------------------------------------------
 
     def _due(self, windows: Mapping[StreamKey, OpenWindow]) -> list[StreamKey]:
-        return arming.starts_due(windows, self._tracks, self._marks, self._requested)
+        return sessions.starts_due(windows, self._tracks, self._marks, self._requested)
 
     def _update(
         self, key: StreamKey, track: Track, event: Event | None, window: OpenWindow, source: str
@@ -248,12 +249,12 @@ class OnlineWatch:
             self._emit(event, window, source)
         mark = self._marks.get(key)
         if mark is not None:
-            adopted = arming.adopt(mark, track, self._tolerance)
+            adopted = sessions.adopt(mark, track, self._tolerance)
             self._marks[key] = adopted
             self._rearmed(key, track, adopted)
 
     def _rearmed(self, key: StreamKey, track: Track, mark: StartMark) -> None:
-        track, event = arming.rearmed(key, track, mark)
+        track, event = sessions.rearmed(key, track, mark)
         self._tracks[key] = track
         if event is not None:
             self._emit(event, None, "start")

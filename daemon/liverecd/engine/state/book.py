@@ -19,7 +19,7 @@ import structlog
 
 from liverecd.clock import Clock
 from liverecd.engine.lifecycle import Phase, RecordingState
-from liverecd.engine.store import StateStore
+from liverecd.engine.state.store import StateStore
 from liverecd.errors import StateError
 from liverecd.streams import StreamKey
 

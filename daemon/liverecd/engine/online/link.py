@@ -24,12 +24,12 @@ import structlog
 
 from liverecd.api.online import OnlineListResult
 from liverecd.clock import Clock
-from liverecd.engine.arming import Change, Event, OpenWindow
 from liverecd.engine.core import Engine
-from liverecd.engine.listing import OnlineLister, online_list_limiter
+from liverecd.engine.dispatch.orders import Settled
 from liverecd.engine.observer import EngineObserver
-from liverecd.engine.online_watch import OnlineWatch
-from liverecd.engine.orders import Settled
+from liverecd.engine.online.lister import OnlineLister, online_list_limiter
+from liverecd.engine.online.sessions import Change, Event, OpenWindow
+from liverecd.engine.online.watch import OnlineWatch
 from liverecd.streams import StreamKey
 
 log = structlog.get_logger(__name__)
