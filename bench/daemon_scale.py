@@ -191,16 +191,16 @@ async def scale(args: argparse.Namespace, root: Path, endpoint: str) -> None:
     async with service.running(config, credentials, watch_files=False, ready_within=300) as d:
         ready = time.perf_counter() - t0
         rss_ready, stall_start = rss_mb(), probe.reset()
-        print(f"READY           {ready:6.2f} s   windows armed first {len(d.engine.timeline)}")
-        first, last, stable = len(d.engine.timeline), -1, 0
+        print(f"READY           {ready:6.2f} s   windows armed first {len(d.engine.windows)}")
+        first, last, stable = len(d.engine.windows), -1, 0
         async with asyncio.timeout(120):  # the background horizon fill: until it settles
             while stable < 10:
-                n = len(d.engine.timeline)
+                n = len(d.engine.windows)
                 stable = stable + 1 if n == last and n > first else 0
                 last = n
                 await asyncio.sleep(0.1)
         print(f"RSS after READY {rss_ready:6.1f} MB; after the horizon fill {rss_mb():.1f} MB "
-              f"({len(d.engine.timeline)} windows, {d.engine.alarms.armed()} alarms)")  # fmt: skip
+              f"({len(d.engine.windows)} windows, {d.engine.alarms.armed()} alarms)")  # fmt: skip
         print(f"longest stall   {stall_start * 1000:6.1f} ms (start-up and horizon fill)")
         move_windows(root, 0.10)
         took, stall = await timed_reload(d, probe, "bench-10pct")

@@ -111,7 +111,7 @@ def on_loop(daemon: Daemon, kinds: list[str], n: int) -> None:
     """How long `collect` holds the daemon's loop, and what the status thread spends on the
     index (build once, query per request): median and max per kind, in ms."""
     start = time.perf_counter()
-    index = WindowIndex(daemon.engine.timeline)
+    index = WindowIndex(daemon.engine.windows)
     built = (time.perf_counter() - start) * 1000
     context = Context(started_at=daemon.clock.wall(), ledger=Ledger())
     print(f"\nwindow index built in {built:.1f} ms (status thread, once per timeline)")
@@ -148,7 +148,7 @@ async def main(args: argparse.Namespace) -> None:
                 stop_within=60,
             ) as daemon:  # fmt: skip
                 ready = time.perf_counter() - t0
-                windows = len(daemon.engine.timeline)
+                windows = len(daemon.engine.windows)
                 await asyncio.sleep(2 + args.open / 50 + 2)  # every open window has started
                 recording = sum(1 for r in daemon.engine.book.rows() if r.phase.running)
                 print(f"{windows} windows, {args.streams + args.open} streams, {recording} "

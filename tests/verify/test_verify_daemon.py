@@ -136,7 +136,7 @@ async def test_a_reload_that_deletes_an_ended_window_keeps_its_verification(
         await asyncio.sleep((b + seconds(0.5) - now()).total_seconds())
         workspace.write_schedule("main.yaml", schedule_text({}))
         await daemon.wait_reloads(1)
-        assert not daemon.engine.timeline  # the window is gone from the schedule...
+        assert not daemon.engine.windows  # the window is gone from the schedule...
         done = await results(workspace, 1, within=15)
     assert done["gone"].result is Result.OK  # ... and still verified
 

@@ -1,9 +1,9 @@
-"""The engine proper: the timeline in force, the alarms that wake it, the state it keeps and the
+"""The engine proper: the windows in force, the alarms that wake it, the state it keeps and the
 dispatcher it feeds. Lifecycle (loading, reload triggers, shutdown) is `daemon.py`'s.
 
 Every decision that is not I/O is a pure function (`lifecycle`, `reconcile`); this class applies
 them: intents are written (durably) before an opening command may leave, outcomes move the rows
-on, alarms are kept in step with the timeline by window id. Everything it talks to is handed to
+on, alarms are kept in step with the windows by window id. Everything it talks to is handed to
 it at construction: its tasks' scope, who hears settled commands, who hears a clock jump.
 """
 
@@ -44,7 +44,7 @@ SLICE = 2000  # windows re-armed per turn of the loop during a reload
 T = TypeVar("T")
 
 
-def diff_timelines(
+def diff_windows(
     old: Mapping[str, Recording], new: Mapping[str, Recording]
 ) -> tuple[list[str], list[str], list[str]]:
     """Window ids removed, changed and added from `old` to `new` (pure; runs off the loop)."""
@@ -76,12 +76,12 @@ class Engine:
         self.clock = clock
         self._observer = observer
         self.book = StateBook(store, clock, intent_timeout=intent_timeout)
-        self.timeline: dict[str, Recording] = {}
+        self.windows: dict[str, Recording] = {}
         self.last_failure: Failure | None = None
         self._on_change = on_change
         self.tasks = tasks
         self._listeners = tuple(listeners)  # e.g. the watch's notes, verification, the page
-        self._on_clock_jump = on_clock_jump  # the daemon re-expands the timeline
+        self._on_clock_jump = on_clock_jump  # the daemon re-expands the windows
         self._max_lead = config.max_lead
         self.alarms = Alarms(self._alarm, clock)
         self.dispatcher = Dispatcher(
@@ -118,20 +118,20 @@ class Engine:
                 self.dispatcher.submit(order)
 
     def reconcile(self, previous: Mapping[str, Recording] | None) -> ReconcilePlan:
-        """The commands owed now (`previous`: the timeline before a reload; None at start-up)."""
-        return reconcile(self.timeline, self.book.rows(), self.clock.wall(), previous=previous)
+        """The commands owed now (`previous`: the windows before a reload; None at start-up)."""
+        return reconcile(self.windows, self.book.rows(), self.clock.wall(), previous=previous)
 
-    # -- keeping alarms in step with the timeline ---------------------------------------------
+    # -- keeping alarms in step with the windows ---------------------------------------------
 
-    async def replace_timeline(self, new: dict[str, Recording]) -> dict[str, int]:
+    async def replace_windows(self, new: dict[str, Recording]) -> dict[str, int]:
         """Switch to `new`, re-arming by window id: unchanged windows are not touched, removed
         ones lose their alarms and unsent opening commands, a moved end moves the stop.
 
         The diff is computed off the loop and applied in slices, so that a reload of 100,000
         windows never holds the loop for long (the watchdog and /healthz keep answering)."""
-        old = self.timeline
-        removed, changed, added = await asyncio.to_thread(diff_timelines, old, new)
-        self.timeline = new
+        old = self.windows
+        removed, changed, added = await asyncio.to_thread(diff_windows, old, new)
+        self.windows = new
         for chunk in _slices(removed):
             for wid in chunk:
                 for kind in (*OPENS, STOP):
@@ -167,7 +167,7 @@ class Engine:
             self._alarm(kind, wid)
 
     def _alarm(self, kind: str, window_id: str) -> None:
-        rec = self.timeline.get(window_id)
+        rec = self.windows.get(window_id)
         if rec is None:
             return
         self._on_change()  # the next action moved on
@@ -201,7 +201,7 @@ class Engine:
         if not rec.closes:
             return
         rows = self.book.of_stream(rec.stream)
-        if stop_targets(rec.window_id, rows, self.timeline, rec.end):
+        if stop_targets(rec.window_id, rows, self.windows, rec.end):
             self.dispatcher.submit(
                 Order(command=Command.STOP, stream=rec.stream, window_id=rec.window_id,
                       due=rec.end)
@@ -211,7 +211,7 @@ class Engine:
         """The watch saw `stream` live in a session our last start did not cover: start the
         open window again (or hurry a start already waiting for the stream). True when a
         command was queued or hurried."""
-        rec = self.timeline.get(window_id)
+        rec = self.windows.get(window_id)
         if rec is None or not rec.is_open(self.clock.wall()):
             return False
         if self.dispatcher.expedite(window_id):
@@ -230,7 +230,7 @@ class Engine:
         timetable."""
         now, out = self.clock.wall(), dict[StreamKey, OpenWindow]()
         for row in self.book.rows_running():
-            rec = self.timeline.get(row.window_id)
+            rec = self.windows.get(row.window_id)
             if rec is not None and rec.end > now:
                 seen = out.get(rec.stream)
                 if seen is None or watch_rank(rec.start, now) > watch_rank(seen.start, now):
@@ -244,12 +244,12 @@ class Engine:
 
     def _resolve(self, order: Order) -> Command | None:
         rows = self.book.of_stream(order.stream)
-        return resolve_order(order, rows, self.timeline, self.clock.wall())
+        return resolve_order(order, rows, self.windows, self.clock.wall())
 
     def _settled(self, settled: Settled) -> None:
         now = self.clock.wall()
         rows = self.book.of_stream(settled.order.stream)
-        t = after_settled(settled, rows, self.timeline, now)
+        t = after_settled(settled, rows, self.windows, now)
         if t.puts:
             self.book.put(*t.puts)
         if t.deletes:
@@ -257,7 +257,7 @@ class Engine:
         for order in t.orders:
             self.dispatcher.submit(order)
         if self._listeners:
-            heard = replace(settled, window=self.timeline.get(settled.order.window_id))
+            heard = replace(settled, window=self.windows.get(settled.order.window_id))
             for listener in self._listeners:
                 listener(heard)
         if settled.reason in DROPPED:
@@ -286,14 +286,14 @@ class Engine:
             self.tasks.spawn(self._move_start_alarms(old), name="max-lead")
 
     async def _move_start_alarms(self, old: timedelta) -> None:
-        waiting = [r for r in self.timeline.values() if r.opens_with is Command.START]
+        waiting = [r for r in self.windows.values() if r.opens_with is Command.START]
         for chunk in _slices(waiting):
             now = self.clock.wall()
             # An alarm that rang handed its start to the dispatcher (re-planned above): arming
             # it again would send that start twice.
             due = [
                 r for r in chunk
-                if r.start - old - ARM_AHEAD > now and self.timeline.get(r.window_id) is r
+                if r.start - old - ARM_AHEAD > now and self.windows.get(r.window_id) is r
             ]  # fmt: skip
             self._arm_many(due, now, stops=False)
             await asyncio.sleep(0)

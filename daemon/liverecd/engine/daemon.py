@@ -155,11 +155,11 @@ class Daemon:
             first = self.config.horizon
             if self.timetable.schedule.stream_count >= PHASED_START_STREAMS:
                 first = max(FIRST_SLICE, 2 * self.config.max_lead)
-            timeline = await asyncio.to_thread(self.timetable.expand, rows, now, now + first)
+            windows = await asyncio.to_thread(self.timetable.expand, rows, now, now + first)
         scope, engine = self._scope, self.engine
         essential = (scope.start(engine.alarms.run(), "alarms"),
                      scope.start(engine.dispatcher.run(), "dispatcher"))  # fmt: skip
-        await engine.replace_timeline(timeline)
+        await engine.replace_windows(windows)
         plan = engine.reconcile(previous=None)
         await engine.apply(plan)
         log.info("reconcile", trigger="startup", **plan.counts)
@@ -175,7 +175,7 @@ class Daemon:
         # The first load counts as a load: the last-good gauge is set, a failure counted.
         self._observer.reloaded(not loaded.errors, now.timestamp())
         self._publish()
-        log.info("daemon_started", windows=len(timeline), state_rows=len(engine.book))
+        log.info("daemon_started", windows=len(windows), state_rows=len(engine.book))
         self._lifecycle.ready()
         self.ready.set()
         await self._stop.wait()
@@ -230,11 +230,11 @@ class Daemon:
                 self._use(self._reload_config(self.config))
             loaded = await self._load(confirmed="sighup" in trigger)
             now = self.clock.wall()
-            old = self.engine.timeline
+            old = self.engine.windows
             new = await asyncio.to_thread(
                 self.timetable.expand, self.engine.book.rows(), now, now + self.config.horizon
             )
-            diff = await self.engine.replace_timeline(new)
+            diff = await self.engine.replace_windows(new)
             plan = self.engine.reconcile(previous=old)
             await self.engine.apply(plan)
             ok = not loaded.errors
@@ -256,14 +256,14 @@ class Daemon:
         self._scope.spawn(self.refresh_horizon(), name="refresh-horizon")
 
     async def refresh_horizon(self) -> None:
-        """Extend the timeline to `horizon` ahead of now (after start-up, hourly, and after a
+        """Extend the windows to `horizon` ahead of now (after start-up, hourly, and after a
         clock jump), off the loop; windows the state remembers stay."""
         async with self._lock, loading.paused():
             now = self.clock.wall()
             new = await asyncio.to_thread(
-                self.timetable.roll, self.engine.timeline, now, self.config.horizon
+                self.timetable.roll, self.engine.windows, now, self.config.horizon
             )
-            diff = await self.engine.replace_timeline(new)
+            diff = await self.engine.replace_windows(new)
             log.debug("horizon_extended", windows=len(new), **diff)
 
     async def _clock_watch(self) -> None:

@@ -8,7 +8,7 @@ window's `RecordingState` row, whose `Phase` carries the stages a restarted daem
 
 | stage | how it is kept |
 |---|---|
-| scheduled | in the timeline; no row |
+| scheduled | in the windows; no row |
 | opening | row `opening`: the intent is durable, the opening command is out or about to go |
 | recording | row `recording`: the API confirmed (TaskAlreadyStarted included) |
 | closing | row `recording` with its stop queued or in flight (the dispatcher's) |
@@ -17,7 +17,7 @@ window's `RecordingState` row, whose `Phase` carries the stages a restarted daem
 
 Every event is one of these pure functions: an opening alarm (`opening_row`), an outcome
 (`after_settled`), a stop alarm (`stop_targets`), start-up and reload (`engine/reconcile.py`,
-which asks "what is owed now?" of the rows and the timeline).
+which asks "what is owed now?" of the rows and the windows).
 
 What an outcome changes:
 - an opening command that landed: its row records; earlier rows of the stream it took over (a
@@ -79,9 +79,9 @@ class RecordingState:
         return self.stopped_at is None or self.stopped_at + self.delay <= now
 
 
-def is_stale(row: RecordingState, timeline: Mapping[str, Recording], now: datetime) -> bool:
-    """True when the row's window has closed or is no longer in the timeline."""
-    rec = timeline.get(row.window_id)
+def is_stale(row: RecordingState, windows: Mapping[str, Recording], now: datetime) -> bool:
+    """True when the row's window has closed or is no longer in the windows."""
+    rec = windows.get(row.window_id)
     return rec is None or rec.end <= now
 
 
@@ -115,33 +115,33 @@ class Transition:
 def after_settled(
     settled: Settled,
     rows: Sequence[RecordingState],
-    timeline: Mapping[str, Recording],
+    windows: Mapping[str, Recording],
     now: datetime,
 ) -> Transition:
-    """The transition for `settled`, given the rows of its stream and the current timeline."""
+    """The transition for `settled`, given the rows of its stream and the current windows."""
     if settled.order.opens:
-        return _after_open(settled, rows, timeline, now)
+        return _after_open(settled, rows, windows, now)
     if settled.order.command is Command.STOP:
-        return _after_stop(settled, rows, timeline, now)
+        return _after_stop(settled, rows, windows, now)
     return _after_cancel_delay(settled, rows)
 
 
 def stop_targets(
     window_id: str,
     rows: Sequence[RecordingState],
-    timeline: Mapping[str, Recording],
+    windows: Mapping[str, Recording],
     now: datetime,
 ) -> list[RecordingState]:
     """The running rows a stop for `window_id` ends: its own, and any whose window is over."""
     return [
         r
         for r in rows
-        if r.phase.running and (r.window_id == window_id or is_stale(r, timeline, now))
+        if r.phase.running and (r.window_id == window_id or is_stale(r, windows, now))
     ]
 
 
 def _after_open(
-    s: Settled, rows: Sequence[RecordingState], timeline: Mapping[str, Recording], now: datetime
+    s: Settled, rows: Sequence[RecordingState], windows: Mapping[str, Recording], now: datetime
 ) -> Transition:
     wid = s.order.window_id
     own = next((r for r in rows if r.window_id == wid), None)
@@ -149,7 +149,7 @@ def _after_open(
         if own is not None and own.phase is Phase.OPENING and not s.maybe_acted:
             return Transition(deletes=(wid,))
         return Transition()
-    rec = timeline.get(wid)
+    rec = windows.get(wid)
     row = _recording_row(s, own, rec, now)
     taken_over = tuple(
         r.window_id
@@ -193,11 +193,11 @@ def _recording_row(
 
 
 def _after_stop(
-    s: Settled, rows: Sequence[RecordingState], timeline: Mapping[str, Recording], now: datetime
+    s: Settled, rows: Sequence[RecordingState], windows: Mapping[str, Recording], now: datetime
 ) -> Transition:
     if not s.succeeded:
         return Transition()
-    targets = stop_targets(s.order.window_id, rows, timeline, now)
+    targets = stop_targets(s.order.window_id, rows, windows, now)
     puts = []
     finalizing = False
     for r in targets:

@@ -1,4 +1,4 @@
-"""Reconcile: from the timeline, what the daemon remembers, and now, the commands owed. Pure.
+"""Reconcile: from the windows, what the daemon remembers, and now, the commands owed. Pure.
 
 Start-up and every reload reconcile from the timetable instead of replaying missed events:
 
@@ -37,7 +37,7 @@ class ReconcilePlan:
 def opening_command(rec: Recording, rows: Iterable[RecordingState], now: datetime) -> Command:
     """The command that opens `rec` at start-up or reload, given its stream's rows: `start`
     re-asserting a recording the daemon opened (or may have opened: a restart whose outcome
-    is unknown is not repeated), else `resolve_opening` of what the timeline planned."""
+    is unknown is not repeated), else `resolve_opening` of what the windows planned."""
     own = next((r for r in rows if r.window_id == rec.window_id), None)
     if own is not None and own.phase.running:
         return Command.START
@@ -47,7 +47,7 @@ def opening_command(rec: Recording, rows: Iterable[RecordingState], now: datetim
 def resolve_opening(
     planned: Command, rec: Recording, rows: Iterable[RecordingState], now: datetime
 ) -> Command:
-    """The opening command to send now for `rec`, which the timeline planned as `planned`.
+    """The opening command to send now for `rec`, which the windows planned as `planned`.
 
     `restart` when the stream's task is known to be held by an earlier recording: a split
     boundary (the earlier one still runs and hands over), or a delayed stop whose delay is not
@@ -64,37 +64,37 @@ def resolve_opening(
 
 
 def resolve_order(
-    order: Order, rows: list[RecordingState], timeline: Mapping[str, Recording], now: datetime
+    order: Order, rows: list[RecordingState], windows: Mapping[str, Recording], now: datetime
 ) -> Command | None:
     """What `order` becomes just before its first attempt leaves (None: nothing to send): an
     opening command is settled from its stream's rows then (unless it re-asserts), a stop goes
     only while something of its stream still runs for it."""
     if order.opens:
-        rec = timeline.get(order.window_id)
+        rec = windows.get(order.window_id)
         if rec is None:
             return None
         return order.command if order.reassert else resolve_opening(order.command, rec, rows, now)
     if order.command is Command.STOP:
-        return Command.STOP if stop_targets(order.window_id, rows, timeline, now) else None
+        return Command.STOP if stop_targets(order.window_id, rows, windows, now) else None
     return order.command
 
 
 def reconcile(
-    timeline: Mapping[str, Recording],
+    windows: Mapping[str, Recording],
     rows: Iterable[RecordingState],
     now: datetime,
     *,
     previous: Mapping[str, Recording] | None = None,
 ) -> ReconcilePlan:
-    """The commands owed now. `previous` is the timeline before a reload (None at start-up).
+    """The commands owed now. `previous` is the windows before a reload (None at start-up).
 
-    `timeline` holds the recordings that have not ended (end > now), keyed by window id.
+    `windows` holds the recordings that have not ended (end > now), keyed by window id.
     """
     by_stream: dict[StreamKey, list[RecordingState]] = {}
     for r in rows:
         by_stream.setdefault(r.stream, []).append(r)
-    open_now = {rec.stream: rec for rec in timeline.values() if rec.is_open(now)}
-    plan = _Builder(timeline, now, previous)
+    open_now = {rec.stream: rec for rec in windows.values() if rec.is_open(now)}
+    plan = _Builder(windows, now, previous)
     for stream in sorted(set(by_stream) | set(open_now)):
         plan.stream(stream, open_now.get(stream), by_stream.get(stream, []))
     return plan.build()
@@ -103,11 +103,11 @@ def reconcile(
 class _Builder:
     def __init__(
         self,
-        timeline: Mapping[str, Recording],
+        windows: Mapping[str, Recording],
         now: datetime,
         previous: Mapping[str, Recording] | None,
     ) -> None:
-        self.timeline, self.now, self.previous = timeline, now, previous
+        self.windows, self.now, self.previous = windows, now, previous
         self.orders: list[Order] = []
         self.puts: list[RecordingState] = []
         self.deletes: list[str] = []
@@ -141,7 +141,7 @@ class _Builder:
         if finalizing:
             self.order(Command.CANCEL_DELAY, stream, finalizing[-1].window_id)
             self.counts["finalized"] += 1
-        orphans = [r for r in rows if r.phase.running and is_stale(r, self.timeline, self.now)]
+        orphans = [r for r in rows if r.phase.running and is_stale(r, self.windows, self.now)]
         if rec is not None:
             self.open(rec, rows, orphans)
         elif orphans:

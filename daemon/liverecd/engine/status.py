@@ -117,7 +117,7 @@ def status_of(
     open_now, recording = engine.counts()
     upcoming = []
     for _, kind, wid in engine.alarms.upcoming(UPCOMING):
-        rec = engine.timeline.get(wid)
+        rec = engine.windows.get(wid)
         if rec is not None:
             when = rec.end if kind == "stop" else rec.start
             upcoming.append(Action(when, kind, str(rec.stream), wid))
@@ -127,7 +127,7 @@ def status_of(
         files_loaded=len(loaded.files) if loaded else 0,
         files_failed=tuple(loaded.failed) if loaded else (),
         file_problems=tuple(str(p) for p in loaded.errors) if loaded else (),
-        windows_total=len(engine.timeline),
+        windows_total=len(engine.windows),
         open_now=open_now,
         recording=recording,
         upcoming=tuple(sorted(upcoming, key=lambda a: a.time)),

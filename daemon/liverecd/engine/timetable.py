@@ -63,18 +63,18 @@ class Timetable:
     ) -> dict[str, Recording]:
         """The windows from `now` to `until` (pure; run it off the loop), with the ones the
         state remembers while a file has failed with no last good version."""
-        timeline = loading.expand(self.schedule, now, until - now)
+        windows = loading.expand(self.schedule, now, until - now)
         loaded = self.loaded
         if loaded is not None and any(f not in loaded.files for f in loaded.failed):
-            timeline.update(loading.remembered(rows, timeline, now))
-        return timeline
+            windows.update(loading.remembered(rows, windows, now))
+        return windows
 
     def roll(
         self, current: Mapping[str, Recording], now: datetime, horizon: timedelta
     ) -> dict[str, Recording]:
         """The windows from `now` to `horizon` ahead (the hourly roll; pure, off the loop),
         keeping the windows of `current` that only the state remembers and that are open."""
-        timeline = loading.expand(self.schedule, now, horizon)
-        timeline.update({k: r for k, r in current.items()
+        windows = loading.expand(self.schedule, now, horizon)
+        windows.update({k: r for k, r in current.items()
                          if r.sources[0].file == "<state>" and r.end > now})  # fmt: skip
-        return timeline
+        return windows

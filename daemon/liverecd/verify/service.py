@@ -106,7 +106,7 @@ class VerifyExtension:
         engine, watch = daemon.engine, daemon.watch
 
         def is_open(wid: str) -> bool:  # or about to open: a start may land a little early
-            rec = engine.timeline.get(wid)
+            rec = engine.windows.get(wid)
             return rec is not None and self._clock.wall() < rec.end
 
         confirmer = Confirmer(

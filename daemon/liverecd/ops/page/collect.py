@@ -168,7 +168,7 @@ def _where(rec: Recording, base: str) -> str:
 
 
 def _recording(row: RecordingState, daemon: Daemon, ledger: Ledger, base: str) -> m.Recording:
-    rec = daemon.engine.timeline.get(row.window_id)
+    rec = daemon.engine.windows.get(row.window_id)
     last = ledger.last(row.window_id)
     return m.Recording(
         stream=str(row.stream), window=row.window_id, start=row.start, end=row.end,

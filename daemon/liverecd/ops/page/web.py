@@ -65,7 +65,7 @@ class StatusPage:
             future.cancel()
 
     def _ahead(self, query: Query) -> Ahead:
-        index = self._cache.get(self._daemon.engine.timeline)  # replaced, never mutated
+        index = self._cache.get(self._daemon.engine.windows)  # replaced, never mutated
         return upcoming(self._daemon, index, self._daemon.clock.wall(), query)
 
     async def _collect(self, query: Query, ahead: Ahead, problems: Sequence[str]) -> PageModel:
