@@ -215,7 +215,7 @@ class Daemon:
             self.engine.spawn(self._recheck_gone(grace), name="recheck-gone")
         await loading.report(result)
         self._loaded = result
-        self._schedule = await asyncio.to_thread(Timeline, result.schedule)
+        self._schedule = await asyncio.to_thread(Timeline, result.schedule, self._schedule)
         self._streams = result.schedule.streams()
 
     async def _recheck_gone(self, grace: float) -> None:

@@ -29,6 +29,7 @@ log = structlog.get_logger(__name__)
 
 REPORT_SLICE = 100  # problems logged per turn of the loop
 DEBOUNCE = 0.25  # seconds: an editor's write-and-rename is one change, not three reloads
+KEEP = timedelta(hours=1)  # how far past the horizon an expansion is worked out and kept
 
 
 async def load(config: Config, previous: LoadResult | None) -> LoadResult:
@@ -101,8 +102,14 @@ async def report(result: LoadResult) -> None:
 
 
 def expand(timeline: Timeline, now: datetime, horizon: timedelta) -> dict[str, Recording]:
-    """The recordings that have not ended, up to `horizon` ahead, by window id."""
-    return {r.window_id: r for r in timeline.recordings(now, now + horizon) if r.end > now}
+    """The recordings that have not ended, up to `horizon` ahead, by window id.
+
+    A horizon of an hour or more is worked out `KEEP` further and kept in the timeline: the
+    hourly roll and a reload within the next `KEEP` filter it instead of expanding again (a
+    reload then expands only the streams it changed). A short first slice is not kept."""
+    end = now + horizon
+    keep = end + KEEP if horizon >= KEEP else None
+    return {r.window_id: r for r in timeline.recordings(now, end, keep_until=keep) if r.end > now}
 
 
 def remembered(
