@@ -98,3 +98,26 @@ async def test_a_file_broken_before_a_restart_does_not_stop_its_open_windows(
     assert any(e["event"] == "schedule_invalid" for e in logs)
     key = StreamKey(DOMAIN, APP, "a")
     assert emu.recordings(key)[-1].end is None
+
+
+async def test_a_reload_reuses_the_expansion_of_the_streams_it_did_not_change(
+    fake_workspace: Workspace,
+) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    later = (t + seconds(60), t + seconds(120))
+    workspace.write_schedule("keep.yaml", schedule_text({"a": [later]}))
+    workspace.write_schedule("main.yaml", schedule_text({"b": [later], "c": [later]}))
+    async with running_daemon(workspace, watch_files=False) as daemon:
+        before = dict(daemon.engine.windows)
+        # c moves; b, in the same file (so the file is parsed again), and a do not
+        moved = (t + seconds(60), t + seconds(150))
+        workspace.write_schedule("main.yaml", schedule_text({"b": [later], "c": [moved]}))
+        await daemon.reload("test")
+        after = daemon.engine.windows
+    by_stream = {r.stream.stream: (wid, r) for wid, r in before.items()}
+    for name in ("a", "b"):  # not expanded again: the very recordings the timeline kept
+        wid, rec = by_stream[name]
+        assert after[wid] is rec
+    wid, rec = by_stream["c"]
+    assert after[wid] is not rec and after[wid].end == moved[1]

@@ -278,6 +278,21 @@ def test_an_endless_chain_is_cut_and_marked_continuous() -> None:
     assert expand(sched, utc(2027, 6, 1), utc(2027, 6, 8)) == []
 
 
+def test_a_kept_span_answers_a_query_inside_it_as_the_query_alone_would() -> None:
+    # Jan 1 to Apr 1 without a break: alone, a query follows the chain MAX_CHAIN either way.
+    sched = schedule(stream(cron("0 0 * 1-3 *", 24 * H)))
+    kept = Timeline(sched)
+    wide = kept.recordings(utc(2027, 1, 20), utc(2027, 1, 21), keep_until=utc(2027, 3, 5))
+    assert wide == Timeline(sched).recordings(utc(2027, 1, 20), utc(2027, 1, 21))
+    assert wide[0].window_id.startswith("news@2027-01-01T00:00:00Z#")
+    assert wide[0].end == utc(2027, 1, 21) + MAX_CHAIN  # the kept chain runs to Apr 1
+    alone = Timeline(sched).recordings(utc(2027, 2, 10), utc(2027, 2, 11))
+    assert alone[0].window_id.startswith("news@continuous#")
+    assert kept.recordings(utc(2027, 2, 10), utc(2027, 2, 11)) == alone
+    reloaded = Timeline(sched, kept).recordings(utc(2027, 1, 25), utc(2027, 1, 26))
+    assert reloaded == Timeline(sched).recordings(utc(2027, 1, 25), utc(2027, 1, 26))
+
+
 def test_a_single_window_longer_than_the_chain_limit_keeps_its_id() -> None:
     sched = schedule(stream(oneoff(utc(2027, 1, 1), utc(2027, 3, 1))))  # 59 days
     early = Timeline(sched).recordings(utc(2027, 1, 2), utc(2027, 1, 3))

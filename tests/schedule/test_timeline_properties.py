@@ -130,3 +130,21 @@ def test_recordings_do_not_depend_on_the_query_range(sched: Schedule, cuts: list
     for r in timeline.recordings(a, b) + timeline.recordings(b, c):
         if "@continuous" not in r.window_id:
             assert whole[r.window_id] == r
+
+
+@settings(max_examples=150, deadline=None)
+@given(sched=schedules, edited=schedules, cuts=st.lists(instants, min_size=4, max_size=4))
+def test_kept_and_reused_recordings_equal_a_fresh_expansion(
+    sched: Schedule, edited: Schedule, cuts: list[datetime]
+) -> None:
+    """What a timeline kept for a wider span (the daemon's horizon), and what a rebuilt
+    timeline reuses from it (a reload), is what a fresh expansion of the query gives."""
+    a, b, c, d = sorted(cuts)
+    kept = Timeline(sched)
+    assert kept.recordings(a, c, keep_until=d) == Timeline(sched).recordings(a, c)
+    assert kept.recordings(b, c) == Timeline(sched).recordings(b, c)
+    assert kept.touching(b, d) == Timeline(sched).touching(b, d)
+    for reloaded in (sched, edited):  # unchanged, or other streams (reused only when equal)
+        rebuilt = Timeline(reloaded, kept)
+        assert rebuilt.recordings(b, c) == Timeline(reloaded).recordings(b, c)
+        assert rebuilt.expand(a, d) == Timeline(reloaded).expand(a, d)

@@ -29,6 +29,10 @@ log = structlog.get_logger(__name__)
 
 REPORT_SLICE = 100  # problems logged per turn of the loop
 DEBOUNCE = 0.25  # seconds: an editor's write-and-rename is one change, not three reloads
+# How far past the horizon an expansion is worked out and kept. The hourly roll (each a little
+# late) then finds its next two hours kept and expands again every third hour; a reload finds
+# its span kept unless it comes in the half hour before that.
+KEEP = timedelta(hours=2, minutes=30)
 
 
 async def load(config: Config, previous: LoadResult | None) -> LoadResult:
@@ -101,8 +105,15 @@ async def report(result: LoadResult) -> None:
 
 
 def expand(timeline: Timeline, now: datetime, horizon: timedelta) -> dict[str, Recording]:
-    """The recordings that have not ended, up to `horizon` ahead, by window id."""
-    return {r.window_id: r for r in timeline.recordings(now, now + horizon) if r.end > now}
+    """The recordings that have not ended, up to `horizon` ahead, by window id.
+
+    A horizon of an hour or more is worked out `KEEP` further and kept in the timeline: the
+    hourly roll and a reload within the next `KEEP` filter it instead of expanding again (a
+    reload then expands only the streams it changed). A short first slice (the first 15
+    minutes of a phased start) is not kept."""
+    end = now + horizon
+    keep = end + KEEP if horizon >= timedelta(hours=1) else None
+    return {r.window_id: r for r in timeline.recordings(now, end, keep_until=keep) if r.end > now}
 
 
 def remembered(

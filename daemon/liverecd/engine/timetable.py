@@ -48,7 +48,8 @@ class Timetable:
         self.look_again = grace + loading.DEBOUNCE if self._gone and not had_gone else None
         await loading.report(result)
         self.loaded = result
-        self._schedule = await asyncio.to_thread(Timeline, result.schedule)
+        # Streams whose entries did not change keep what the previous timeline worked out.
+        self._schedule = await asyncio.to_thread(Timeline, result.schedule, self._schedule)
         self.streams = result.schedule.streams()
         return result
 

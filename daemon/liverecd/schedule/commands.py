@@ -9,7 +9,6 @@ Exit 0 when the config and every schedule are valid (warnings allowed), 1 otherw
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
 import sys
@@ -35,8 +34,11 @@ from liverecd.schedule.findings import dst_findings, short_windows
 from liverecd.schedule.loader import LoadResult, load_schedules
 from liverecd.schedule.quota import late_starts, plan_starts
 from liverecd.schedule.timeline import Timeline, iso_utc
+from liverecd.schedule.yamlload import gc_paused
 from liverecd.streams import Command, StreamKey
 
+_Span = tuple[datetime, datetime]
+_Early = dict[tuple[str, datetime], datetime]  # (window, time) of a start sent early: when
 _HEADER = ("LOCAL", "UTC", "COMMAND", "STREAM", "ACCOUNT", "WINDOW", "SOURCE")
 
 
@@ -46,31 +48,18 @@ class UsageError(LiverecdError):
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """Options of `check` (name "check") or `plan` (name "plan")."""
-    parser.add_argument(
-        "-c", "--config", default=DEFAULT_CONFIG, metavar="CONFIG", help=CONFIG_HELP
-    )
-    parser.add_argument(
-        "--from",
-        dest="start",
-        metavar="ISO8601",
-        help="start of the range (default: now; without an offset: in --tz, else UTC)",
-    )
-    default_hours = "48" if name == "check" else "24"
-    parser.add_argument(
-        "--hours",
-        metavar="N",
-        help=f"length of the range in hours (default: {default_hours})",
-    )
+    arg = parser.add_argument
+    arg("-c", "--config", default=DEFAULT_CONFIG, metavar="CONFIG", help=CONFIG_HELP)
+    arg("--from", dest="start", metavar="ISO8601",
+        help="start of the range (default: now; without an offset: in --tz, else UTC)")  # fmt: skip
+    hours = "48" if name == "check" else "24"
+    arg("--hours", metavar="N", help=f"length of the range in hours (default: {hours})")
     if name == "plan":
-        parser.add_argument(
-            "--tz", metavar="ZONE",
+        arg("--tz", metavar="ZONE",
             help="show every local time in this IANA zone, e.g. Asia/Shanghai (default: each "
-            "schedule file's own zone); a --from without an offset is read in it too",
-        )  # fmt: skip
-        parser.add_argument(
-            "--format", choices=("text", "json"), default="text",
-            help="text: a table for people (default); json: one array of objects for scripts",
-        )  # fmt: skip
+            "schedule file's own zone); a --from without an offset is read in it too")  # fmt: skip
+        arg("--format", choices=("text", "json"), default="text", help="text: a table for people "
+            "(default); json: one array of objects for scripts")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,13 +67,8 @@ def run(args: argparse.Namespace) -> int:
     # A one-shot command that builds a million long-lived objects and no cyclic garbage: the
     # cyclic collector would only rescan them, again and again (a quarter of the run time
     # with 100,000 windows). Reference counting still frees everything.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _run(args)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -163,13 +147,7 @@ def _accounts(result: LoadResult) -> dict[StreamKey, str]:
     return {s.key: s.account for s in result.schedule.streams()}
 
 
-def _plan(
-    config: Config,
-    result: LoadResult,
-    span: tuple[datetime, datetime],
-    fmt: str,
-    tz: ZoneInfo | None,
-) -> int:
+def _plan(config: Config, result: LoadResult, span: _Span, fmt: str, tz: ZoneInfo | None) -> int:
     start, end = span
     timeline = Timeline(result.schedule)
     # A rule whose windows overlap shows one start and no stop: say why beside the plan.
@@ -180,7 +158,7 @@ def _plan(
     actions = plan_actions(recs, start, end)
     after = [r for r in recs if end <= r.start < end + config.max_lead]
     account = _accounts(result)
-    early = {}
+    early: _Early = {}
     items: list[Action | Recording] = [*actions, *after]
     for name in config.account_names:  # each account sends at its own qps
         mine = [x for x in items if account.get(x.stream, DEFAULT_ACCOUNT) == name]
@@ -208,11 +186,7 @@ def plan_actions(recs: list[Recording], start: datetime, end: datetime) -> list[
     return opened
 
 
-def _json(
-    actions: list[Action],
-    early: dict[tuple[str, datetime], datetime],
-    account: dict[StreamKey, str],
-) -> str:
+def _json(actions: list[Action], early: _Early, account: dict[StreamKey, str]) -> str:
     rows = []
     for a in actions:
         row = {
@@ -225,8 +199,7 @@ def _json(
             "window": a.window_id,
             "source": str(a.source),
         }
-        send_at = early.get((a.window_id, a.time))
-        if send_at is not None and a.command.rank == 0:
+        if (send_at := early.get((a.window_id, a.time))) and a.command.rank == 0:
             row["send_at"] = iso_utc(send_at)
         rows.append(json.dumps(row))
     return "[\n" + ",\n".join(rows) + "\n]" if rows else "[]"
@@ -235,7 +208,7 @@ def _json(
 def _table(
     timeline: Timeline,
     actions: list[Action],
-    span: tuple[datetime, datetime],
+    span: _Span,
     tz: ZoneInfo | None,
     account: dict[StreamKey, str],
 ) -> Iterator[str]:
@@ -243,30 +216,24 @@ def _table(
         yield f"no actions from {iso_utc(span[0])} to {iso_utc(span[1])}"
         return
     rows = [_HEADER if tz is None else (f"LOCAL ({tz.key})", *_HEADER[1:])]
-    # Many actions share an instant, a zone, a stream and a source: format each once. Keyed by
-    # identity: an action holds its recording's StreamKey and Source objects, and hashing a
-    # dataclass runs in Python.
-    shown: dict[tuple[datetime, ZoneInfo], tuple[str, str]] = {}
-    names: dict[int, tuple[ZoneInfo, str]] = {}
+    # Many actions share an instant, a zone, a stream and a source: each is formatted once,
+    # keyed by identity (an action holds its recording's StreamKey and Source objects, and
+    # hashing a dataclass runs in Python).
+    streams: dict[int, tuple[ZoneInfo, str, str]] = {}
+    times: dict[tuple[datetime, ZoneInfo], tuple[str, str]] = {}
     places: dict[int, str] = {}
     for a in actions:
-        named = names.get(id(a.stream))
-        if named is None:
-            named = names[id(a.stream)] = (timeline.zone(a.stream), str(a.stream))
-        zone, name = named
-        zone = tz or zone
-        times = shown.get((a.time, zone))
-        if times is None:
+        if (named := streams.get(id(a.stream))) is None:
+            who = account.get(a.stream, DEFAULT_ACCOUNT)
+            named = streams[id(a.stream)] = (tz or timeline.zone(a.stream), str(a.stream), who)
+        zone, name, who = named
+        if (shown := times.get((a.time, zone))) is None:
             local = a.time.astimezone(zone)
-            times = shown[a.time, zone] = (
-                f"{local:%Y-%m-%d %H:%M:%S} {_offset(local)}",
-                iso_utc(a.time),
-            )
-        place = places.get(id(a.source))
-        if place is None:
+            shown = times[a.time, zone] = (
+                f"{local:%Y-%m-%d %H:%M:%S} {_offset(local)}", iso_utc(a.time))  # fmt: skip
+        if (place := places.get(id(a.source))) is None:
             place = places[id(a.source)] = str(a.source)
-        who = account.get(a.stream, DEFAULT_ACCOUNT)
-        rows.append((*times, a.command.value, name, who, a.window_id, place))
+        rows.append((*shown, a.command.value, name, who, a.window_id, place))
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADER))]
     line = "  ".join(f"{{:<{w}}}" for w in widths)  # each cell left-aligned in its column
     for row in rows:

@@ -2,7 +2,7 @@
 
 Every section is optional except `schedules`; missing keys take the defaults of `model.py`.
 Project extensions beyond DESIGN.md §3: `api.connect_timeout`, `api.retry`, `horizon`, and
-`off` (or null) for `status.listen` / `watch.callback_listen` / `verify.callback_listen`.
+`off` (or null) for `status.listen` / `watch.callback_listen` / `verify.callback_listen`;
 `database` is DESIGN §9.
 """
 
@@ -12,6 +12,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -86,22 +87,30 @@ def _read_fields(
     return values
 
 
-def _section(cls: Callable[..., Any], fields: Mapping[str, _Field]) -> _Field:
+def _section(cls: Callable[..., Any], fields: Mapping[str, _Field], required: str = "") -> _Field:
     def read(reader: Reader, node: YNode, path: str) -> Any:
         mapping = reader.mapping(node, path, fields)
         if mapping is None:
             return None
-        return cls(**_read_fields(reader, mapping.entries, path, fields))
+        if required and required not in mapping.entries:
+            reader.report(node, path, f"missing required key {required!r}")
+        values = _read_fields(reader, mapping.entries, path, fields)
+        return None if required and required not in values else cls(**values)
 
     return read
 
 
-def _duration(**bounds: Any) -> _Field:
-    return lambda r, node, path: r.duration(node, path, **bounds)
+def _checked(read: _Field, valid: Callable[[Any], bool], expected: str) -> _Field:
+    """`read`, reporting a value `valid` refuses as `expected` ({kind}, {value}: what was found)."""
 
+    def check(reader: Reader, node: YNode, path: str) -> Any:
+        value = read(reader, node, path)
+        if value is not None and not valid(value):
+            reader.report(node, path, expected.format(kind=kind_of(node), value=value))
+            return None
+        return value
 
-def _choice(*choices: str) -> _Field:
-    return lambda r, node, path: r.choice(node, path, choices)
+    return check
 
 
 def _endpoint(reader: Reader, node: YNode, path: str) -> str | None:
@@ -115,11 +124,10 @@ def _endpoint(reader: Reader, node: YNode, path: str) -> str | None:
     except ValueError:
         reader.report(node, path, "is not a valid URL")
         return None
-    if parts.username or parts.password:
-        reader.report(node, path, "credentials never go in the endpoint URL")
-        return None
     problem = None
-    if parts.scheme not in ("http", "https") or not host:
+    if parts.username or parts.password:
+        problem = "credentials never go in the endpoint URL"
+    elif parts.scheme not in ("http", "https") or not host:
         problem = "expected a URL such as https://live.aliyuncs.com"
     elif parts.scheme == "http" and not is_loopback(host):
         problem = "http:// is allowed for loopback hosts only; use https://"
@@ -141,43 +149,20 @@ def _database_url(reader: Reader, node: YNode, path: str) -> tuple[str, Source] 
     except ValueError:
         reader.report(node, path, "is not a valid URL")
         return None
+    problem = None
     if parts.password is not None:
-        reader.report(
-            node, path, "no password in the URL: use PGPASSWORD, ~/.pgpass (PGPASSFILE) or the"
-            " credential file database_password",
-        )  # fmt: skip
-        return None
-    if parts.scheme not in ("postgresql", "postgres"):
-        reader.report(node, path, "expected a URL such as postgresql://liverecd@db:5432/liverecd")
+        problem = ("no password in the URL: use PGPASSWORD, ~/.pgpass (PGPASSFILE) or the"
+                   " credential file database_password")  # fmt: skip
+    elif parts.scheme not in ("postgresql", "postgres"):
+        problem = "expected a URL such as postgresql://liverecd@db:5432/liverecd"
+    if problem:
+        reader.report(node, path, problem)
         return None
     return text.strip(), Source(reader.file, node.line, node.col)
 
 
-def _database(reader: Reader, node: YNode, path: str) -> DatabaseConfig | None:
-    mapping = reader.mapping(node, path, _DATABASE_FIELDS)
-    if mapping is None:
-        return None
-    if "url" not in mapping.entries:
-        reader.report(node, path, "missing required key 'url'")
-    values = _read_fields(reader, mapping.entries, path, _DATABASE_FIELDS)
-    if "url" not in values:
-        return None
-    url, source = values.pop("url")
-    return DatabaseConfig(url=url, source=source, **values)
-
-
-def _cluster(reader: Reader, node: YNode, path: str) -> str | None:
-    text = reader.string(node, path)
-    if text is not None and not (0 < len(text) <= 63 and text.replace("-", "").isalnum()):
-        reader.report(node, path, "expected a short name of letters, digits and '-'")
-        return None
-    return text
-
-
 def _listen(reader: Reader, node: YNode, path: str) -> object:
-    if isinstance(node, YScalar) and (
-        node.value is None or node.value is False or node.value == "off"
-    ):
+    if isinstance(node, YScalar) and (node.value in (None, "off") or node.value is False):
         return _OFF
     text = reader.string(node, path)
     if text is None:
@@ -188,11 +173,8 @@ def _listen(reader: Reader, node: YNode, path: str) -> object:
     elif ":" in host:
         host = ""  # an IPv6 address needs brackets: [::1]:9325
     if not sep or not host or not port.isdigit() or int(port) > 65535:
-        reader.report(
-            node,
-            path,
-            f"expected HOST:PORT such as 127.0.0.1:9325 or [::1]:9325, or off; got {text!r}",
-        )
+        why = f"expected HOST:PORT such as 127.0.0.1:9325 or [::1]:9325, or off; got {text!r}"
+        reader.report(node, path, why)
         return None
     return ListenAddress(host, int(port))
 
@@ -216,39 +198,35 @@ def _state_dir(reader: Reader, node: YNode, path: str) -> Path | None:
     return None if text is None else Path(text.strip()).expanduser()
 
 
-def _region(reader: Reader, node: YNode, path: str) -> str | None:
-    text = reader.string(node, path)
-    if text is not None and not text.replace("-", "").isalnum():
-        reader.report(node, path, f"expected a region id such as cn-shanghai, got {kind_of(node)}")
-        return None
-    return text
-
-
 _RETRY_FIELDS: dict[str, _Field] = {
-    "base": _duration(positive=True),
-    "cap": _duration(positive=True),
-    "max_attempts": lambda r, node, path: _int(r.number(node, path, positive=True, integer=True)),
-    "wait_for_stream_cap": _duration(positive=True),
-    "stop_cap": _duration(positive=True),
+    "base": partial(Reader.duration, positive=True),
+    "cap": partial(Reader.duration, positive=True),
+    "max_attempts": partial(Reader.number, positive=True, integer=True),
+    "wait_for_stream_cap": partial(Reader.duration, positive=True),
+    "stop_cap": partial(Reader.duration, positive=True),
 }
 _API_FIELDS: dict[str, _Field] = {
     "endpoint": _endpoint,
-    "region": _region,
-    "signature": _choice("v3", "v1"),
-    "qps": lambda r, node, path: r.number(node, path, positive=True),
-    "timeout": _duration(positive=True),
-    "connect_timeout": _duration(positive=True),
+    "region": _checked(
+        Reader.string,
+        lambda text: text.replace("-", "").isalnum(),
+        "expected a region id such as cn-shanghai, got {kind}",
+    ),
+    "signature": partial(Reader.choice, choices=("v3", "v1")),
+    "qps": partial(Reader.number, positive=True),
+    "timeout": partial(Reader.duration, positive=True),
+    "connect_timeout": partial(Reader.duration, positive=True),
     "retry": _section(RetryConfig, _RETRY_FIELDS),
 }
 _LOG_FIELDS: dict[str, _Field] = {
-    "format": _choice("json", "console"),
-    "level": _choice("debug", "info", "warning", "error"),
+    "format": partial(Reader.choice, choices=("json", "console")),
+    "level": partial(Reader.choice, choices=("debug", "info", "warning", "error")),
 }
 _ACCOUNT_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ACCOUNT_API = ("endpoint", "region", "signature", "qps", "timeout", "connect_timeout")
 _ACCOUNT_FIELDS: dict[str, _Field] = {
-    "profile": lambda r, node, path: r.string(node, path),
-    "credentials_prefix": lambda r, node, path: r.string(node, path),
+    "profile": Reader.string,
+    "credentials_prefix": Reader.string,
     **{key: _API_FIELDS[key] for key in _ACCOUNT_API},
 }
 
@@ -260,12 +238,12 @@ def _accounts(
     if not isinstance(node, YMap):
         reader.report(node, path, f"expected a mapping of account names, got {kind_of(node)}")
         return None
-    mapping, found = node, []
-    for name, body in mapping.entries.items():
+    found = []
+    for name, body in node.entries.items():
         where = join(path, name)
         if name == DEFAULT_ACCOUNT or not _ACCOUNT_NAME.fullmatch(name):
             why = "is the api block's account" if name == DEFAULT_ACCOUNT else "is not a valid name"
-            reader.report(mapping.key(name), where, f"{name!r} {why} (use letters, digits, _ or -)")
+            reader.report(node.key(name), where, f"{name!r} {why} (use letters, digits, _ or -)")
             continue
         entry = reader.mapping(body, where, _ACCOUNT_FIELDS)
         if entry is None:
@@ -281,43 +259,40 @@ def _accounts(
 
 
 _VERIFY_FIELDS: dict[str, _Field] = {
-    "enabled": lambda r, node, path: r.boolean(node, path),
-    "grace": _duration(),
-    "min_coverage": lambda r, node, path: _ratio(r, node, path),
-    "qps": lambda r, node, path: r.number(node, path, positive=True),
+    "enabled": Reader.boolean,
+    "grace": Reader.duration,
+    "min_coverage": _checked(
+        Reader.number, lambda v: 0 <= v <= 1, "expected a ratio between 0 and 1, got {value}"
+    ),
+    "qps": partial(Reader.number, positive=True),
     "callback_listen": _listen,
-    "callback_host": lambda r, node, path: r.string(node, path),
-    "confirm": _duration(positive=True),
+    "callback_host": Reader.string,
+    "confirm": partial(Reader.duration, positive=True),
 }
 _DATABASE_FIELDS: dict[str, _Field] = {
     "url": _database_url,
-    "cluster": _cluster,
+    "cluster": _checked(
+        Reader.string,
+        lambda text: 0 < len(text) <= 63 and text.replace("-", "").isalnum(),
+        "expected a short name of letters, digits and '-'",
+    ),
     # Under 3 s a busy database's hiccup would cost the lease; over a minute, failover is slow.
-    "lease": _duration(minimum=timedelta(seconds=3), maximum=timedelta(minutes=1)),
+    "lease": partial(Reader.duration, minimum=timedelta(seconds=3), maximum=timedelta(minutes=1)),
 }
 _TOP_FIELDS: dict[str, _Field] = {
-    "database": _database,
+    # `url` comes with where it is written, for errors about reaching it
+    "database": _section(
+        lambda url, **rest: DatabaseConfig(url[0], source=url[1], **rest), _DATABASE_FIELDS, "url"
+    ),
     "api": _section(ApiConfig, _API_FIELDS),
     "accounts": _accounts,
     "schedules": _schedules,
     "state_dir": _state_dir,
-    "max_lead": _duration(maximum=timedelta(hours=1)),
-    "horizon": _duration(minimum=timedelta(hours=1)),
-    "missing_file_grace": _duration(maximum=timedelta(hours=1)),
+    "max_lead": partial(Reader.duration, maximum=timedelta(hours=1)),
+    "horizon": partial(Reader.duration, minimum=timedelta(hours=1)),
+    "missing_file_grace": partial(Reader.duration, maximum=timedelta(hours=1)),
     "log": _section(LogConfig, _LOG_FIELDS),
     "status": _section(StatusConfig, {"listen": _listen}),
-    "watch": _section(WatchConfig, {"interval": _duration(), "callback_listen": _listen}),
+    "watch": _section(WatchConfig, {"interval": Reader.duration, "callback_listen": _listen}),
     "verify": _section(VerifyConfig, _VERIFY_FIELDS),
 }
-
-
-def _ratio(reader: Reader, node: YNode, path: str) -> float | None:
-    value = reader.number(node, path)
-    if value is not None and not 0 <= value <= 1:
-        reader.report(node, path, f"expected a ratio between 0 and 1, got {value}")
-        return None
-    return value
-
-
-def _int(value: float | None) -> int | None:
-    return None if value is None else int(value)

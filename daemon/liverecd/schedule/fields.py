@@ -193,7 +193,7 @@ class Reader:
             bound = "greater than 0" if positive else "at least 0"
             self.report(node, path, f"must be {bound}, got {_text(node)}")
             return None
-        return float(value)
+        return value if integer else float(value)
 
     def duration(
         self,

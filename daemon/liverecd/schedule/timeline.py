@@ -20,74 +20,46 @@ moves its stop; a chain cut by `MAX_CHAIN` reads `NAME@continuous#HASH`.
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from operator import itemgetter
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from liverecd.config import Source
 from liverecd.schedule.actions import Action, Recording, actions_in
-from liverecd.schedule.model import CronWindow, DateRange, Finalize, Schedule, Stream
-from liverecd.schedule.occurrences import FiringTable
+from liverecd.schedule.chains import (
+    MAX_CHAIN,
+    Group,
+    build_groups,
+    group_recordings,
+    iso_utc,
+    within_reach,
+)
+from liverecd.schedule.chains import key_hash as _key_hash
+from liverecd.schedule.model import Schedule
 from liverecd.schedule.yamlload import gc_paused
-from liverecd.streams import Command, StreamKey
+from liverecd.streams import StreamKey
 
-MAX_CHAIN = timedelta(days=31)  # how far a chain of touching windows is followed
-_HOUR = timedelta(hours=1)
+__all__ = ["MAX_CHAIN", "Timeline", "expand", "iso_utc", "recordings", "window_id"]
+
 _DAY = timedelta(days=1)
-
-Interval = tuple[datetime, datetime, Source]  # padded start, padded end, window
-_BY_SPAN = itemgetter(0, 1)  # intervals in order of start, then end
-
-
-@dataclass(frozen=True, slots=True)
-class _Cron:
-    firings: FiringTable
-    tail: timedelta  # from a firing to the padded end: duration + pad_after
-    before: timedelta
-    excepts: tuple[DateRange, ...]
-    source: Source
-
-
-@dataclass(frozen=True, slots=True)
-class _Group:
-    """Everything one stream key contributes, across files and stream entries."""
-
-    key: StreamKey
-    tz: ZoneInfo
-    finalize: Finalize
-    delay: timedelta
-    split: bool
-    crons: tuple[_Cron, ...]
-    oneoffs: tuple[Interval, ...]
-    longest: timedelta  # longest padded recurring window
-    reach: timedelta  # longest padded one-off: how far back a known window may begin
-    key_hash: str
-    lookback: timedelta  # how long before a recording its predecessor matters (delayed restart)
-
-
-@dataclass(slots=True)
-class _Comp:
-    """A merged chain of intervals, while merging."""
-
-    start: datetime
-    end: datetime
-    sources: list[Source]
-    handover_in: bool = False  # a split predecessor hands over with a restart
-    closes: bool = True
 
 
 class Timeline:
-    """A schedule prepared for repeated expansion. Build one per Schedule and query it."""
+    """A schedule prepared for repeated expansion. Build one per Schedule and query it.
 
-    def __init__(self, schedule: Schedule) -> None:
+    Built with `previous` (the timeline it replaces), a stream key whose entries are equal to
+    the previous ones keeps its prepared group and the recordings kept for it (`keep_until`), so
+    a reload redoes only the streams that changed."""
+
+    def __init__(self, schedule: Schedule, previous: Timeline | None = None) -> None:
         # Building and expanding make many acyclic objects; in the daemon (collector on) the
         # collector would rescan them over and over: about 0.5 s of a 100k-window build.
         with gc_paused():
-            self._groups = _build_groups(schedule)
+            self._groups: list[Group] = build_groups(schedule, previous._groups if previous else [])
         self._zones = {g.key: g.tz for g in self._groups}
+        # id(group) -> (start, end, recordings touching [start, end)); ids of live groups only
+        self._kept: dict[int, tuple[datetime, datetime, list[Recording]]] = {}
+        if previous is not None:
+            kept = previous._kept
+            self._kept = {id(g): kept[id(g)] for g in self._groups if id(g) in kept}
 
     def zone(self, key: StreamKey) -> ZoneInfo:
         """The zone of the file that first names `key` (for showing local times)."""
@@ -98,9 +70,11 @@ class Timeline:
         """How many distinct enabled stream keys the schedule names."""
         return len(self._groups)
 
-    def recordings(self, start: datetime, end: datetime) -> list[Recording]:
+    def recordings(
+        self, start: datetime, end: datetime, *, keep_until: datetime | None = None
+    ) -> list[Recording]:
         """Every recording that overlaps [start, end), by stream then start."""
-        return [r for r in self.touching(start, end) if r.end > start]
+        return [r for r in self.touching(start, end, keep_until=keep_until) if r.end > start]
 
     def expand(self, start: datetime, end: datetime) -> list[Action]:
         """Every action due in [start, end), sorted by `Action.sort_key`."""
@@ -110,13 +84,33 @@ class Timeline:
         """The recordings open at `instant` (start <= instant < end)."""
         return [r for r in self.recordings(instant, instant + _DAY) if r.start <= instant]
 
-    def touching(self, start: datetime, end: datetime) -> list[Recording]:
+    def touching(
+        self, start: datetime, end: datetime, *, keep_until: datetime | None = None
+    ) -> list[Recording]:
         """Every recording with an action that can fall in [start, end): end >= start and
-        start < end (so one that stops exactly at `start` is included)."""
+        start < end (so one that stops exactly at `start` is included).
+
+        `keep_until` (after `end`): also work out what touches [start, keep_until) and keep
+        it, so that later queries inside that span (a daemon's horizon sliding forward, a
+        reload) filter it instead of expanding again. Results are the same either way."""
         out: list[Recording] = []
+        kept = self._kept
+        until = end if keep_until is None else max(end, keep_until)
         with gc_paused():
             for group in self._groups:
-                out.extend(_group_recordings(group, start, end))
+                span = kept.get(id(group))
+                if span is None or span[0] > start or span[1] < end:
+                    span = None
+                    if until > end:
+                        recs, exact = group_recordings(group, start, until)
+                        if exact:
+                            span = kept[id(group)] = (start, until, recs)
+                if span is not None:
+                    found = [r for r in span[2] if r.end >= start and r.start < end]
+                    if within_reach(group, found, start, end):
+                        out.extend(found)
+                        continue
+                out.extend(group_recordings(group, start, end)[0])
         return out
 
 
@@ -134,159 +128,3 @@ def window_id(key: StreamKey, start: datetime | None, key_hash: str | None = Non
     """The id of `key`'s recording opening at `start` (None: a chain cut by MAX_CHAIN)."""
     when = "continuous" if start is None else iso_utc(start)
     return f"{key.stream}@{when}#{key_hash or _key_hash(str(key))}"
-
-
-@lru_cache(maxsize=1 << 14)  # windows cluster on a few instants; ids and plans repeat them
-def iso_utc(instant: datetime) -> str:
-    """`2026-11-25T12:00:00Z`: an instant in ISO 8601 UTC (fractions only when present)."""
-    if instant.tzinfo is not UTC:
-        instant = instant.astimezone(UTC)
-    return instant.isoformat()[:-6] + "Z"  # drop "+00:00"
-
-
-def _key_hash(text: str) -> str:
-    return hashlib.blake2s(text.encode(), digest_size=4).hexdigest()
-
-
-# ---------------------------------------------------------------------------------------------
-# Grouping
-
-
-def _build_groups(schedule: Schedule) -> list[_Group]:
-    entries: dict[StreamKey, list[Stream]] = {}
-    for stream in schedule.streams():
-        if stream.enabled:
-            entries.setdefault(stream.key, []).append(stream)
-    # Shared by every window with the same rule text in the same zone (hashing the text is
-    # cheaper than hashing the parsed spec).
-    tables: dict[tuple[str, ZoneInfo], FiringTable] = {}
-    return [_group(key, streams, tables) for key, streams in entries.items()]
-
-
-def _group(
-    key: StreamKey, streams: list[Stream], tables: dict[tuple[str, ZoneInfo], FiringTable]
-) -> _Group:
-    # The loader makes a stream's settings agree across entries; the first entry speaks.
-    first = streams[0]
-    crons: list[_Cron] = []
-    oneoffs: list[Interval] = []
-    for s in streams:
-        for w in s.windows:
-            before = s.pad_before if w.pad_before is None else w.pad_before
-            after = s.pad_after if w.pad_after is None else w.pad_after
-            if isinstance(w, CronWindow):
-                excepts = s.excepts + w.excepts
-                table = tables.get((w.cron.expr, s.timezone))
-                if table is None or (table.spec is not w.cron and table.spec != w.cron):
-                    table = tables[w.cron.expr, s.timezone] = FiringTable(w.cron, s.timezone)
-                crons.append(_Cron(table, w.duration + after, before, excepts, w.source))
-            else:
-                oneoffs.append((w.start - before, w.end + after, w.source))
-    oneoffs.sort(key=_BY_SPAN)
-    longest = max((c.before + c.tail for c in crons), default=timedelta(0))
-    reach = max((end - start for start, end, _ in oneoffs), default=timedelta(0))
-    return _Group(
-        key=key,
-        tz=first.timezone,
-        finalize=first.finalize,
-        delay=first.delay,
-        split=first.split,
-        crons=tuple(crons),
-        oneoffs=tuple(oneoffs),
-        longest=longest,
-        reach=reach,
-        key_hash=_key_hash(str(key)),
-        lookback=first.delay if first.finalize is Finalize.DELAYED else timedelta(0),
-    )
-
-
-# ---------------------------------------------------------------------------------------------
-# One stream key: intervals, merging, recordings
-
-
-def _intervals(group: _Group, lo: datetime, hi: datetime) -> list[Interval]:
-    """Every padded interval with end >= lo and start < hi."""
-    out = [iv for iv in group.oneoffs if iv[1] >= lo and iv[0] < hi] if group.oneoffs else []
-    for c in group.crons:
-        # Firing t gives [t - before, t + tail): keep t in [lo - tail, hi + before).
-        before, tail, source = c.before, c.tail, c.source
-        if c.excepts:
-            firings = c.firings.between(lo - tail, hi + before)
-            ats = [o.at for o in firings if not any(o.local.date() in r for r in c.excepts)]
-        else:
-            ats = c.firings.instants(lo - tail, hi + before)
-        out.extend([(t - before, t + tail, source) for t in ats])
-    out.sort(key=_BY_SPAN)
-    return out
-
-
-def _merge(intervals: list[Interval], split: bool) -> list[_Comp]:
-    comps: list[_Comp] = []
-    for start, end, source in intervals:
-        cur = comps[-1] if comps else None
-        if cur is not None and (start < cur.end or (start == cur.end and not split)):
-            if end > cur.end:
-                cur.end = end
-            if source not in cur.sources:
-                cur.sources.append(source)
-            continue
-        handover = cur is not None and start == cur.end
-        if cur is not None and handover:
-            cur.closes = False
-        comps.append(_Comp(start, end, [source], handover_in=handover))
-    return comps
-
-
-def _group_recordings(group: _Group, a: datetime, c: datetime) -> list[Recording]:
-    """`group`'s recordings with end >= a and start < c, each complete (see module doc)."""
-    # Usually one round: the first fetch reaches one longest window past each end.
-    lo, hi = a - group.lookback - group.longest, c + group.longest
-    # Only a chain of touching windows is cut: a single window, however long, is followed.
-    limit = MAX_CHAIN + group.reach
-    lo_cap, hi_cap = min(lo, a - group.lookback - limit), max(hi, c + limit)
-    step = max(group.longest, _HOUR)
-    while True:
-        intervals = _intervals(group, lo, hi)
-        if not intervals:
-            return []  # most streams, on a short range
-        comps = _merge(intervals, group.split)
-        wanted = [i for i, k in enumerate(comps) if k.end >= a and k.start < c]
-        if not wanted:
-            break
-        # Complete when no interval outside [lo, hi) can touch a wanted recording or be the
-        # predecessor that decides a delayed restart; otherwise widen and fetch again.
-        first, last = comps[wanted[0]], comps[wanted[-1]]
-        new_lo = (
-            lo
-            if first.start - group.lookback >= lo
-            else max(lo_cap, min(first.start - group.lookback, lo - step))
-        )
-        new_hi = hi if last.end < hi else min(hi_cap, max(last.end + step, hi + step))
-        if (new_lo, new_hi) == (lo, hi):
-            break
-        lo, hi, step = new_lo, new_hi, step * 2
-    left_cut = bool(wanted) and comps[wanted[0]].start - group.lookback < lo
-    return [_recording(group, comps, i, left_cut and i == wanted[0]) for i in wanted]
-
-
-def _recording(group: _Group, comps: list[_Comp], i: int, cut: bool) -> Recording:
-    comp = comps[i]
-    opens = Command.RESTART if comp.handover_in else Command.START
-    if opens is Command.START and group.finalize is Finalize.DELAYED and i > 0 and not cut:
-        prev = comps[i - 1]
-        if prev.closes and comp.start - prev.end < group.delay:
-            # stop's delay still holds the previous task: start would be TaskAlreadyStarted.
-            opens = Command.RESTART
-    key = group.key
-    when = "continuous" if cut else iso_utc(comp.start)  # window_id(), inlined: hot at scale
-    return Recording(
-        f"{key.stream}@{when}#{group.key_hash}",
-        key,
-        comp.start,
-        comp.end,
-        tuple(comp.sources),
-        group.finalize,
-        group.delay,
-        opens,
-        comp.closes,
-    )
