@@ -54,11 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback --host")
     parser.add_argument("--qps", type=int, default=50, help="RealTimeRecordCommand calls/s/key")
     parser.add_argument(
-        "--stop-delay",
-        type=_seconds,
-        default=DEFAULT_STOP_DELAY,
+        "--stop-delay", type=_seconds, default=DEFAULT_STOP_DELAY,
         help="time from stop to the file, e.g. 180s (default) or 5s for a demo",
-    )
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed of injected faults")
     parser.add_argument(
         "--access-key-id",

@@ -97,15 +97,13 @@ class Daemon:
             interval = config.watch.interval.total_seconds()
             self.watch = link.attach(self.engine, online_lister, interval)
         self.timetable = timetable or Timetable(self.clock)  # shared with the accounts' routes
-        self._stop = asyncio.Event()
-        self._reload_wanted = asyncio.Event()
+        self._stop, self._reload_wanted = asyncio.Event(), asyncio.Event()
         self._reload_triggers: list[str] = []
         self._lock = asyncio.Lock()  # reloads and horizon refreshes one at a time
-        self.ready = asyncio.Event()
-        self.reloads = 0
+        self.ready, self.reloads = asyncio.Event(), 0
         self._reloaded = asyncio.Condition()
         self._last_reload: tuple[datetime, bool] | None = None
-        self._publishing = False
+        self._publishing = False  # a status publish is due
         self._status = Status(time=self.clock.wall())
 
     # -- control --------------------------------------------------------------------------

@@ -42,20 +42,11 @@ if TYPE_CHECKING:
 
 
 async def serve_member(
-    config: Config,
-    accounts: Accounts,
-    *,
-    clock: Clock,
-    observer: EngineObserver | None,
-    lifecycle: Lifecycle | None,
-    extensions: Sequence[Extension],
-    signals: bool,
-    watch_files: bool,
-    on_ready: Callable[[Daemon], None] | None,
-    install: Callable[[Controlled], None],
-    remove: Callable[[], None],
-    timetable: Timetable,
-) -> int:
+    config: Config, accounts: Accounts, *, clock: Clock, observer: EngineObserver | None,
+    lifecycle: Lifecycle | None, extensions: Sequence[Extension], signals: bool,
+    watch_files: bool, on_ready: Callable[[Daemon], None] | None,
+    install: Callable[[Controlled], None], remove: Callable[[], None], timetable: Timetable,
+) -> int:  # fmt: skip
     """Run this process as a member of `config.database.cluster` until a stop request."""
     from liverecd.engine.observer import Quiet
 
@@ -63,7 +54,6 @@ async def serve_member(
     verifiers: dict[int, list[VerifyExtension]] = {}  # a term's, by id(daemon)
     member = Member(config, clock=clock, lifecycle=lifecycle or Quiet(), observer=observer,
                     watch_files=watch_files, during_term=_verification(verifiers))  # fmt: skip
-
     if isinstance(observer, Metrics):
         observer.track_credentials(accounts.expiry_seconds)
 

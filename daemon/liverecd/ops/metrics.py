@@ -69,27 +69,7 @@ class Metrics:
     def __init__(self, version: str = __version__) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        by_outcome = ["command", "outcome"]
-        self.commands = Counter(
-            "liverecd_commands", "RealTimeRecordCommand attempts answered, by command and outcome.",
-            by_outcome, registry=r,
-        )  # fmt: skip
-        self.retries = Counter(
-            "liverecd_command_retries",
-            "Retries queued, by command and the outcome that caused them.", by_outcome, registry=r,
-        )  # fmt: skip
-        self.throttled_calls = Counter(
-            "liverecd_throttled", "API answers that were Throttling* or HTTP 429.", registry=r
-        )
-        self.latency = Histogram(
-            "liverecd_command_latency_seconds", "API round trip of one attempt.", ["command"],
-            buckets=LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.lateness = Histogram(
-            "liverecd_command_lateness_seconds",
-            "First attempt sent after its due time (early sends under max_lead count as 0).",
-            ["command"], buckets=LATENESS_BUCKETS, registry=r,
-        )  # fmt: skip
+        self._command_metrics(r)
         self.active = Gauge(
             "liverecd_active", "1 while this daemon is its cluster's active member.", registry=r
         )
@@ -97,14 +77,6 @@ class Metrics:
         self.timetable = Gauge(
             "liverecd_timetable_info", "1, labelled with the timetable's digest (HA).",
             ["digest"], registry=r,
-        )  # fmt: skip
-        self.queue_depth = Gauge(
-            "liverecd_dispatch_queue_depth", "Commands waiting for a limiter slot.", registry=r
-        )
-        # Limiter waits reach max_lead (60 s by default) when a burst of starts is spread early.
-        self.limiter_wait = Histogram(
-            "liverecd_limiter_wait_seconds", "Time a command waited for a limiter slot.",
-            buckets=LATENESS_BUCKETS, registry=r,
         )  # fmt: skip
         self.windows = Gauge("liverecd_windows", "Windows in the timeline.", registry=r)
         self.windows_open = Gauge("liverecd_windows_open", "Windows open now.", registry=r)
@@ -131,6 +103,38 @@ class Metrics:
         self._loss_metrics(r)
         self._verify_metrics(r)
         self._zero_series()
+
+    def _command_metrics(self, r: CollectorRegistry) -> None:
+        """Attempts, retries, throttles, latency, lateness and the dispatcher's queue."""
+        by_outcome = ["command", "outcome"]
+        self.commands = Counter(
+            "liverecd_commands", "RealTimeRecordCommand attempts answered, by command and outcome.",
+            by_outcome, registry=r,
+        )  # fmt: skip
+        self.retries = Counter(
+            "liverecd_command_retries",
+            "Retries queued, by command and the outcome that caused them.", by_outcome, registry=r,
+        )  # fmt: skip
+        self.throttled_calls = Counter(
+            "liverecd_throttled", "API answers that were Throttling* or HTTP 429.", registry=r
+        )
+        self.latency = Histogram(
+            "liverecd_command_latency_seconds", "API round trip of one attempt.", ["command"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.lateness = Histogram(
+            "liverecd_command_lateness_seconds",
+            "First attempt sent after its due time (early sends under max_lead count as 0).",
+            ["command"], buckets=LATENESS_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.queue_depth = Gauge(
+            "liverecd_dispatch_queue_depth", "Commands waiting for a limiter slot.", registry=r
+        )
+        # Limiter waits reach max_lead (60 s by default) when a burst of starts is spread early.
+        self.limiter_wait = Histogram(
+            "liverecd_limiter_wait_seconds", "Time a command waited for a limiter slot.",
+            buckets=LATENESS_BUCKETS, registry=r,
+        )  # fmt: skip
 
     def _loss_metrics(self, r: CollectorRegistry) -> None:
         self.dropped = Counter(

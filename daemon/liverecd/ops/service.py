@@ -91,18 +91,12 @@ def _ops_defaults(config: Config) -> tuple[Lifecycle, EngineObserver, list[Exten
 
 
 async def serve(
-    config: Config,
-    credentials: Creds,
-    *,
-    lifecycle: Lifecycle | None = None,
-    observer: EngineObserver | None = None,
-    extensions: Sequence[Extension] = (),
-    clock: Clock | None = None,
-    session: aiohttp.ClientSession | None = None,
-    signals: bool = True,
-    watch_files: bool = True,
+    config: Config, credentials: Creds, *, lifecycle: Lifecycle | None = None,
+    observer: EngineObserver | None = None, extensions: Sequence[Extension] = (),
+    clock: Clock | None = None, session: aiohttp.ClientSession | None = None,
+    signals: bool = True, watch_files: bool = True,
     on_ready: Callable[[Daemon], None] | None = None,
-) -> int:
+) -> int:  # fmt: skip
     """Run the daemon until a stop request; 0 after a clean drain. `on_ready(daemon)` is called
     once the daemon has reconciled and armed its alarms (right after systemd's READY=1)."""
     clock = clock or SystemClock()
@@ -134,24 +128,34 @@ async def serve(
         )  # fmt: skip
         if isinstance(observer, Metrics):
             observer.track_credentials(accounts.expiry_seconds)
-        started: list[Extension] = []
         lock = StateLock(config.state_dir)
         try:
             lock.acquire()  # before the state is read: a second daemon refuses here
-            for ext in (accounts, *extensions):
-                await ext.start(daemon)
-                started.append(ext)
-            if signals:
-                _install_signals(daemon)
-            await _run(daemon, tasks, started, on_ready)
+            await _companions(daemon, tasks, [accounts, *extensions], on_ready, signals=signals)
         finally:
-            if signals:
-                _remove_signals()
-            for ext in reversed(started):
-                await ext.close()
             await store.close()  # after the verifier's last writes
             lock.release()
     return 0
+
+
+async def _companions(
+    daemon: Daemon, tasks: TaskSet, extensions: Sequence[Extension],
+    on_ready: Callable[[Daemon], None] | None, *, signals: bool,
+) -> None:  # fmt: skip
+    """Start the companions, run the daemon beside them, close them (in reverse)."""
+    started: list[Extension] = []
+    try:
+        for ext in extensions:
+            await ext.start(daemon)
+            started.append(ext)
+        if signals:
+            _install_signals(daemon)
+        await _run(daemon, tasks, started, on_ready)
+    finally:
+        if signals:
+            _remove_signals()
+        for ext in reversed(started):
+            await ext.close()
 
 
 @contextlib.asynccontextmanager
