@@ -178,11 +178,14 @@ async def test_a_database_restart_keeps_owed_commands_going_and_loses_no_window(
     a, b = make(members, tmp_path, emu, pg_url, schedule_text(wins), lease=lease)
     await active_then_standby(a, b)
     await until(t0 + seconds(5))
-    await asyncio.to_thread(pg_server.stop)
+    stopping = now()
+    # `immediate` (a crash) returns at once; `fast` waits for a checkpoint, which on a loaded
+    # host took seconds and moved the outage past `soon`'s start.
+    await asyncio.to_thread(pg_server.stop, "immediate")
     down = now()
     try:
-        await until(t0 + seconds(14))
-        during = [r for r in emu.requests if r.command and down < r.wall]
+        await until(max(t0 + seconds(14), down + seconds(lease + 1)))
+        during = [r for r in emu.requests if r.command and stopping < r.wall]
         assert (await a.health())["role"] == "standby"  # fenced: it cannot prove its lease
     finally:
         await asyncio.to_thread(pg_server.start)
