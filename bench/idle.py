@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import AK, SECRET, write_config, write_schedule
+from liverecd.net import free_port
 
 SETTLE = 3.0
 
@@ -45,10 +45,6 @@ def switches(pid: int) -> dict[str, int]:
     return out
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def measure(seconds: float, status: str, watch: str) -> tuple[int, float, dict[str, int]]:

@@ -18,7 +18,8 @@ import pytest
 
 from conftest import TEST_AK, TEST_SECRET
 from liverecd.emulator import Emulator
-from ops.test_service_systemd import Manager, free_port
+from liverecd.net import free_port
+from ops.test_service_systemd import Manager
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = REPO / "systemd" / "liverecd.service"

@@ -80,13 +80,18 @@ class Workspace:
         callback_listen: str = "off",
         extra: str = "",
         qps: int = 50,
+        timeout: str | None = None,
     ) -> Path:
+        # On a FakeClock an attempt's deadline is fake time too: a test stepping the clock
+        # faster than loopback answers arrive must not time them out (none of these tests
+        # wants a timeout), so a fake workspace waits 30 s of its clock.
+        timeout = timeout or ("30s" if self.clock is not None else "2s")
         self.schedules.mkdir(exist_ok=True)
         text = f"""\
             api:
               endpoint: {self.emulator.url}
               qps: {qps}
-              timeout: 2s
+              timeout: {timeout}
               retry:
                 base: 50ms
                 cap: 500ms

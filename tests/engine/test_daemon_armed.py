@@ -18,7 +18,6 @@ recording interval the emulator's recorder shows.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
@@ -28,6 +27,7 @@ from conftest import EmulatorFactory
 from liverecd.clock import FakeClock
 from liverecd.emulator import Emulator
 from liverecd.emulator.config import RecordingInterval, StreamState
+from liverecd.net import free_port
 from liverecd.ops.extension import IngestExtension
 from liverecd.schedule.config import load_config
 from liverecd.streams import StreamKey
@@ -68,11 +68,6 @@ def key(name: str) -> StreamKey:
     return StreamKey(DOMAIN, APP, name)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def online_lists(emu: Emulator) -> int:

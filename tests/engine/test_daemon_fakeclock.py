@@ -30,7 +30,7 @@ async def test_an_hour_of_windows_plays_on_the_fake_clock_in_seconds(
     clock = FakeClock(t0)
     # One clock for both sides: the emulator checks request timestamps and times the stop delay.
     workspace = Workspace(tmp_path, await emulator_factory(clock=clock))
-    workspace.write_config()
+    workspace.write_config(timeout="30s")  # fake seconds: see write_config
     minutes = lambda m: t0 + timedelta(minutes=m)  # noqa: E731
     workspace.write_schedule(
         "s.yaml",

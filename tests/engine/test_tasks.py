@@ -94,7 +94,7 @@ async def test_a_companion_given_to_the_service_hears_every_settled_command_with
     t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
     clock = FakeClock(t0)
     workspace = Workspace(tmp_path, await emulator_factory(clock=clock))
-    workspace.write_config()
+    workspace.write_config(timeout="30s")  # fake seconds: see write_config
     workspace.write_schedule(
         "s.yaml", schedule_text({"news": [(t0 + timedelta(minutes=1), t0 + timedelta(minutes=3))]})
     )

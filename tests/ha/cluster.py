@@ -15,8 +15,9 @@ from pathlib import Path
 import yaml
 
 from liverecd.emulator import Emulator, RequestRecord
+from liverecd.net import free_port
 from reliability.procs import DaemonProcess, daemon_env
-from reliability.rig import account, free_port, http_get, write_config, write_schedule
+from reliability.rig import account, http_get, write_config, write_schedule
 
 
 def member_config(

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from liverecd.net import free_port
 
 
 def binaries() -> Path | None:
@@ -26,10 +27,6 @@ def _version(path: Path) -> int:
     return int(part) if part.isdigit() else 0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -11,9 +11,10 @@ import pytest
 
 from conftest import EmulatorFactory
 from liverecd.errors import ConfigError
+from liverecd.net import free_port
 from liverecd.schedule.config import load_config
 from reliability.procs import DaemonProcess, daemon_env
-from reliability.rig import account, free_port
+from reliability.rig import account
 
 from .cluster import member_config
 

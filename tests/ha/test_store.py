@@ -62,7 +62,7 @@ async def test_a_newer_schema_is_refused(pg_url: str) -> None:
 
 
 async def test_an_unreachable_database_names_host_and_port(pg_server: PgServer) -> None:
-    from .pg import free_port
+    from liverecd.net import free_port
 
     port = free_port()
     db = Database(db_config(pg_server.url("postgres", port=port)))

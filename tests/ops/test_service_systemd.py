@@ -18,6 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from liverecd.emulator import Emulator
+from liverecd.net import free_port
 
 LIFECYCLE = ("READY", "RELOADING", "STOPPING")
 TEST_AK = "LTAI5tFAKEexampleKeyId01"  # the emulator fixture's made-up account (tests/conftest.py)
@@ -76,10 +77,6 @@ class Manager:
         return [k for m in self.seen for k in m if k in LIFECYCLE]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def write_config(folder: Path, api_url: str, status_port: int) -> Path:

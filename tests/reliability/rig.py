@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -64,11 +63,6 @@ async def until(when: datetime) -> None:
     await asyncio.sleep(max(0.0, (when - now()).total_seconds()))
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on (yet)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # -- files ------------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import pytest
 
 from conftest import EmulatorFactory
 from liverecd.emulator import Emulator
+from liverecd.net import free_port
 
 from .conftest import LeakScan
 from .procs import DaemonProcess, daemon_env
@@ -40,7 +41,6 @@ from .rig import (
     Windows,
     account,
     all_idle,
-    free_port,
     gaps,
     http_get,
     key,

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import EmulatorFactory
+from liverecd.net import free_port
 from liverecd.ops.extension import IngestExtension
 from liverecd.ops.listen import HEADER_TIMEOUT
 from liverecd.schedule.config import load_config
@@ -24,7 +25,6 @@ from .rig import (
     account,
     all_idle,
     credentials,
-    free_port,
     key,
     now,
     schedule_text,

@@ -28,6 +28,7 @@ from structlog.typing import EventDict
 
 from conftest import fake_clock, play
 from liverecd.emulator import Emulator, EmulatorConfig
+from liverecd.net import free_port
 
 from .conftest import LeakScan
 from .rig import (
@@ -37,7 +38,6 @@ from .rig import (
     commands_of,
     coverage,
     credentials,
-    free_port,
     key,
     schedule_text,
     seconds,

@@ -15,6 +15,7 @@ import pytest
 from structlog.typing import EventDict
 
 from conftest import EmulatorFactory, fake_clock, play
+from liverecd.net import free_port
 from liverecd.ops.metrics import Metrics
 
 from .conftest import LeakScan
@@ -22,7 +23,6 @@ from .rig import (
     account,
     all_idle,
     credentials,
-    free_port,
     key,
     schedule_text,
     seconds,

@@ -23,6 +23,7 @@ import yaml
 from conftest import EmulatorFactory, fake_clock, play
 from liverecd import redaction
 from liverecd.config import ListenAddress
+from liverecd.net import free_port
 from liverecd.ops import logs
 from liverecd.ops.extension import IngestExtension, StatusExtension
 from liverecd.ops.metrics import Metrics
@@ -35,7 +36,6 @@ from .rig import (
     TOKEN,
     account,
     credentials,
-    free_port,
     http_get,
     schedule_text,
     seconds,

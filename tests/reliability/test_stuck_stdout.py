@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import EmulatorFactory
+from liverecd.net import free_port
 
 from .conftest import LeakScan
 from .procs import daemon_env
@@ -24,7 +25,6 @@ from .rig import (
     SECRET,
     account,
     all_idle,
-    free_port,
     http_get,
     key,
     now,

@@ -34,6 +34,7 @@ from liverecd.config import ApiConfig, Config, LogConfig
 from liverecd.emulator import Emulator, EmulatorConfig, RequestRecord, StreamState
 from liverecd.engine.daemon import Daemon
 from liverecd.errors import LiverecdError
+from liverecd.net import free_port
 from liverecd.ops import demo_files, logs, service
 from liverecd.ops.demo_files import BASE_SECONDS
 from liverecd.ops.demo_report import (
@@ -181,7 +182,7 @@ async def run_demo(duration: float = BASE_SECONDS, *, keep: bool = False) -> Dem
     for secret in accounts.values():
         logs.register_secret(secret)
     keys = {key_id: Credentials(key_id, Secret(secret)) for key_id, secret in accounts.items()}
-    record_key, port = secrets.token_hex(12), demo_files.free_port()
+    record_key, port = secrets.token_hex(12), free_port()
     logs.register_secret(record_key)
     os.environ["LIVERECD_RECORD_AUTH_KEY"] = record_key  # the daemon reads it as in production
     emulator_config = EmulatorConfig(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import re
 import shutil
-import socket
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -93,13 +92,6 @@ def load_timeline(config: Config) -> Timeline:
     if result.errors:
         raise LiverecdError("demo schedule is invalid: " + "; ".join(map(str, result.errors)))
     return Timeline(result.schedule)
-
-
-def free_port() -> int:
-    """A free loopback port (for the daemon's recording-callback receiver)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager
