@@ -12,15 +12,18 @@ unset PYTHONDONTWRITEBYTECODE
 stamp="$VENV/.liverecd-installed"
 want=$(cksum < pyproject.toml)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-    # uv installs in seconds what pip needs about a minute for. Bootstrapped with pip into
-    # the venv unless it is on PATH; pip stays the fallback (say, a host that reaches its
-    # package index only through pip's own configuration).
-    uv=$(command -v uv || echo "$VENV/bin/uv")
-    [ -x "$uv" ] || "$VENV/bin/python" -m pip install -q --disable-pip-version-check uv || true
+    # No pip in the venv (ensurepip alone takes 5 s): uv installs in seconds what pip needs
+    # about a minute for. It comes from PATH, or pip puts it beside the venv's packages; pip
+    # stays the fallback (say, a host that reaches its package index only through pip's own
+    # configuration).
+    [ -x "$VENV/bin/python" ] || python3 -m venv --without-pip "$VENV"
+    uv=$(command -v uv || echo "$VENV/uv/bin/uv")
+    [ -x "$uv" ] || python3 -m pip install -q --disable-pip-version-check --target "$VENV/uv" uv \
+        > /dev/null 2>&1 || true
     if ! UV_LINK_MODE=${UV_LINK_MODE:-copy} "$uv" pip install -q --python "$VENV/bin/python" \
         -e '.[test]'; then
         echo "tests/run.sh: uv failed, installing with pip" >&2
+        "$VENV/bin/python" -m ensurepip -q > /dev/null 2>&1 || true
         "$VENV/bin/python" -m pip install -q --disable-pip-version-check -e '.[test]'
     fi
     echo "$want" > "$stamp"
