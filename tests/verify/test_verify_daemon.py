@@ -154,7 +154,9 @@ async def test_state_and_a_verification_result_survive_a_restart_through_the_sto
     )
     async with running_daemon(workspace):
         first = await results(workspace, 1, within=15)
-    assert first["done"].result is Result.OK
+    # A final result (ok, or a gap when a loaded host started the 2 s window late): what is
+    # judged here is that it survives the restart, not the coverage.
+    assert first["done"].result is not Result.PENDING
     index = "DescribeLiveStreamRecordIndexFiles"
     reads = sum(r.action == index for r in emu.requests)
     async with running_daemon(workspace) as daemon:  # a new process on the same state_dir
@@ -164,6 +166,7 @@ async def test_state_and_a_verification_result_survive_a_restart_through_the_sto
         store = SqliteStateStore(workspace.root / "state", readonly=True)
         owed = await store.verification(row.window_id)
         await store.close()
-    assert rows["done"]["result"] == "ok" and rows["done"]["window"] == first["done"].window_id
+    assert rows["done"]["result"] == first["done"].result.value
+    assert rows["done"]["window"] == first["done"].window_id
     assert owed is not None and owed.result is Result.PENDING  # registered by the first run
     assert sum(r.action == index for r in emu.requests) == reads  # the result was not redone
