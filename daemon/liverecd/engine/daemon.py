@@ -2,9 +2,9 @@
 
 Its loops (alarms, dispatcher, reload loop, file watch, online watch) run in the service's one
 `TaskSet` (its own when it runs alone); `request_stop()` and `request_reload()` are plain
-methods a signal handler (or a test) calls. Stopping never stops a
-recording: attempts in flight get `drain_grace` seconds, unsent commands are left to the next
-start-up's reconcile, and the state is flushed before `run()` returns.
+methods a signal handler (or a test) calls. Stopping never stops a recording: attempts in
+flight get `drain_grace` seconds, unsent commands are left to the next start-up's reconcile,
+and the state is flushed before `run()` returns.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ FIRST_SLICE = timedelta(minutes=15)
 PHASED_START_STREAMS = 2000
 DRAIN_GRACE = 5.0
 PUBLISH_DELAY = 0.5  # seconds: status snapshots are coalesced, never rebuilt per command
-# An idle daemon has no timer that would notice a stepped wall clock (APScheduler's next wake-up
+# An idle daemon has no timer that would notice a stepped wall clock (the alarms' next wake-up
 # is a monotonic delay computed from the wall clock), so it compares the two this often: once a
 # second keeps a window that a step brings forward on time, for a few microseconds of CPU.
 # (timerfd's TFD_TIMER_CANCEL_ON_SET would make it event-driven; Python exposes it from 3.13.)
