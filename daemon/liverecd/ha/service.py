@@ -71,6 +71,7 @@ async def serve_member(
             tasks=tasks, listeners=listeners_of([*extensions, *term]),
             timetable=timetable,  # each term loads it again; the accounts route by it
         )  # fmt: skip
+        verifiers.clear()  # one period at a time: a standby period's never ran
         verifiers[id(daemon)] = term
         return daemon
 
