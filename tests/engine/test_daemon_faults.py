@@ -143,6 +143,25 @@ async def test_a_vanished_file_ends_its_windows_after_the_grace(fake_workspace: 
     assert commands_for(workspace, "news") == ["start", "stop", "cancel_delay"]
 
 
+async def test_a_file_vanishing_while_another_is_in_its_grace_ends_after_its_own_grace(
+    fake_workspace: Workspace,
+) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
+    workspace.write_config(extra="missing_file_grace: 2s\n")
+    at = clock.wall() + seconds(0.5)
+    workspace.write_schedule("keep.yaml", schedule_text({}))
+    first = workspace.write_schedule("a.yaml", schedule_text({"a": [(at, at + seconds(60))]}))
+    second = workspace.write_schedule("b.yaml", schedule_text({"b": [(at, at + seconds(60))]}))
+    async with running_daemon(workspace):
+        await play(clock, at + seconds(1.0))
+        first.unlink()
+        await play_for(clock, 1.0)  # a.yaml is in its grace when b.yaml goes
+        second.unlink()
+        await play_for(clock, 5.0)  # both graces are over; nothing else asks for a reload
+    assert commands_for(workspace, "a") == ["start", "stop", "cancel_delay"]
+    assert commands_for(workspace, "b") == ["start", "stop", "cancel_delay"]
+
+
 async def test_startup_with_an_invalid_file_is_degraded_naming_file_and_line(
     fake_workspace: Workspace,
 ) -> None:

@@ -97,6 +97,7 @@ class Daemon:
             interval = config.watch.interval.total_seconds()
             self.watch = link.attach(self.engine, online_lister, interval)
         self.timetable = timetable or Timetable(self.clock)  # shared with the accounts' routes
+        self._recheck: asyncio.Task[None] | None = None  # reload when a vanished file's grace ends
         self._stop, self._reload_wanted = asyncio.Event(), asyncio.Event()
         self._reload_triggers: list[str] = []
         self._lock = asyncio.Lock()  # reloads and horizon refreshes one at a time
@@ -193,13 +194,14 @@ class Daemon:
 
     async def _load(self, *, confirmed: bool = False) -> LoadResult:
         loaded = await self.timetable.load(self.config, confirmed=confirmed)
-        if (delay := self.timetable.look_again) is not None:  # a file vanished: look again
-            self._scope.spawn(self._reload_after(delay, "file_gone"), name="recheck-gone")
+        delay, pending = self.timetable.look_again, self._recheck
+        if delay is not None and (pending is None or pending.done()):  # files kept while gone
+            self._recheck = self._scope.spawn(self._reload_after(delay), name="recheck-gone")
         return loaded
 
-    async def _reload_after(self, delay: float, trigger: str) -> None:
+    async def _reload_after(self, delay: float) -> None:
         await self.clock.sleep(delay)
-        self.request_reload(trigger)
+        self.request_reload("file_gone")
 
     def _use(self, config: Config) -> None:
         """A reloaded main config: what changes in place (DESIGN §12) reaches the engine, the

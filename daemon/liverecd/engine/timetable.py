@@ -38,14 +38,13 @@ class Timetable:
     async def load(self, config: Config, *, confirmed: bool = False) -> LoadResult:
         """Load the files of `config` (a SIGHUP `confirmed` a vanished file) and report
         their problems; the result is in force from now on. `look_again` is then the delay
-        after which a file that has just vanished should be looked for again, else None."""
+        after which files kept while vanished should be looked for again, else None."""
         result = await loading.load(config, self.loaded)
         grace = config.missing_file_grace.total_seconds()
-        had_gone = bool(self._gone)
         result = loading.keep_vanished(
             result, self.loaded, self._gone, self._clock.monotonic(), grace, confirmed=confirmed
         )
-        self.look_again = grace + loading.DEBOUNCE if self._gone and not had_gone else None
+        self.look_again = grace + loading.DEBOUNCE if self._gone else None
         await loading.report(result)
         self.loaded = result
         # Streams whose entries did not change keep what the previous timeline worked out.
