@@ -31,7 +31,8 @@ async def test_a_failing_side_task_is_logged_and_its_siblings_go_on() -> None:
     sibling = asyncio.Event()
 
     async def later() -> None:
-        await asyncio.sleep(0.01)
+        for _ in range(3):  # still running after the side task has failed
+            await asyncio.sleep(0)
         sibling.set()
 
     with capture_logs() as logs:
@@ -48,7 +49,7 @@ async def test_a_failing_essential_loop_cancels_the_set_and_raises() -> None:
         async with TaskSet() as tasks:
             waiter = tasks.start(forever.wait(), "waiter")  # type: ignore[arg-type]
             tasks.start(_boom(), "essential")
-            await asyncio.sleep(1)
+            await forever.wait()  # cancelled by the failure, never set
     assert caught.group_contains(RuntimeError, match="boom")
     assert waiter.cancelled()
 
@@ -56,11 +57,13 @@ async def test_a_failing_essential_loop_cancels_the_set_and_raises() -> None:
 async def test_a_scope_cancels_its_own_tasks_but_those_it_keeps_and_then_refuses_new_ones() -> None:
     async with TaskSet() as tasks:
         mine, other = tasks.scope(), tasks.scope()
+        go = asyncio.Event()  # set once the scope is closed: kept and theirs then finish
         doomed = mine.start(asyncio.Event().wait(), "doomed")  # type: ignore[arg-type]
-        kept = mine.start(asyncio.sleep(0.01), "kept")
-        theirs = other.start(asyncio.sleep(0.01), "theirs")
+        kept = mine.start(go.wait(), "kept")  # type: ignore[arg-type]
+        theirs = other.start(go.wait(), "theirs")  # type: ignore[arg-type]
         await mine.close(kept)
-        assert doomed.cancelled() and not kept.cancelled() and not theirs.done()
+        assert doomed.cancelled() and not kept.done() and not theirs.done()
+        go.set()
 
         async def never() -> None:
             pytest.fail("a closed scope ran new work")

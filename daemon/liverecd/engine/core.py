@@ -21,7 +21,7 @@ from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock
 from liverecd.config import Config
 from liverecd.engine.alarms import ARM_AHEAD, STOP, Alarms, alarms_for
-from liverecd.engine.dispatch.dispatcher import Dispatcher, Sender, StreamWait
+from liverecd.engine.dispatch.dispatcher import DROPS, Dispatcher, Sender, StreamWait
 from liverecd.engine.dispatch.orders import Failure, Order, Settled
 from liverecd.engine.dispatch.timing import Pacer
 from liverecd.engine.lifecycle import Phase, after_settled, opening_row, stop_targets
@@ -38,7 +38,7 @@ SettleListener = Callable[[Settled], None]
 
 log = structlog.get_logger(__name__)
 
-DROPPED = ("fatal", "retries_exhausted", "window_closed")
+DROPPED = ("fatal", *DROPS)  # a failure the status shows
 OPENS = (Command.START, Command.RESTART)
 SLICE = 2000  # windows re-armed per turn of the loop during a reload
 T = TypeVar("T")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from liverecd.engine.alarms import STOP
 from liverecd.engine.dispatch.orders import Failure
 
 if TYPE_CHECKING:
@@ -119,7 +120,7 @@ def status_of(
     for _, kind, wid in engine.alarms.upcoming(UPCOMING):
         rec = engine.windows.get(wid)
         if rec is not None:
-            when = rec.end if kind == "stop" else rec.start
+            when = rec.end if kind == STOP else rec.start
             upcoming.append(Action(when, kind, str(rec.stream), wid))
     return Status(
         time=engine.clock.wall(),

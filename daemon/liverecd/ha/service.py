@@ -51,7 +51,7 @@ async def serve_member(
     from liverecd.engine.observer import Quiet
 
     client = accounts.default_client  # verification reads the default account's index
-    verifiers: dict[int, list[VerifyExtension]] = {}  # a term's, by id(daemon)
+    verifiers: list[VerifyExtension] = []  # those of the period's daemon (one at a time)
     member = Member(config, clock=clock, lifecycle=lifecycle or Quiet(), observer=observer,
                     watch_files=watch_files, during_term=_verification(verifiers))  # fmt: skip
     if isinstance(observer, Metrics):
@@ -71,8 +71,7 @@ async def serve_member(
             tasks=tasks, listeners=listeners_of([*extensions, *term]),
             timetable=timetable,  # each term loads it again; the accounts route by it
         )  # fmt: skip
-        verifiers.clear()  # one period at a time: a standby period's never ran
-        verifiers[id(daemon)] = term
+        verifiers[:] = term  # a standby period's, never started, go
         return daemon
 
     if signals:
@@ -86,7 +85,7 @@ async def serve_member(
             remove()
 
 
-def _verification(verifiers: dict[int, list[VerifyExtension]]) -> DuringTerm:
+def _verification(verifiers: list[VerifyExtension]) -> DuringTerm:
     """Verification for the active only, on the shared tables: a term resumes the checks the
     previous active owed (DESIGN §8, §9), and a standby sends no index read. The term's
     extensions were built with its daemon (they hear its settled commands)."""
@@ -95,7 +94,7 @@ def _verification(verifiers: dict[int, list[VerifyExtension]]) -> DuringTerm:
     async def during(daemon: Daemon, epoch: int, tasks: TaskSet) -> AsyncIterator[None]:
         started, scope = [], tasks.scope()
         try:
-            for ext in verifiers.pop(id(daemon), []):
+            for ext in verifiers:
                 try:
                     await ext.start(daemon)  # before the takeover reconcile settles anything
                 except DatabaseError as exc:  # the term goes on: commands matter more
