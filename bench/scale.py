@@ -6,7 +6,8 @@ with padding, except dates, split and delayed-finalize streams, in ten zones (DS
 them; the range covers New York's spring-forward night). First, in a child process, the
 daemon's start-up work on its own: `load_schedules`, `Timeline(schedule)`, expanding
 [now, now + 1 h), and then 48 h, each timed (wall and CPU) with the cyclic collector on, as in
-the daemon; target: load + build + 1 h < 3 s. Then runs `liverecd check` and
+the daemon; target: load + build + 1 h < 3 s. Beside them, the parser's floor: the CPU time
+libyaml takes to hand over every event of the same files with nothing built from them. Then runs `liverecd check` and
 `liverecd plan --hours 24` as subprocesses and prints, for each, the wall time and the peak RSS
 of that process (`os.wait4`), next to the targets for the 2-core machine (issue 11):
 check < 2 s, plan < 3 s, RSS < 200 MB. On a shared machine, CPU seconds are the steadier figure.
@@ -132,6 +133,14 @@ def timed(name, fn):
     value = fn()
     out[name] = (time.perf_counter() - wall, time.process_time() - cpu)
     return value
+def events_only():  # libyaml's events with nothing built from them: the parser's own cost
+    import yaml._yaml
+    for path in sorted((root / "schedules").glob("*.yaml")):
+        parser = yaml._yaml.CParser(path.read_text())
+        for _ in iter(parser.get_event, None):
+            pass
+        parser.dispose()
+timed("floor", events_only)
 config = load_config(str(root / "liverecd.yaml"))
 result = timed("load", lambda: load_schedules(config))
 timeline = timed("build", lambda: Timeline(result.schedule))
@@ -160,6 +169,12 @@ def stages(root: Path) -> bool:
     for key, label in names.items():
         wall, cpu = times[key]
         print(f"  {label:28s} wall {wall:5.2f} s   cpu {cpu:5.2f} s")
+    floor = times["floor"][1]
+    print(
+        f"  floor: libyaml's events alone cpu {floor:5.2f} s ({floor / times['load'][1]:.0%} of "
+        "load_schedules); that plus the 48 h expansion, the least a check can cost unless "
+        f"expansion gets faster: {floor + times['48h'][1]:4.2f} s"
+    )
     startup = sum(times[k][0] for k in ("load", "build", "1h"))
     ok = startup < STARTUP_TARGET
     print(
