@@ -164,9 +164,19 @@ def test_help_speaks_to_users_and_names_the_default_config(
     assert "--tz ZONE" in plan_help
 
 
-def test_config_defaults_to_the_conventional_path(cli: Cli) -> None:
-    code, _, err = cli("check")
+@pytest.mark.parametrize("command", ["check", "plan", "report"])
+def test_config_defaults_to_the_conventional_path(cli: Cli, command: str) -> None:
+    code, _, err = cli(command)
     assert code == 1 and f"{DEFAULT_CONFIG}: file not found" in err
+
+
+def test_check_help_does_not_point_at_a_tz_option_it_lacks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    check_help = capsys.readouterr().out
+    assert "--tz" not in check_help and "--from ISO8601" in check_help
 
 
 def test_the_shipped_config_points_at_shipped_docs_only() -> None:
