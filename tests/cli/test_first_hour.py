@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -303,3 +305,15 @@ async def test_a_harmless_permission_check_stops_a_stream_nobody_publishes(
     assert [r.code for r in emu.requests if r.action == "RealTimeRecordCommand"] == [
         "StreamNotFound"
     ]
+
+
+def test_plan_piped_into_head_ends_without_a_traceback() -> None:
+    argv = [sys.executable, "-m", "liverecd", "plan", "-c", str(REPO / "config/liverecd.yaml")]
+    pipe = subprocess.PIPE
+    with subprocess.Popen([*argv, "--hours", "2000"], stdout=pipe, stderr=pipe) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().startswith(b"LOCAL")
+        proc.stdout.close()  # what `head -1` does once it has its line
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "Broken pipe" not in err
