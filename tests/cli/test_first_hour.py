@@ -90,6 +90,28 @@ def test_check_adds_the_notify_key_when_the_callback_endpoint_is_on(
     assert "NeverPrintThisSecretValue1" not in out + err
 
 
+def test_check_lists_the_credentials_of_accounts_record_callbacks_and_the_database(
+    cli: Cli,
+) -> None:
+    config = CONFIG + (
+        "accounts:\n  partner:\n    credentials_prefix: b_\n"
+        "verify:\n  callback_listen: 127.0.0.1:9327\n"
+        "database:\n  url: postgresql://liverecd@127.0.0.1:9/liverecd\n"
+    )
+    cli.write({"a.yaml": schedule("news", DAILY)}, config)
+    code, out, _ = cli("check", "-c", "liverecd.yaml", *FROM)
+    lines = {m[0]: m[1] for m in re.findall(r"^credential (\w+) (.*)", out, re.MULTILINE)}
+    assert code == 0, out
+    assert sorted(lines) == [
+        "access_key_id", "access_key_secret", "b_access_key_id", "b_access_key_secret",
+        "database_password", "record_auth_key",
+    ]  # fmt: skip
+    assert "(for account partner)" in lines["b_access_key_secret"]
+    assert "LoadCredential=b_access_key_secret:" in lines["b_access_key_secret"]
+    assert "$LIVERECD_RECORD_AUTH_KEY" in lines["record_auth_key"]
+    assert "$PGPASSWORD" in lines["database_password"] and ".pgpass" in lines["database_password"]
+
+
 # --- item 4: a recurring window longer than its period ----------------------------------------
 
 
