@@ -135,6 +135,8 @@ def test_check_warns_about_a_one_off_window_already_over(cli: Cli) -> None:
     assert code == 0
     assert re.search(r"^schedules/a\.yaml:7:\d+: warning: window ended 2017-01-04T04:00:00Z", err)
     assert "never record" in err
+    code, _, err = cli("check", "-c", "liverecd.yaml")  # from now: no microseconds shown
+    assert re.search(r"before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: it will never record", err), err
 
 
 def test_check_warns_at_the_line_of_an_api_qps_above_the_documented_50(cli: Cli) -> None:

@@ -122,7 +122,8 @@ def past_windows(schedule: Schedule, now: datetime) -> list[Problem]:
         for w in stream.windows:
             if isinstance(w, OneOffWindow) and w.end <= now - LONG_PAST:
                 message = (
-                    f"window ended {iso_utc(w.end)}, before {iso_utc(now)}: it will never "
+                    f"window ended {iso_utc(w.end)}, before {iso_utc(now.replace(microsecond=0))}"
+                    ": it will never "
                     "record (a typo in the year?)"
                 )
                 out.append(_warning(w.source, message))
