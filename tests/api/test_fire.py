@@ -81,6 +81,14 @@ async def test_fire_with_a_bad_config_exits_1(
     assert "endpoint" in capsys.readouterr().err
 
 
+async def test_fire_with_an_unknown_account_names_the_known_ones(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await _fire("stop", STREAM, "-c", str(config_file), "--account", "nope") == 1
+    err = capsys.readouterr().err
+    assert "unknown account 'nope'; the config has default" in err and "(" not in err
+
+
 def test_fire_rejects_a_malformed_stream(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         cli.main(["fire", "start", "no-slashes", "-c", "x.yaml"])

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -88,6 +90,28 @@ def test_check_adds_the_notify_key_when_the_callback_endpoint_is_on(
     assert "NeverPrintThisSecretValue1" not in out + err
 
 
+def test_check_lists_the_credentials_of_accounts_record_callbacks_and_the_database(
+    cli: Cli,
+) -> None:
+    config = CONFIG + (
+        "accounts:\n  partner:\n    credentials_prefix: b_\n"
+        "verify:\n  callback_listen: 127.0.0.1:9327\n"
+        "database:\n  url: postgresql://liverecd@127.0.0.1:9/liverecd\n"
+    )
+    cli.write({"a.yaml": schedule("news", DAILY)}, config)
+    code, out, _ = cli("check", "-c", "liverecd.yaml", *FROM)
+    lines = {m[0]: m[1] for m in re.findall(r"^credential (\w+) (.*)", out, re.MULTILINE)}
+    assert code == 0, out
+    assert sorted(lines) == [
+        "access_key_id", "access_key_secret", "b_access_key_id", "b_access_key_secret",
+        "database_password", "record_auth_key",
+    ]  # fmt: skip
+    assert "(for account partner)" in lines["b_access_key_secret"]
+    assert "LoadCredential=b_access_key_secret:" in lines["b_access_key_secret"]
+    assert "$LIVERECD_RECORD_AUTH_KEY" in lines["record_auth_key"]
+    assert "$PGPASSWORD" in lines["database_password"] and ".pgpass" in lines["database_password"]
+
+
 # --- item 4: a recurring window longer than its period ----------------------------------------
 
 
@@ -111,6 +135,8 @@ def test_check_warns_about_a_one_off_window_already_over(cli: Cli) -> None:
     assert code == 0
     assert re.search(r"^schedules/a\.yaml:7:\d+: warning: window ended 2017-01-04T04:00:00Z", err)
     assert "never record" in err
+    code, _, err = cli("check", "-c", "liverecd.yaml")  # from now: no microseconds shown
+    assert re.search(r"before \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: it will never record", err), err
 
 
 def test_check_warns_at_the_line_of_an_api_qps_above_the_documented_50(cli: Cli) -> None:
@@ -164,9 +190,19 @@ def test_help_speaks_to_users_and_names_the_default_config(
     assert "--tz ZONE" in plan_help
 
 
-def test_config_defaults_to_the_conventional_path(cli: Cli) -> None:
-    code, _, err = cli("check")
+@pytest.mark.parametrize("command", ["check", "plan", "report"])
+def test_config_defaults_to_the_conventional_path(cli: Cli, command: str) -> None:
+    code, _, err = cli(command)
     assert code == 1 and f"{DEFAULT_CONFIG}: file not found" in err
+
+
+def test_check_help_does_not_point_at_a_tz_option_it_lacks(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    check_help = capsys.readouterr().out
+    assert "--tz" not in check_help and "--from ISO8601" in check_help
 
 
 def test_the_shipped_config_points_at_shipped_docs_only() -> None:
@@ -293,3 +329,15 @@ async def test_a_harmless_permission_check_stops_a_stream_nobody_publishes(
     assert [r.code for r in emu.requests if r.action == "RealTimeRecordCommand"] == [
         "StreamNotFound"
     ]
+
+
+def test_plan_piped_into_head_ends_without_a_traceback() -> None:
+    argv = [sys.executable, "-m", "liverecd", "plan", "-c", str(REPO / "config/liverecd.yaml")]
+    pipe = subprocess.PIPE
+    with subprocess.Popen([*argv, "--hours", "2000"], stdout=pipe, stderr=pipe) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline().startswith(b"LOCAL")
+        proc.stdout.close()  # what `head -1` does once it has its line
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "Broken pipe" not in err

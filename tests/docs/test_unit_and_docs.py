@@ -33,3 +33,5 @@ def test_the_docs_say_what_a_sighup_reloads_and_what_needs_a_restart() -> None:
         text = path.read_text()
         assert "liverecd.yaml" in text and "config_restart_needed" in text, path
         assert "read at start only" not in text, path
+    sample = (REPO / "config" / "liverecd.yaml").read_text()  # its header said: restart only
+    assert "config_restart_needed" in sample and "take effect at restart" not in sample

@@ -152,3 +152,24 @@ async def test_verify_grace_min_coverage_and_qps_reloaded_in_place_reach_the_ver
     # a short window is never fully covered (the emulator's recording starts a moment after
     # the start): OK only at the reloaded min_coverage
     assert row.result is Result.OK and 0.5 <= (row.coverage or 0) < 0.999, row
+
+
+async def test_missing_file_grace_reloaded_in_place_keeps_a_vanished_files_windows_longer(
+    workspace: Workspace,
+) -> None:
+    at = now() + seconds(600)
+    workspace.write_config(extra="missing_file_grace: 1s\n")
+    path = workspace.write_schedule("s.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
+    workspace.write_schedule("t.yaml", schedule_text({"talk": [(at, at + seconds(60))]}))
+    with capture_logs() as logs:
+        async with running_daemon(workspace) as daemon:
+            edit(workspace.config_path, ("missing_file_grace: 1s", "missing_file_grace: 1h"))
+            async with asyncio.timeout(5):
+                await daemon.wait_reloads(1)
+            path.unlink()  # a deploy that takes its time: the windows stay for the new grace
+            async with asyncio.timeout(5):
+                await daemon.wait_reloads(2)
+            await asyncio.sleep(2.5)  # well past the old 1 s grace
+            assert len(daemon.engine.windows) == 2
+    applied = [e["keys"] for e in logs if e["event"] == "config_reloaded"]
+    assert applied == [["missing_file_grace"]]

@@ -62,10 +62,11 @@ class Member:
                 await asyncio.sleep(0.02)
         return found[count - 1]
 
-    async def health(self) -> dict[str, object]:
+    async def health(self, path: str = "/healthz") -> dict[str, object]:
+        """The JSON of `/healthz` (or of `path`, e.g. `/api/status`)."""
         import json
 
-        _, body = await http_get(f"http://127.0.0.1:{self.port}/healthz")
+        _, body = await http_get(f"http://127.0.0.1:{self.port}{path}")
         return dict(json.loads(body))
 
 

@@ -1,5 +1,6 @@
-"""Members compare their timetables: a member running a different one is named in a warning and
-in /healthz, and an edit that makes them agree again clears it (the standby follows edits too)."""
+"""Members compare their timetables: a member running a different one is named in a warning,
+in /healthz and on the status page, and an edit that makes them agree again clears it (the
+standby follows edits too)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,12 @@ async def test_a_member_with_another_timetable_is_named_until_it_agrees(
         differs = await a.wait("timetable_differs", within=10)
         assert str(differs["member"]).split(":")[1] == str(b.proc.process.pid)  # type: ignore[union-attr]
         assert len((await a.health())["timetable_differs"]) == 1  # type: ignore[arg-type]
+        page_a, page_b = await a.health("/api/status"), await b.health("/api/status")
+        assert page_a["role"] == {  # the status page names each member's role (DESIGN §11)
+            "role": "active", "cluster": "test", "epoch": 1,
+            "detail": f"members run different timetables: {differs['member']}",
+        }  # fmt: skip
+        assert page_b["role"]["role"] == "standby"  # type: ignore[index]
         check = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "liverecd", "check", "-c", str(a.config),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

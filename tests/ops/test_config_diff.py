@@ -4,7 +4,7 @@ running takes exactly the applied ones from the new file."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -45,6 +45,7 @@ def configs(draw: st.DrawFn) -> Config:
         state_dir=Path(draw(st.sampled_from(["/var/lib/a", "/var/lib/b"]))),
         max_lead=draw(seconds),
         horizon=timedelta(hours=draw(st.integers(1, 3))),
+        missing_file_grace=draw(st.sampled_from([timedelta(seconds=5), timedelta(seconds=30)])),
         log=LogConfig(level=draw(st.sampled_from(["info", "debug"]))),
         watch=WatchConfig(
             interval=draw(st.sampled_from([timedelta(0), timedelta(seconds=10)])),
@@ -81,3 +82,13 @@ def test_every_change_is_applied_or_named_and_restart_keys_keep_running_values(
     assert change.config.watch.callback_listen == old.watch.callback_listen
     assert change.config.verify.callback_listen == old.verify.callback_listen
     assert change.config.verify.enabled == old.verify.enabled
+
+
+def test_every_key_of_the_main_config_is_compared_on_reload() -> None:
+    """A key the diff does not look at would change neither in place nor at a restart warning
+    (missing_file_grace was such a key)."""
+    flat = _flat(Config(path=Path("/etc/liverecd/liverecd.yaml")))
+    not_keys = {"path", "source", "schedule_sources", "accounts"}  # where, not what
+    for f in fields(Config):
+        if f.name not in not_keys:
+            assert any(k == f.name or k.startswith(f.name + ".") for k in flat), f.name

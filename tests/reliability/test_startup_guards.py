@@ -108,3 +108,24 @@ async def test_a_sigterm_before_ready_exits_cleanly(
     assert await proc.finish() == 0, proc.output()
     leaks.add("daemon output", proc.output())
     assert proc.event("stop_requested") is not None, proc.output()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_a_stop_signal_ends_the_wait_for_credentials_at_start_up(
+    tmp_path: Path, emulator_factory: EmulatorFactory, sig: signal.Signals
+) -> None:
+    emu = await emulator_factory(accounts={AK: SECRET})
+    config = write_config(tmp_path, emu.url)
+    write_schedule(tmp_path, "a.yaml", schedule_text({}))
+    env = {k: v for k, v in daemon_env(AK, sts=False).items() if "ACCESS_KEY" not in k}
+    env |= {  # a configured source that does not answer: retried until it does
+        "HOME": str(tmp_path), "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+        "ALIBABA_CLOUD_CREDENTIALS_URI": "http://127.0.0.1:9/sts/credentials",
+    }  # fmt: skip
+    proc = await DaemonProcess.spawn(config, env)
+    await proc.wait_event("credentials_unavailable", within=15)
+    proc.process.send_signal(sig)
+    assert await proc.finish() == 0, proc.output()
+    assert proc.event("stop_requested") == proc.events[-1], proc.output()
+    assert proc.event("daemon_started") is None and not emu.requests

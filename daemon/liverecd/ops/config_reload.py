@@ -26,7 +26,7 @@ log = structlog.get_logger(__name__)
 # at start whether the verifier exists at all).
 IN_PLACE = frozenset({
     "schedules", "horizon", "log.level", "api.qps", "api.timeout", "max_lead", "watch.interval",
-    "verify.grace", "verify.min_coverage", "verify.confirm", "verify.qps",
+    "verify.grace", "verify.min_coverage", "verify.confirm", "verify.qps", "missing_file_grace",
 })  # fmt: skip
 _VERIFY_IN_PLACE = ("grace", "min_coverage", "confirm", "qps")
 _ACCOUNT_IN_PLACE = ("qps", "timeout")
@@ -47,6 +47,7 @@ def _flat(config: Config) -> dict[str, object]:
         "state_dir": config.state_dir,
         "max_lead": config.max_lead,
         "horizon": config.horizon,
+        "missing_file_grace": config.missing_file_grace,  # read at each schedule load
         "log.format": config.log.format,
         "log.level": config.log.level,
         "status.listen": config.status.listen,
@@ -99,6 +100,7 @@ def diff_config(running: Config, new: Config) -> ConfigChange:
         schedules=new.schedules,
         schedule_sources=new.schedule_sources,
         horizon=new.horizon,
+        missing_file_grace=new.missing_file_grace,
         max_lead=new.max_lead,
         log=replace(running.log, level=new.log.level),
         watch=replace(running.watch, interval=new.watch.interval),

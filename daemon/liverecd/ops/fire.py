@@ -224,7 +224,8 @@ async def _fire(args: argparse.Namespace) -> FireReport:
     try:
         account = config.account(args.account)
     except KeyError:
-        raise LiverecdError(f"unknown account {args.account!r}: {config.account_names}") from None
+        known = ", ".join(config.account_names)
+        raise LiverecdError(f"unknown account {args.account!r}; the config has {known}") from None
     clock = SystemClock()
     # The same sources as the daemon's (DESIGN.md §10), read once: a command is one call.
     source = CredentialSource(provider_for(account, os.environ, clock), clock, account=account.name)

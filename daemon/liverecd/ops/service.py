@@ -16,11 +16,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import structlog
@@ -50,6 +51,7 @@ from liverecd.ops.statelock import StateLock
 from liverecd.verify.service import verify_extensions
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -100,7 +102,10 @@ async def serve(
     """Run the daemon until a stop request; 0 after a clean drain. `on_ready(daemon)` is called
     once the daemon has reconciled and armed its alarms (right after systemd's READY=1)."""
     clock = clock or SystemClock()
-    sources = await sources_for(config, credentials, clock, logs.register_credentials)
+    start = functools.partial(sources_for, config, credentials, clock, logs.register_credentials)
+    sources = await _unless_stopped(start) if signals else await start()
+    if sources is None:
+        return 0
     timetable = Timetable(clock)  # the schedule in force: the daemon's, and each stream's account
     streams = lambda: timetable.streams  # noqa: E731
     async with Accounts(config, sources, clock, session=session, streams=streams) as accounts:
@@ -222,6 +227,35 @@ async def _run(
 async def _relay(daemon: Daemon, on_ready: Callable[[Daemon], None]) -> None:
     await daemon.ready.wait()
     on_ready(daemon)
+
+
+async def _unless_stopped(start: Callable[[], Awaitable[T]]) -> T | None:
+    """What `start()` gives, or None when a SIGTERM or SIGINT comes first (held ones count):
+    the wait for credentials at start-up may last for ever, and `systemctl stop` must still end
+    it, with exit 0. SIGHUP stays held for the daemon."""
+    loop, stopped = asyncio.get_running_loop(), []
+    task = asyncio.ensure_future(start())
+
+    def stop(name: str) -> None:
+        stopped.append(name)
+        task.cancel()
+        with contextlib.suppress(OSError):
+            log.info("stop_requested", signal=name)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop, sig.name)
+    if signals.stop_held():
+        stop(next(s.name for s in signals.take_pending() if s is not signal.SIGHUP))
+    try:
+        return await task
+    except asyncio.CancelledError:
+        if not stopped:
+            raise
+        return None
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        signals.hold()  # removing a loop handler restores the default, which would kill us
 
 
 def _install_signals(daemon: Controlled) -> None:

@@ -27,6 +27,11 @@ def hold() -> None:
         signal.signal(sig, _remember)
 
 
+def stop_held() -> bool:
+    """Whether a SIGTERM or SIGINT is among the held signals (they stay held)."""
+    return any(sig in (signal.SIGTERM, signal.SIGINT) for sig in _pending)
+
+
 def take_pending() -> list[signal.Signals]:
     """The signals held so far, in order of arrival (each once); forgets them."""
     taken = list(dict.fromkeys(_pending))

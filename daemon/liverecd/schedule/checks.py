@@ -40,11 +40,12 @@ LONG_PAST = timedelta(days=30)  # a one-off that ended this long ago is probably
 @dataclass(frozen=True, slots=True)
 class Credential:
     """One credential the daemon will need: its `$CREDENTIALS_DIRECTORY` file name (systemd
-    LoadCredential= ID) and its environment variable."""
+    LoadCredential= ID) and its environment variable (None: the file only)."""
 
     name: str
-    env: str
+    env: str | None
     why: str
+    also: str = ""  # other places it may come from
 
 
 def credentials_needed(config: Config) -> list[Credential]:
@@ -53,9 +54,21 @@ def credentials_needed(config: Config) -> list[Credential]:
         Credential(FILE_KEY_ID, ENV_KEY_ID, "api"),
         Credential(FILE_SECRET, ENV_SECRET, "api"),
     ]
+    for name in config.account_names:  # an account with a prefix reads its own files only
+        prefix = config.account(name).credentials_prefix
+        if prefix is not None:
+            why = f"account {name}"
+            needed += [Credential(prefix + FILE_KEY_ID, None, why),
+                       Credential(prefix + FILE_SECRET, None, why)]  # fmt: skip
     if config.watch.callback_listen is not None:
         why = f"watch.callback_listen {config.watch.callback_listen}"
         needed.append(Credential(FILE_NOTIFY_KEY, ENV_NOTIFY_KEY, why))
+    if config.verify.enabled and config.verify.callback_listen is not None:
+        why = f"verify.callback_listen {config.verify.callback_listen}"
+        needed.append(Credential("record_auth_key", "LIVERECD_RECORD_AUTH_KEY", why))
+    if config.database is not None:
+        also = " or ~/.pgpass ($PGPASSFILE), if the server asks for one"
+        needed.append(Credential("database_password", "PGPASSWORD", "database", also))
     return needed
 
 
@@ -66,13 +79,14 @@ def describe_credential(need: Credential, environ: Mapping[str, str] | None = No
     if directory:
         found = (Path(directory) / need.name).is_file()
         here = f"{'present' if found else 'MISSING'} in $CREDENTIALS_DIRECTORY"
-    elif need.env in env:
+    elif need.env is not None and need.env in env:
         here = f"${need.env} is set"
     else:
         here = "not in this shell (fine if the service gets it from LoadCredential=)"
+    variable = f" or ${need.env}" if need.env is not None else ""
     return (
         f"credential {need.name} (for {need.why}): $CREDENTIALS_DIRECTORY/{need.name} "
-        f"(systemd LoadCredential={need.name}:...) or ${need.env}; here: {here}"
+        f"(systemd LoadCredential={need.name}:...){variable}{need.also}; here: {here}"
     )
 
 
@@ -108,7 +122,8 @@ def past_windows(schedule: Schedule, now: datetime) -> list[Problem]:
         for w in stream.windows:
             if isinstance(w, OneOffWindow) and w.end <= now - LONG_PAST:
                 message = (
-                    f"window ended {iso_utc(w.end)}, before {iso_utc(now)}: it will never "
+                    f"window ended {iso_utc(w.end)}, before {iso_utc(now.replace(microsecond=0))}"
+                    ": it will never "
                     "record (a typo in the year?)"
                 )
                 out.append(_warning(w.source, message))

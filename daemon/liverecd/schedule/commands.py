@@ -50,8 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """Options of `check` (name "check") or `plan` (name "plan")."""
     arg = parser.add_argument
     arg("-c", "--config", default=DEFAULT_CONFIG, metavar="CONFIG", help=CONFIG_HELP)
+    offset = "in --tz, else UTC" if name == "plan" else "UTC"  # check has no --tz
     arg("--from", dest="start", metavar="ISO8601",
-        help="start of the range (default: now; without an offset: in --tz, else UTC)")  # fmt: skip
+        help=f"start of the range (default: now; without an offset: {offset})")  # fmt: skip
     hours = "48" if name == "check" else "24"
     arg("--hours", metavar="N", help=f"length of the range in hours (default: {hours})")
     if name == "plan":

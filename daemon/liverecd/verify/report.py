@@ -15,22 +15,23 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, Config
 from liverecd.durations import parse_duration
 from liverecd.errors import LiverecdError
 from liverecd.verify.rows import Verification, iso
 
-if TYPE_CHECKING:
-    from liverecd.config import Config
-
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     """Arguments of `liverecd report`."""
-    parser.add_argument("-c", "--config", required=True, type=Path, help="main config file")
-    parser.add_argument("--since", default="24h", help="windows that ended this long ago (24h)")
-    parser.add_argument("--until", default=None, help="ISO 8601 instant (default: now)")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument("-c", "--config", default=DEFAULT_CONFIG, type=Path, help=CONFIG_HELP)
+    parser.add_argument("--since", default="24h", metavar="DURATION",
+                        help="windows that ended this long ago (default: 24h)")  # fmt: skip
+    parser.add_argument("--until", default=None, metavar="ISO8601",
+                        help="end of the range (default: now; without an offset: UTC)")  # fmt: skip
+    parser.add_argument("--format", choices=("text", "json"), default="text",
+                        help="text: a table (default); json: one array of objects")  # fmt: skip
 
 
 def row_json(v: Verification) -> dict[str, Any]:

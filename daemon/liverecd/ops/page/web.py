@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -21,7 +22,7 @@ from liverecd.ops.page import render
 from liverecd.ops.page.collect import Ahead, Context, Feeds, collect, upcoming
 from liverecd.ops.page.index import IndexCache
 from liverecd.ops.page.ledger import Ledger
-from liverecd.ops.page.model import PageModel, Query
+from liverecd.ops.page.model import PageModel, Query, Role
 
 if TYPE_CHECKING:
     from liverecd.ops.status import StatusServer
@@ -56,13 +57,16 @@ class StatusPage:
     async def model(self, query: Query) -> PageModel:
         """The model, collected on the daemon's loop (TimeoutError when it does not answer)."""
         ahead = await asyncio.to_thread(self._ahead, query)
-        problems = self._problems()
+        health = self._health()[1] if self._health is not None else {}
+        problems = [str(p) for p in health.get("problems", ())]
         future = asyncio.run_coroutine_threadsafe(self._collect(query, ahead, problems), self._loop)
         try:
             async with asyncio.timeout(COLLECT_TIMEOUT):
-                return await asyncio.wrap_future(future)
+                model = await asyncio.wrap_future(future)
         finally:
             future.cancel()
+        role = _role(self._daemon, health)
+        return model if model.role is not None or role is None else replace(model, role=role)
 
     def _ahead(self, query: Query) -> Ahead:
         index = self._cache.get(self._daemon.engine.windows)  # replaced, never mutated
@@ -71,11 +75,6 @@ class StatusPage:
     async def _collect(self, query: Query, ahead: Ahead, problems: Sequence[str]) -> PageModel:
         now = self._daemon.clock.wall()
         return collect(self._daemon, now, query, self.context, ahead, problems)
-
-    def _problems(self) -> list[str]:
-        if self._health is None:
-            return []
-        return [str(p) for p in self._health()[1].get("problems", ())]
 
     async def _html(self, request: web.Request) -> web.Response:
         return await self._answer(request, render.html, "text/html")
@@ -96,3 +95,14 @@ class StatusPage:
             text=body, status=status, content_type=content_type, charset="utf-8",
             headers=render.HEADERS,
         )  # fmt: skip
+
+
+def _role(daemon: Daemon, health: Mapping[str, Any]) -> Role | None:
+    """A cluster member's role (DESIGN §9, §11) as its /healthz states it; None without HA."""
+    database, role, epoch = daemon.config.database, health.get("role"), health.get("epoch")
+    if database is None or role is None:
+        return None
+    differs = [str(m) for m in health.get("timetable_differs") or ()]
+    detail = f"members run different timetables: {', '.join(differs)}" if differs else None
+    return Role(role=str(role), cluster=database.cluster,
+                epoch=epoch if isinstance(epoch, int) else None, detail=detail)  # fmt: skip
