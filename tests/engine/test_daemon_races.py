@@ -1,0 +1,45 @@
+"""Races between reloads, alarms and commands in flight, played through the daemon on one
+FakeClock against the emulator: a window edited after it ended, a window whose last second is
+all that is left at start-up, a window moved while its start is still out."""
+
+from __future__ import annotations
+
+import pytest
+
+from liverecd.emulator import Emulator
+from liverecd.streams import StreamKey
+
+from .conftest import APP, DOMAIN, Workspace, play, running_daemon, schedule_text, seconds
+
+
+def sent(emu: Emulator, name: str) -> list[str]:
+    key = StreamKey(DOMAIN, APP, name)
+    return [r.command for r in emu.requests if r.stream == key and r.command]
+
+
+@pytest.mark.parametrize("finalize", ["immediate", "delayed"])
+async def test_a_window_whose_end_is_moved_later_after_it_closed_records_again(
+    fake_workspace: Workspace, finalize: str
+) -> None:
+    # The edit comes a few seconds after the stop: the window is open again from now on, and
+    # must be opened again, as it is when the hourly roll has already forgotten the old end.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    extra = f"finalize: {finalize}\n"
+    workspace.write_schedule(
+        "s.yaml", schedule_text({"a": [(t + seconds(1), t + seconds(5))]}, extra)
+    )
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "a")
+    emu.set_online(key, True)
+    async with running_daemon(workspace, watch_files=False) as daemon:
+        await play(clock, t + seconds(8))
+        workspace.write_schedule(
+            "s.yaml", schedule_text({"a": [(t + seconds(1), t + seconds(60))]}, extra)
+        )
+        await daemon.reload("test")
+        await play(clock, t + seconds(20))
+        assert emu.state(key) == "recording"  # in stop's delay too: restarted, not started
+        await play(clock, t + seconds(62))
+    closing = ["stop", "cancel_delay"] if finalize == "immediate" else ["stop"]
+    opening = ["start"] if finalize == "immediate" else ["restart"]
+    assert sent(emu, "a") == ["start", *closing, *opening, *closing]
