@@ -43,3 +43,19 @@ async def test_a_window_whose_end_is_moved_later_after_it_closed_records_again(
     closing = ["stop", "cancel_delay"] if finalize == "immediate" else ["stop"]
     opening = ["start"] if finalize == "immediate" else ["restart"]
     assert sent(emu, "a") == ["start", *closing, *opening, *closing]
+
+
+async def test_a_window_opened_in_its_last_second_at_start_up_is_still_stopped(
+    fake_workspace: Workspace,
+) -> None:
+    # Its stop alarm (a second early) has rung before the start-up reconcile wrote the intent:
+    # the start that lands before the end must still be followed by its stop.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    workspace.write_schedule("s.yaml", schedule_text({"a": [(t - seconds(30), t + seconds(0.5))]}))
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "a")
+    emu.set_online(key, True)
+    async with running_daemon(workspace, watch_files=False):
+        await play(clock, t + seconds(10))
+    assert sent(emu, "a") == ["start", "stop", "cancel_delay"]
+    assert emu.state(key) != "recording"

@@ -158,10 +158,6 @@ class Engine:
         if before.opens_with != after.opens_with:
             self.alarms.cancel(str(before.opens_with), wid)
 
-    def arm(self, rec: Recording, now: datetime) -> None:
-        """Arm `rec`'s alarms; act at once on those whose time has passed."""
-        self._arm_many([rec], now)
-
     def _arm_many(self, recs: list[Recording], now: datetime, *, stops: bool = True) -> None:
         for kind, wid in self.alarms.set_many(alarms_for(recs, now, self._max_lead, stops=stops)):
             self._alarm(kind, wid)
@@ -256,8 +252,12 @@ class Engine:
             self.book.delete(*t.deletes)
         for order in t.orders:
             self.dispatcher.submit(order)
+        wid = settled.order.window_id
+        rec = self.windows.get(wid)
+        if rec and settled.succeeded and settled.order.opens and not self.alarms.is_set(STOP, wid):
+            self.close_due(rec)  # its stop alarm rang before it had a row (start-up, clock step)
         if self._listeners:
-            heard = replace(settled, window=self.windows.get(settled.order.window_id))
+            heard = replace(settled, window=rec)
             for listener in self._listeners:
                 listener(heard)
         if settled.reason in DROPPED:
