@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from liverecd.emulator import Emulator
+from liverecd.emulator import Emulator, FaultPlan
 from liverecd.streams import StreamKey
 
 from .conftest import APP, DOMAIN, Workspace, play, running_daemon, schedule_text, seconds
@@ -58,4 +58,30 @@ async def test_a_window_opened_in_its_last_second_at_start_up_is_still_stopped(
     async with running_daemon(workspace, watch_files=False):
         await play(clock, t + seconds(10))
     assert sent(emu, "a") == ["start", "stop", "cancel_delay"]
+    assert emu.state(key) != "recording"
+
+
+async def test_a_window_moved_earlier_while_its_start_is_out_is_still_opened(
+    fake_workspace: Workspace,
+) -> None:
+    # The edit moves the open window's start (a new window id) while its first start hangs on
+    # the wire: the reload carries the stream's intent over to the new window, and the start
+    # that then fails must not leave that window with nothing sent.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    workspace.write_schedule("s.yaml", schedule_text({"a": [(t + seconds(1), t + seconds(120))]}))
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "a")
+    emu.set_online(key, True)
+    emu.inject(FaultPlan(hang=1.0, hang_seconds=5.0, commands=frozenset({"start"})))
+    async with running_daemon(workspace, watch_files=False) as daemon:
+        await play(clock, t + seconds(1.5))
+        assert [r.fault for r in emu.requests if r.stream == key] == ["hang"]
+        emu.clear_faults()
+        moved = schedule_text({"a": [(t + seconds(0.5), t + seconds(120))]})
+        workspace.write_schedule("s.yaml", moved)
+        await daemon.reload("test")
+        await play(clock, t + seconds(20))
+        assert emu.state(key) == "recording"
+        await play(clock, t + seconds(122))
+    assert sent(emu, "a")[-2:] == ["stop", "cancel_delay"]
     assert emu.state(key) != "recording"

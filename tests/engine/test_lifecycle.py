@@ -90,3 +90,28 @@ def test_the_opening_intent_is_an_opening_row_for_the_window() -> None:
     intent = opening_row(rec, Command.START, T0)
     assert (intent.phase, intent.window_id, intent.end) == (Phase.OPENING, "w", rec.end)
     assert intent.phase.running and not Phase.FINALIZING.running
+
+
+@pytest.mark.parametrize(
+    ("reason", "outcome", "heir_after", "follow"),
+    [
+        ("succeeded", Outcome.OK, Phase.RECORDING, []),  # it records for the heir: no stop
+        ("cancelled", Outcome.RETRY, None, [("heir", Command.START)]),  # nothing opened it
+    ],
+)
+def test_an_opening_command_out_while_a_reload_moved_its_window_answers_for_the_heir(
+    reason: str, outcome: Outcome, heir_after: Phase | None,
+    follow: list[tuple[str, Command]],
+) -> None:  # fmt: skip
+    # The reload carried the intent of "w" (now gone) over to "heir", open now.
+    heir_rec = Recording(
+        window_id="heir", stream=KEY, start=T0 - timedelta(minutes=1),
+        end=T0 + timedelta(minutes=60), sources=(Source("s.yaml", 1),),
+    )  # fmt: skip
+    carried = opening_row(heir_rec, Command.START, T0)
+    now = T0 + timedelta(seconds=5)
+    s = settle(Command.START, reason, outcome, acted=True)
+    t = after_settled(s, [carried], {"heir": heir_rec}, now)
+    assert not t.deletes
+    assert [r.phase for r in t.puts] == ([heir_after] if heir_after else [])
+    assert [(o.window_id, o.command) for o in t.orders] == follow
