@@ -4,12 +4,26 @@ all that is left at start-up, a window moved while its start is still out."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from typing import Any
+
 import pytest
 
 from liverecd.emulator import Emulator, FaultPlan
+from liverecd.engine.state import sqlite as sqlite_state
 from liverecd.streams import StreamKey
 
-from .conftest import APP, DOMAIN, Workspace, play, running_daemon, schedule_text, seconds
+from .conftest import (
+    APP,
+    DOMAIN,
+    Workspace,
+    play,
+    play_until,
+    running_daemon,
+    schedule_text,
+    seconds,
+)
 
 
 def sent(emu: Emulator, name: str) -> list[str]:
@@ -85,3 +99,39 @@ async def test_a_window_moved_earlier_while_its_start_is_out_is_still_opened(
         await play(clock, t + seconds(122))
     assert sent(emu, "a")[-2:] == ["stop", "cancel_delay"]
     assert emu.state(key) != "recording"
+
+
+async def test_a_state_write_failing_at_start_up_holds_back_neither_ready_nor_reloads(
+    fake_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A full disk: the open window's intent cannot be written, so its start waits (it never
+    # leaves without it), but only the start: the daemon is ready, reloads, and the start goes
+    # once the disk has room again.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    workspace.write_schedule("s.yaml", schedule_text({"a": [(t - seconds(10), t + seconds(3600))]}))
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "a")
+    emu.set_online(key, True)
+    disk_full = True
+    write = sqlite_state._write
+
+    def full(db: sqlite3.Connection, durable: bool, *steps: tuple[str, list[Any]]) -> int:
+        if disk_full:
+            raise sqlite3.OperationalError("database or disk is full")
+        return write(db, durable, *steps)
+
+    monkeypatch.setattr(sqlite_state, "_write", full)
+    stepping = asyncio.create_task(play(clock, t + seconds(30)))
+    async with running_daemon(workspace, watch_files=False) as daemon:
+        assert clock.wall() < t + seconds(10)
+        await stepping
+        assert sent(emu, "a") == []
+        workspace.write_schedule(
+            "s.yaml", schedule_text({"a": [(t - seconds(10), t + seconds(3600))], "b": []})
+        )
+        daemon.request_reload("test")
+        await play_until(clock, lambda: daemon.reloads >= 1, within=10)
+        disk_full = False
+        await play(clock, t + seconds(45))
+        assert sent(emu, "a") == ["start"]
+    assert emu.state(key) == "recording"

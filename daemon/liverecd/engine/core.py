@@ -81,7 +81,7 @@ class Engine:
         self._on_change = on_change
         self.tasks = tasks
         self._listeners = tuple(listeners)  # e.g. the watch's notes, verification, the page
-        self._on_clock_jump = on_clock_jump  # the daemon re-expands the windows
+        self._on_clock_jump = on_clock_jump or (lambda: None)  # the daemon re-expands windows
         self._max_lead = config.max_lead
         self.alarms = Alarms(self._alarm, clock)
         self.dispatcher = Dispatcher(
@@ -104,8 +104,9 @@ class Engine:
         for order in plan.orders:
             if not order.opens:
                 self.dispatcher.submit(order)
-        if opening and not await self.book.durable(durable, max(_deadline(o) for o in opening)):
-            opening = [o for o in opening if _deadline(o) > self.clock.wall()]
+        # Not for long: a store that keeps failing holds back these starts, not READY or reloads.
+        brief = self.clock.wall() + timedelta(seconds=1)
+        if opening and not await self.book.durable(durable, min(brief, *map(_deadline, opening))):
             self.tasks.spawn(self._submit_when_durable(durable, opening), name="reconcile-intents")
             opening = []
         for order in opening:
@@ -273,8 +274,7 @@ class Engine:
     def _clock_jumped(self, jump: float) -> None:
         self.clock_jumps += 1
         self.alarms.wakeup()
-        if self._on_clock_jump is not None:
-            self._on_clock_jump()
+        self._on_clock_jump()
         self._on_change()
 
     def set_max_lead(self, max_lead: timedelta) -> None:
