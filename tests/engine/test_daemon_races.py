@@ -135,3 +135,34 @@ async def test_a_state_write_failing_at_start_up_holds_back_neither_ready_nor_re
         await play(clock, t + seconds(45))
         assert sent(emu, "a") == ["start"]
     assert emu.state(key) == "recording"
+
+
+@pytest.mark.parametrize("finalize", ["immediate", "delayed"])
+async def test_a_window_extended_while_its_stop_is_out_records_on(
+    fake_workspace: Workspace, finalize: str
+) -> None:
+    # The operator extends the window (overtime) just as its stop leaves; the stop is carried
+    # out but its answer never comes. The window is open again: the stream must record on.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    extra = f"finalize: {finalize}\n"
+    workspace.write_schedule(
+        "s.yaml", schedule_text({"a": [(t + seconds(1), t + seconds(5))]}, extra)
+    )
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "a")
+    emu.set_online(key, True)
+    emu.inject(FaultPlan(hang=1.0, hang_seconds=5.0, hang_after_effect=True,
+                         commands=frozenset({"stop"})))  # fmt: skip
+    async with running_daemon(workspace, watch_files=False) as daemon:
+        await play(clock, t + seconds(5.5))
+        assert sent(emu, "a") == ["start", "stop"] and emu.state(key) != "recording"
+        emu.clear_faults()
+        longer = schedule_text({"a": [(t + seconds(1), t + seconds(60))]}, extra)
+        workspace.write_schedule("s.yaml", longer)
+        await daemon.reload("test")
+        await play(clock, t + seconds(20))
+        assert emu.state(key) == "recording"
+        await play(clock, t + seconds(62))
+    assert emu.state(key) != "recording"
+    closing = ["stop", "cancel_delay"] if finalize == "immediate" else ["stop"]
+    assert sent(emu, "a") == ["start", "stop", "restart", *closing]

@@ -115,3 +115,23 @@ def test_an_opening_command_out_while_a_reload_moved_its_window_answers_for_the_
     assert not t.deletes
     assert [r.phase for r in t.puts] == ([heir_after] if heir_after else [])
     assert [(o.window_id, o.command) for o in t.orders] == follow
+
+
+@pytest.mark.parametrize(
+    ("reason", "outcome", "acted", "finalize", "follow"),
+    [
+        ("succeeded", Outcome.OK, True, "immediate", [Command.CANCEL_DELAY, Command.START]),
+        ("succeeded", Outcome.OK, True, "delayed", [Command.RESTART]),
+        ("cancelled", Outcome.RETRY, True, "immediate", [Command.RESTART]),  # may be in delay
+        ("cancelled", Outcome.RETRY, False, "immediate", []),  # surely never carried out
+    ],
+)
+def test_a_stop_out_while_an_edit_moved_its_end_later_opens_the_window_again(
+    reason: str, outcome: Outcome, acted: bool, finalize: str, follow: list[Command]
+) -> None:
+    rec = recording(60, Finalize(finalize))  # the stop was due at T0, the old end
+    now = T0 + timedelta(seconds=5)
+    t = after_settled(settle(Command.STOP, reason, outcome, acted), [row(Phase.RECORDING, rec)],
+                      {"w": rec}, now)  # fmt: skip
+    assert [o.command for o in t.orders] == follow
+    assert all(o.deadline == rec.end for o in t.orders if o.opens)

@@ -28,7 +28,9 @@ What an outcome changes:
 - an opening command whose window a reload moved while it was out (its row carried over to the
   window open now): the outcome is the new window's, which records, or is opened if it failed;
 - a stop that landed: every running row it ended moves on (`finalizing` and a cancel_delay that
-  takes the stop's place in the stream's lane, or `delaying` for finalize: delayed);
+  takes the stop's place in the stream's lane, or `delaying` for finalize: delayed); if an edit
+  moved its window's end later while it was out, the window is opened again (also when the stop
+  may have acted);
 - a cancel_delay that landed (or was refused: the stop already ended the recording, and the
   file comes after the delay anyway): the stream's finalizing rows are forgotten.
 """
@@ -221,8 +223,9 @@ def _recording_row(
 def _after_stop(
     s: Settled, rows: Sequence[RecordingState], windows: Mapping[str, Recording], now: datetime
 ) -> Transition:
+    reopen = _reopen(s, windows.get(s.order.window_id), now)
     if not s.succeeded:
-        return Transition()
+        return Transition(orders=reopen)
     targets = stop_targets(s.order.window_id, rows, windows, now)
     puts = []
     finalizing = False
@@ -245,7 +248,19 @@ def _after_stop(
                 chain_due=s.order.chain_due or s.order.due,
             ),
         )
-    return Transition(puts=tuple(puts), orders=orders)
+    return Transition(puts=tuple(puts), orders=orders + reopen)
+
+
+def _reopen(s: Settled, rec: Recording | None, now: datetime) -> tuple[Order, ...]:
+    """An edit moved the window's end later while its stop was out, and the stop may have been
+    carried out: the window, open again, is opened again (a restart when the task may be in
+    the stop's delay; a start after a stop that landed with its cancel_delay following)."""
+    if rec is None or rec.end <= s.order.due or not rec.is_open(now) or not s.maybe_acted:
+        return ()
+    start = s.succeeded and rec.finalize is Finalize.IMMEDIATE
+    command = Command.START if start else Command.RESTART
+    return (Order(command=command, stream=s.order.stream, window_id=rec.window_id, due=now,
+                  deadline=rec.end, reassert=not start),)  # fmt: skip
 
 
 def _after_cancel_delay(s: Settled, rows: Sequence[RecordingState]) -> Transition:
