@@ -193,6 +193,8 @@ class Daemon:
     # -- loading and reloading ------------------------------------------------------------
 
     async def _load(self, *, confirmed: bool = False) -> LoadResult:
+        if self._reload_config is not None:  # at start-up too: an HA member's next term
+            self._use(self._reload_config(self.config))  # is built with the first config
         loaded = await self.timetable.load(self.config, confirmed=confirmed)
         delay, pending = self.timetable.look_again, self._recheck
         if delay is not None and (pending is None or pending.done()):  # files kept while gone
@@ -226,8 +228,6 @@ class Daemon:
         """Reload the schedule files now and apply the difference (one `reload` event)."""
         async with self._lock, loading.paused():
             self._lifecycle.reloading()
-            if self._reload_config is not None:
-                self._use(self._reload_config(self.config))
             loaded = await self._load(confirmed="sighup" in trigger)
             now = self.clock.wall()
             old = self.engine.windows
