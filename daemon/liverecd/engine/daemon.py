@@ -99,6 +99,7 @@ class Daemon:
         self.timetable = timetable or Timetable(self.clock)  # shared with the accounts' routes
         self._recheck: asyncio.Task[None] | None = None  # reload when a vanished file's grace ends
         self._stop, self._reload_wanted = asyncio.Event(), asyncio.Event()
+        self._rewatch = asyncio.Event()  # `schedules` changed in place: the file watch follows
         self._reload_triggers: list[str] = []
         self._lock = asyncio.Lock()  # reloads and horizon refreshes one at a time
         self.ready, self.reloads = asyncio.Event(), 0
@@ -122,10 +123,6 @@ class Daemon:
         """Until `count` reloads have completed since start-up."""
         async with self._reloaded:
             await self._reloaded.wait_for(lambda: self.reloads >= count)
-
-    def status(self) -> Status:
-        """The latest status (immutable; safe to read from another thread)."""
-        return self._status
 
     def snapshot(self) -> Mapping[str, object]:
         """The latest status as /healthz shows it, current at the time of the call (with what
@@ -211,6 +208,7 @@ class Daemon:
         if config is not self.config:
             self.config = config
             self.engine.set_max_lead(config.max_lead)
+            self._rewatch.set()
             if self.watch_link is not None:
                 self.watch_link.set_interval(config.watch.interval.total_seconds())
             for hear in self._listeners.config:
@@ -274,8 +272,8 @@ class Daemon:
     async def _watch(self) -> None:
         base = self.config.path.parent
         with contextlib.suppress(OSError):
-            files = (*self.config.schedules, self.config.path.name)  # and liverecd.yaml itself
-            await watch(base, files, lambda: self.request_reload("file_change"))
+            files = lambda: (*self.config.schedules, self.config.path.name)  # noqa: E731
+            await watch(base, files, lambda: self.request_reload("file_change"), self._rewatch)
 
     def schedule_streams(self) -> tuple[Stream, ...]:
         """Every stream entry of the schedule in force (for the ingest endpoint's domains): the

@@ -1,0 +1,40 @@
+"""The file watch follows the main config: after `schedules` is changed in place (DESIGN §12),
+an edit of a file under the new glob reloads within seconds (§5), like one under the old."""
+
+from __future__ import annotations
+
+from liverecd.streams import StreamKey
+
+from .conftest import (
+    APP,
+    DOMAIN,
+    Workspace,
+    play,
+    play_until,
+    running_daemon,
+    schedule_text,
+    seconds,
+)
+
+FOLDER = "  - schedules/*.yaml\n"
+
+
+async def test_a_schedule_glob_added_in_place_is_watched_for_edits(
+    fake_workspace: Workspace,
+) -> None:
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    workspace.write_schedule("s.yaml", schedule_text({"a": [(t + seconds(60), t + seconds(90))]}))
+    extra = workspace.root / "extra"
+    extra.mkdir()
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "c")
+    emu.set_online(key, True)
+    async with running_daemon(workspace) as daemon:
+        text = workspace.config_path.read_text()
+        workspace.config_path.write_text(text.replace(FOLDER, FOLDER + "  - extra/*.yaml\n"))
+        await play_until(clock, lambda: daemon.reloads >= 1, within=10)
+        assert "extra/*.yaml" in daemon.config.schedules
+        (extra / "c.yaml").write_text(schedule_text({"c": [(t, t + seconds(120))]}))
+        await play_until(clock, lambda: daemon.reloads >= 2, within=10)
+        await play(clock, clock.wall() + seconds(2))
+    assert [r.command for r in emu.requests if r.stream == key] == ["start"]
