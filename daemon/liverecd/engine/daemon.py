@@ -10,7 +10,6 @@ and the state is flushed before `run()` returns.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -271,9 +270,11 @@ class Daemon:
 
     async def _watch(self) -> None:
         base = self.config.path.parent
-        with contextlib.suppress(OSError):
-            files = lambda: (*self.config.schedules, self.config.path.name)  # noqa: E731
+        files = lambda: (*self.config.schedules, self.config.path.name)  # noqa: E731
+        try:
             await watch(base, files, lambda: self.request_reload("file_change"), self._rewatch)
+        except OSError as exc:  # e.g. no inotify instance left: edits reload on SIGHUP only
+            log.error("watch_files_failed", error=str(exc), reload="on SIGHUP only")  # noqa: TRY400
 
     def schedule_streams(self) -> tuple[Stream, ...]:
         """Every stream entry of the schedule in force (for the ingest endpoint's domains): the
