@@ -271,10 +271,7 @@ class Daemon:
     async def _watch(self) -> None:
         base = self.config.path.parent
         files = lambda: (*self.config.schedules, self.config.path.name)  # noqa: E731
-        try:
-            await watch(base, files, lambda: self.request_reload("file_change"), self._rewatch)
-        except OSError as exc:  # e.g. no inotify instance left: edits reload on SIGHUP only
-            log.error("watch_files_failed", error=str(exc), reload="on SIGHUP only")  # noqa: TRY400
+        await watch(base, files, lambda: self.request_reload("file_change"), self._rewatch)
 
     def schedule_streams(self) -> tuple[Stream, ...]:
         """Every stream entry of the schedule in force (for the ingest endpoint's domains): the

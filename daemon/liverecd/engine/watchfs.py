@@ -126,7 +126,8 @@ async def watch(
 
     Runs until cancelled. The watch set is rebuilt from `patterns()` after each batch of
     events, so new subdirectories and re-created directories are followed, and whenever
-    `rebuild` is set (the patterns changed: a main config reloaded in place).
+    `rebuild` is set (the patterns changed: a main config reloaded in place). Returns, after an
+    error-level `watch_files_failed` event, when the watch cannot be set up.
     """
     if not sys.platform.startswith("linux"):
         await _watch_fallback(base, list(patterns()), on_change)
@@ -135,8 +136,12 @@ async def watch(
     rebuild = rebuild or asyncio.Event()
     while True:
         rebuild.clear()
-        dirs, names = watch_roots(base, patterns())
-        ino = _Inotify()
+        try:
+            dirs, names = watch_roots(base, patterns())
+            ino = _Inotify()
+        except OSError as exc:  # e.g. no inotify instance left: said once, loudly
+            log.error("watch_files_failed", error=str(exc), reload="on SIGHUP only")  # noqa: TRY400
+            return
         changed = asyncio.Event()
         waits = [asyncio.ensure_future(e.wait()) for e in (changed, rebuild)]
         try:
