@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -166,3 +167,21 @@ async def test_a_window_extended_while_its_stop_is_out_records_on(
     assert emu.state(key) != "recording"
     closing = ["stop", "cancel_delay"] if finalize == "immediate" else ["stop"]
     assert sent(emu, "a") == ["start", "stop", "restart", *closing]
+
+
+async def test_a_window_open_after_a_long_forward_step_of_the_clock_is_started(
+    fake_workspace: Workspace,
+) -> None:
+    # A host that booted with a stale clock (no RTC) and then got an NTP step: the window that
+    # is open at the true time lay beyond the horizon the daemon had armed. It must start.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    later = t + timedelta(hours=8)
+    workspace.write_schedule("s.yaml", schedule_text({"a": [(later, later + seconds(3600))]}))
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "a")
+    emu.set_online(key, True)
+    async with running_daemon(workspace, watch_files=False) as daemon:
+        assert not daemon.engine.windows  # beyond the horizon
+        clock.step_wall(8 * 3600 + 600)
+        await play(clock, clock.wall() + seconds(10))
+    assert sent(emu, "a") == ["start"]

@@ -87,8 +87,8 @@ class Daemon:
             config, sender=sender, pacer=pacer, store=store, clock=self.clock,
             observer=self._observer, policy=policy or RetryPolicy.from_config(config.api.retry),
             on_change=self._changed, tasks=self._scope, listeners=settled,
-            on_clock_jump=self._refresh_soon, stream_wait=link.stream_wait if link else None,
-            intent_timeout=intent_timeout,
+            on_clock_jump=lambda: self._refresh_soon(True), intent_timeout=intent_timeout,
+            stream_wait=link.stream_wait if link else None,
         )  # fmt: skip
         self.watch_link = link
         self.watch: OnlineWatch | None = None
@@ -249,18 +249,20 @@ class Daemon:
         async with self._reloaded:
             self._reloaded.notify_all()
 
-    def _refresh_soon(self) -> None:
-        self._scope.spawn(self.refresh_horizon(), name="refresh-horizon")
+    def _refresh_soon(self, stepped: bool = False) -> None:
+        self._scope.spawn(self.refresh_horizon(stepped), name="refresh-horizon")
 
-    async def refresh_horizon(self) -> None:
+    async def refresh_horizon(self, stepped: bool = False) -> None:
         """Extend the windows to `horizon` ahead of now (after start-up, hourly, and after a
-        clock jump), off the loop; windows the state remembers stay."""
+        clock jump), off the loop; windows the state remembers stay. After a clock step
+        (`stepped`), what is owed now is reconciled too: a window the step opened may have lain
+        beyond the horizon, with no alarm ever armed for its opening."""
         async with self._lock, loading.paused():
-            now = self.clock.wall()
-            new = await asyncio.to_thread(
-                self.timetable.roll, self.engine.windows, now, self.config.horizon
-            )
+            now, old = self.clock.wall(), self.engine.windows
+            new = await asyncio.to_thread(self.timetable.roll, old, now, self.config.horizon)
             diff = await self.engine.replace_windows(new)
+            if stepped:
+                await self.engine.apply(self.engine.reconcile(previous=old))
             log.debug("horizon_extended", windows=len(new), **diff)
 
     async def _clock_watch(self) -> None:
