@@ -90,3 +90,48 @@ def test_the_opening_intent_is_an_opening_row_for_the_window() -> None:
     intent = opening_row(rec, Command.START, T0)
     assert (intent.phase, intent.window_id, intent.end) == (Phase.OPENING, "w", rec.end)
     assert intent.phase.running and not Phase.FINALIZING.running
+
+
+@pytest.mark.parametrize(
+    ("reason", "outcome", "heir_after", "follow"),
+    [
+        ("succeeded", Outcome.OK, Phase.RECORDING, []),  # it records for the heir: no stop
+        ("cancelled", Outcome.RETRY, None, [("heir", Command.START)]),  # nothing opened it
+    ],
+)
+def test_an_opening_command_out_while_a_reload_moved_its_window_answers_for_the_heir(
+    reason: str, outcome: Outcome, heir_after: Phase | None,
+    follow: list[tuple[str, Command]],
+) -> None:  # fmt: skip
+    # The reload carried the intent of "w" (now gone) over to "heir", open now.
+    heir_rec = Recording(
+        window_id="heir", stream=KEY, start=T0 - timedelta(minutes=1),
+        end=T0 + timedelta(minutes=60), sources=(Source("s.yaml", 1),),
+    )  # fmt: skip
+    carried = opening_row(heir_rec, Command.START, T0)
+    now = T0 + timedelta(seconds=5)
+    s = settle(Command.START, reason, outcome, acted=True)
+    t = after_settled(s, [carried], {"heir": heir_rec}, now)
+    assert not t.deletes
+    assert [r.phase for r in t.puts] == ([heir_after] if heir_after else [])
+    assert [(o.window_id, o.command) for o in t.orders] == follow
+
+
+@pytest.mark.parametrize(
+    ("reason", "outcome", "acted", "finalize", "follow"),
+    [
+        ("succeeded", Outcome.OK, True, "immediate", [Command.CANCEL_DELAY, Command.START]),
+        ("succeeded", Outcome.OK, True, "delayed", [Command.RESTART]),
+        ("cancelled", Outcome.RETRY, True, "immediate", [Command.RESTART]),  # may be in delay
+        ("cancelled", Outcome.RETRY, False, "immediate", []),  # surely never carried out
+    ],
+)
+def test_a_stop_out_while_an_edit_moved_its_end_later_opens_the_window_again(
+    reason: str, outcome: Outcome, acted: bool, finalize: str, follow: list[Command]
+) -> None:
+    rec = recording(60, Finalize(finalize))  # the stop was due at T0, the old end
+    now = T0 + timedelta(seconds=5)
+    t = after_settled(settle(Command.STOP, reason, outcome, acted), [row(Phase.RECORDING, rec)],
+                      {"w": rec}, now)  # fmt: skip
+    assert [o.command for o in t.orders] == follow
+    assert all(o.deadline == rec.end for o in t.orders if o.opens)

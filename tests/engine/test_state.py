@@ -16,6 +16,7 @@ import pytest
 
 from liverecd.clock import SystemClock
 from liverecd.engine.lifecycle import Phase, RecordingState
+from liverecd.engine.state import sqlite as sqlite_state
 from liverecd.engine.state.book import StateBook
 from liverecd.engine.state.sqlite import DB_NAME, SCHEMA_VERSION, SqliteStateStore
 from liverecd.errors import StateError
@@ -219,3 +220,25 @@ async def test_a_schema_1_state_file_is_read_in_place_and_upgraded(tmp_path: Pat
     indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"recordings_stream", "recordings_end"} <= indexes
     db.close()
+
+
+async def test_a_commit_refused_while_busy_leaves_the_store_writable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where the state_dir cannot hold a WAL (rollback journal), a reader such as `liverecd
+    # report` blocks a commit: SQLite answers SQLITE_BUSY and keeps the transaction open. The
+    # next write must not find itself "within a transaction" for the rest of the run.
+    monkeypatch.setattr(sqlite_state, "BUSY_TIMEOUT_MS", 50)
+    store = SqliteStateStore(tmp_path)
+    await store.apply(put=[row("w1")])
+    await store._run("no wal", lambda db: db.execute("PRAGMA journal_mode = DELETE").fetchall())
+    reader = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT * FROM recordings").fetchall()  # holds its shared lock
+    with pytest.raises(StateError, match="locked"):
+        await store.apply(put=[row("w2")])
+    reader.execute("COMMIT")
+    reader.close()
+    await store.apply(put=[row("w2"), row("w3")])
+    assert [r.window_id for r in await store.load()] == ["w1", "w2", "w3"]
+    await store.close()

@@ -101,6 +101,10 @@ class Alarms:
             self._jobs[job_id] = (trigger, func, first)
             self._changed.set()
 
+    def is_set(self, kind: str, window_id: str) -> bool:
+        """True while `window_id:kind` is armed (it has not rung)."""
+        return (kind, window_id) in self._due
+
     def armed(self) -> int:
         """How many one-shot alarms are armed."""
         return len(self._due)

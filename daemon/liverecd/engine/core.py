@@ -81,7 +81,7 @@ class Engine:
         self._on_change = on_change
         self.tasks = tasks
         self._listeners = tuple(listeners)  # e.g. the watch's notes, verification, the page
-        self._on_clock_jump = on_clock_jump  # the daemon re-expands the windows
+        self._on_clock_jump = on_clock_jump or (lambda: None)  # the daemon re-expands windows
         self._max_lead = config.max_lead
         self.alarms = Alarms(self._alarm, clock)
         self.dispatcher = Dispatcher(
@@ -104,8 +104,9 @@ class Engine:
         for order in plan.orders:
             if not order.opens:
                 self.dispatcher.submit(order)
-        if opening and not await self.book.durable(durable, max(_deadline(o) for o in opening)):
-            opening = [o for o in opening if _deadline(o) > self.clock.wall()]
+        # Not for long: a store that keeps failing holds back these starts, not READY or reloads.
+        brief = self.clock.wall() + timedelta(seconds=1)
+        if opening and not await self.book.durable(durable, min(brief, *map(_deadline, opening))):
             self.tasks.spawn(self._submit_when_durable(durable, opening), name="reconcile-intents")
             opening = []
         for order in opening:
@@ -157,10 +158,6 @@ class Engine:
             self.dispatcher.update_deadline(wid, after.end)
         if before.opens_with != after.opens_with:
             self.alarms.cancel(str(before.opens_with), wid)
-
-    def arm(self, rec: Recording, now: datetime) -> None:
-        """Arm `rec`'s alarms; act at once on those whose time has passed."""
-        self._arm_many([rec], now)
 
     def _arm_many(self, recs: list[Recording], now: datetime, *, stops: bool = True) -> None:
         for kind, wid in self.alarms.set_many(alarms_for(recs, now, self._max_lead, stops=stops)):
@@ -256,8 +253,12 @@ class Engine:
             self.book.delete(*t.deletes)
         for order in t.orders:
             self.dispatcher.submit(order)
+        wid = settled.order.window_id
+        rec = self.windows.get(wid)
+        if rec and settled.succeeded and settled.order.opens and not self.alarms.is_set(STOP, wid):
+            self.close_due(rec)  # its stop alarm rang before it had a row (start-up, clock step)
         if self._listeners:
-            heard = replace(settled, window=self.windows.get(settled.order.window_id))
+            heard = replace(settled, window=rec)
             for listener in self._listeners:
                 listener(heard)
         if settled.reason in DROPPED:
@@ -273,8 +274,7 @@ class Engine:
     def _clock_jumped(self, jump: float) -> None:
         self.clock_jumps += 1
         self.alarms.wakeup()
-        if self._on_clock_jump is not None:
-            self._on_clock_jump()
+        self._on_clock_jump()
         self._on_change()
 
     def set_max_lead(self, max_lead: timedelta) -> None:

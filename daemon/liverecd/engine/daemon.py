@@ -10,7 +10,6 @@ and the state is flushed before `run()` returns.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -88,8 +87,8 @@ class Daemon:
             config, sender=sender, pacer=pacer, store=store, clock=self.clock,
             observer=self._observer, policy=policy or RetryPolicy.from_config(config.api.retry),
             on_change=self._changed, tasks=self._scope, listeners=settled,
-            on_clock_jump=self._refresh_soon, stream_wait=link.stream_wait if link else None,
-            intent_timeout=intent_timeout,
+            on_clock_jump=lambda: self._refresh_soon(True), intent_timeout=intent_timeout,
+            stream_wait=link.stream_wait if link else None,
         )  # fmt: skip
         self.watch_link = link
         self.watch: OnlineWatch | None = None
@@ -99,6 +98,7 @@ class Daemon:
         self.timetable = timetable or Timetable(self.clock)  # shared with the accounts' routes
         self._recheck: asyncio.Task[None] | None = None  # reload when a vanished file's grace ends
         self._stop, self._reload_wanted = asyncio.Event(), asyncio.Event()
+        self._rewatch = asyncio.Event()  # `schedules` changed in place: the file watch follows
         self._reload_triggers: list[str] = []
         self._lock = asyncio.Lock()  # reloads and horizon refreshes one at a time
         self.ready, self.reloads = asyncio.Event(), 0
@@ -122,10 +122,6 @@ class Daemon:
         """Until `count` reloads have completed since start-up."""
         async with self._reloaded:
             await self._reloaded.wait_for(lambda: self.reloads >= count)
-
-    def status(self) -> Status:
-        """The latest status (immutable; safe to read from another thread)."""
-        return self._status
 
     def snapshot(self) -> Mapping[str, object]:
         """The latest status as /healthz shows it, current at the time of the call (with what
@@ -193,6 +189,8 @@ class Daemon:
     # -- loading and reloading ------------------------------------------------------------
 
     async def _load(self, *, confirmed: bool = False) -> LoadResult:
+        if self._reload_config is not None:  # at start-up too: an HA member's next term
+            self._use(self._reload_config(self.config))  # is built with the first config
         loaded = await self.timetable.load(self.config, confirmed=confirmed)
         delay, pending = self.timetable.look_again, self._recheck
         if delay is not None and (pending is None or pending.done()):  # files kept while gone
@@ -209,6 +207,7 @@ class Daemon:
         if config is not self.config:
             self.config = config
             self.engine.set_max_lead(config.max_lead)
+            self._rewatch.set()
             if self.watch_link is not None:
                 self.watch_link.set_interval(config.watch.interval.total_seconds())
             for hear in self._listeners.config:
@@ -226,8 +225,6 @@ class Daemon:
         """Reload the schedule files now and apply the difference (one `reload` event)."""
         async with self._lock, loading.paused():
             self._lifecycle.reloading()
-            if self._reload_config is not None:
-                self._use(self._reload_config(self.config))
             loaded = await self._load(confirmed="sighup" in trigger)
             now = self.clock.wall()
             old = self.engine.windows
@@ -252,18 +249,20 @@ class Daemon:
         async with self._reloaded:
             self._reloaded.notify_all()
 
-    def _refresh_soon(self) -> None:
-        self._scope.spawn(self.refresh_horizon(), name="refresh-horizon")
+    def _refresh_soon(self, stepped: bool = False) -> None:
+        self._scope.spawn(self.refresh_horizon(stepped), name="refresh-horizon")
 
-    async def refresh_horizon(self) -> None:
+    async def refresh_horizon(self, stepped: bool = False) -> None:
         """Extend the windows to `horizon` ahead of now (after start-up, hourly, and after a
-        clock jump), off the loop; windows the state remembers stay."""
+        clock jump), off the loop; windows the state remembers stay. After a clock step
+        (`stepped`), what is owed now is reconciled too: a window the step opened may have lain
+        beyond the horizon, with no alarm ever armed for its opening."""
         async with self._lock, loading.paused():
-            now = self.clock.wall()
-            new = await asyncio.to_thread(
-                self.timetable.roll, self.engine.windows, now, self.config.horizon
-            )
+            now, old = self.clock.wall(), self.engine.windows
+            new = await asyncio.to_thread(self.timetable.roll, old, now, self.config.horizon)
             diff = await self.engine.replace_windows(new)
+            if stepped:
+                await self.engine.apply(self.engine.reconcile(previous=old))
             log.debug("horizon_extended", windows=len(new), **diff)
 
     async def _clock_watch(self) -> None:
@@ -273,9 +272,8 @@ class Daemon:
 
     async def _watch(self) -> None:
         base = self.config.path.parent
-        with contextlib.suppress(OSError):
-            files = (*self.config.schedules, self.config.path.name)  # and liverecd.yaml itself
-            await watch(base, files, lambda: self.request_reload("file_change"))
+        files = lambda: (*self.config.schedules, self.config.path.name)  # noqa: E731
+        await watch(base, files, lambda: self.request_reload("file_change"), self._rewatch)
 
     def schedule_streams(self) -> tuple[Stream, ...]:
         """Every stream entry of the schedule in force (for the ingest endpoint's domains): the

@@ -25,8 +25,12 @@ What an outcome changes:
   forgotten; if its window has meanwhile closed or vanished, a stop follows at once;
 - an opening command that surely did nothing (never sent, or refused with nothing carried out):
   its intent row is forgotten; one that may have acted keeps its row, so the stop is still owed;
+- an opening command whose window a reload moved while it was out (its row carried over to the
+  window open now): the outcome is the new window's, which records, or is opened if it failed;
 - a stop that landed: every running row it ended moves on (`finalizing` and a cancel_delay that
-  takes the stop's place in the stream's lane, or `delaying` for finalize: delayed);
+  takes the stop's place in the stream's lane, or `delaying` for finalize: delayed); if an edit
+  moved its window's end later while it was out, the window is opened again (also when the stop
+  may have acted);
 - a cancel_delay that landed (or was refused: the stop already ended the recording, and the
   file comes after the delay anyway): the stream's finalizing rows are forgotten.
 """
@@ -145,11 +149,15 @@ def _after_open(
 ) -> Transition:
     wid = s.order.window_id
     own = next((r for r in rows if r.window_id == wid), None)
+    rec = windows.get(wid)
+    if own is None and (rec is None or rec.end <= now):
+        heir = next((r for r in rows if r.phase.running and _open(r, windows, now)), None)
+        if heir is not None:  # a reload carried its row over to the window open now
+            return _carried(s, heir, windows[heir.window_id], now)
     if not s.succeeded:
         if own is not None and own.phase is Phase.OPENING and not s.maybe_acted:
             return Transition(deletes=(wid,))
         return Transition()
-    rec = windows.get(wid)
     row = _recording_row(s, own, rec, now)
     taken_over = tuple(
         r.window_id
@@ -163,6 +171,26 @@ def _after_open(
         # The window closed or vanished while its opening command was out: stop it now.
         orders = (Order(command=Command.STOP, stream=s.order.stream, window_id=wid, due=now),)
     return Transition(puts=(row,), deletes=taken_over, orders=orders)
+
+
+def _open(row: RecordingState, windows: Mapping[str, Recording], now: datetime) -> bool:
+    rec = windows.get(row.window_id)
+    return rec is not None and rec.is_open(now)
+
+
+def _carried(s: Settled, heir: RecordingState, rec: Recording, now: datetime) -> Transition:
+    """The outcome of an opening command whose window a reload moved while it was out: the
+    command was the heir's (never a stop for the old window: the stream records for the new
+    one). Landed: the heir records. Not landed: the heir, which nothing opens else, is opened."""
+    if s.succeeded:
+        row = replace(heir, phase=Phase.RECORDING, last_command=s.command, updated_at=now,
+                      started_at=heir.started_at or now)  # fmt: skip
+        return Transition(puts=(row,))
+    if heir.phase is not Phase.OPENING:
+        return Transition()
+    order = Order(command=Command.START, stream=heir.stream, window_id=heir.window_id, due=now,
+                  deadline=rec.end)  # fmt: skip
+    return Transition(orders=(order,))
 
 
 def _recording_row(
@@ -195,8 +223,9 @@ def _recording_row(
 def _after_stop(
     s: Settled, rows: Sequence[RecordingState], windows: Mapping[str, Recording], now: datetime
 ) -> Transition:
+    reopen = _reopen(s, windows.get(s.order.window_id), now)
     if not s.succeeded:
-        return Transition()
+        return Transition(orders=reopen)
     targets = stop_targets(s.order.window_id, rows, windows, now)
     puts = []
     finalizing = False
@@ -219,7 +248,19 @@ def _after_stop(
                 chain_due=s.order.chain_due or s.order.due,
             ),
         )
-    return Transition(puts=tuple(puts), orders=orders)
+    return Transition(puts=tuple(puts), orders=orders + reopen)
+
+
+def _reopen(s: Settled, rec: Recording | None, now: datetime) -> tuple[Order, ...]:
+    """An edit moved the window's end later while its stop was out, and the stop may have been
+    carried out: the window, open again, is opened again (a restart when the task may be in
+    the stop's delay; a start after a stop that landed with its cancel_delay following)."""
+    if rec is None or rec.end <= s.order.due or not rec.is_open(now) or not s.maybe_acted:
+        return ()
+    start = s.succeeded and rec.finalize is Finalize.IMMEDIATE
+    command = Command.START if start else Command.RESTART
+    return (Order(command=command, stream=s.order.stream, window_id=rec.window_id, due=now,
+                  deadline=rec.end, reassert=not start),)  # fmt: skip
 
 
 def _after_cancel_delay(s: Settled, rows: Sequence[RecordingState]) -> Transition:

@@ -155,15 +155,21 @@ class _Builder:
         own = next((r for r in rows if r.window_id == rec.window_id), None)
         own_running = own is not None and own.phase.running
         if self.previous is not None:
-            if rec.window_id in self.previous:
-                return  # unchanged window: not touched
+            before = self.previous.get(rec.window_id)
+            # A window this daemon had already closed and that an edit opens again (its end
+            # moved later) is owed its opening command like a new one; any other is not touched.
+            if before is not None and (own_running or before.end > self.now):
+                return
             if orphans and not own_running:
                 self.carry(rec, orphans)
                 return
-        command = opening_command(rec, rows, self.now)
+        # Opened again inside its own stop's delay: restart (start would be TaskAlreadyStarted
+        # while nothing records), final as it is (its intent row replaces the delaying one).
+        delaying = own is not None and own.phase is Phase.DELAYING and not own.delay_over(self.now)
+        command = Command.RESTART if delaying else opening_command(rec, rows, self.now)
         if not own_running:
             self.puts.append(opening_row(rec, command, self.now))
-        self.order(command, rec.stream, rec.window_id, rec.end, reassert=own_running)
+        self.order(command, rec.stream, rec.window_id, rec.end, reassert=own_running or delaying)
         self.counts["reasserted" if own_running or orphans else "opened"] += 1
 
     def carry(self, rec: Recording, orphans: list[RecordingState]) -> None:

@@ -119,33 +119,45 @@ def _relevant(mask: int, name: str, names: list[str]) -> bool:
 
 
 async def watch(
-    base: Path, patterns: Iterable[str], on_change: Callable[[], None]
-) -> None:  # pragma: no cover - exercised through the daemon's reload tests
-    """Call `on_change()` whenever a file matching `patterns` (under `base`) may have changed.
+    base: Path, patterns: Callable[[], Iterable[str]], on_change: Callable[[], None],
+    rebuild: asyncio.Event | None = None,
+) -> None:  # fmt: skip # pragma: no cover - exercised through the daemon's reload tests
+    """Call `on_change()` whenever a file matching `patterns()` (under `base`) may have changed.
 
-    Runs until cancelled. The watch set is rebuilt after each batch of events, so new
-    subdirectories and re-created directories are followed.
+    Runs until cancelled. The watch set is rebuilt from `patterns()` after each batch of
+    events, so new subdirectories and re-created directories are followed, and whenever
+    `rebuild` is set (the patterns changed: a main config reloaded in place). Returns, after an
+    error-level `watch_files_failed` event, when the watch cannot be set up.
     """
-    patterns = list(patterns)
     if not sys.platform.startswith("linux"):
-        await _watch_fallback(base, patterns, on_change)
+        await _watch_fallback(base, list(patterns()), on_change)
         return
     loop = asyncio.get_running_loop()
+    rebuild = rebuild or asyncio.Event()
     while True:
-        dirs, names = watch_roots(base, patterns)
-        ino = _Inotify()
+        rebuild.clear()
+        try:
+            dirs, names = watch_roots(base, patterns())
+            ino = _Inotify()
+        except OSError as exc:  # e.g. no inotify instance left: said once, loudly
+            log.error("watch_files_failed", error=str(exc), reload="on SIGHUP only")  # noqa: TRY400
+            return
         changed = asyncio.Event()
+        waits = [asyncio.ensure_future(e.wait()) for e in (changed, rebuild)]
         try:
             for d in dirs:
                 ino.add(d)
 
             loop.add_reader(ino.fd, _on_readable, ino, names, changed)
-            await changed.wait()
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for w in waits:
+                w.cancel()
             with contextlib.suppress(ValueError, OSError):
                 loop.remove_reader(ino.fd)
             ino.close()
-        on_change()
+        if changed.is_set():
+            on_change()
 
 
 def _on_readable(ino: _Inotify, names: list[str], changed: asyncio.Event) -> None:

@@ -242,9 +242,8 @@ class Member:
     async def _watch(self) -> None:
         """The standby follows edits of its schedules too, so its digest stays current."""
         if self._watch_files:
-            with contextlib.suppress(OSError):
-                await watch(self.config.path.parent, self.config.schedules,
-                            lambda: self.request_reload("file_change"))  # fmt: skip
+            await watch(self.config.path.parent, lambda: self.config.schedules,
+                        lambda: self.request_reload("file_change"))  # fmt: skip
 
     # -- members and their timetables -------------------------------------------------------
 

@@ -127,10 +127,13 @@ def _write(
     db.execute("BEGIN IMMEDIATE")
     try:
         changed = sum(db.executemany(sql, rows).rowcount for sql, rows in steps if rows)
+        db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        # A COMMIT refused (SQLITE_BUSY behind a reader's lock) leaves the transaction open:
+        # unless it is rolled back, every later write fails "within a transaction".
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
     return changed
 
 
