@@ -6,6 +6,8 @@ time, its grace and debounce run on the fake clock."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable
@@ -18,7 +20,17 @@ from liverecd.errors import StateError
 from liverecd.ops.metrics import Metrics
 from liverecd.streams import StreamKey
 
-from .conftest import APP, DOMAIN, Workspace, play, play_for, running_daemon, schedule_text, seconds
+from .conftest import (
+    APP,
+    DOMAIN,
+    Workspace,
+    play,
+    play_for,
+    play_until,
+    running_daemon,
+    schedule_text,
+    seconds,
+)
 from .test_daemon_wait import sample
 
 
@@ -84,6 +96,40 @@ async def test_a_state_write_that_fails_is_retried_and_health_says_so_meanwhile(
     rows = db.execute("SELECT window_id, phase FROM recordings").fetchall()
     db.close()
     assert [phase for _, phase in rows] == ["recording"]
+
+
+async def test_a_full_disk_holds_back_neither_ready_nor_a_reload(
+    fake_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Start-up (and a reload) used to wait for an open window's intent until the window ended:
+    # an hour with no READY, no /healthz, and a SIGTERM heard only after READY.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    failing = [True]
+    write = SqliteStateStore.apply
+
+    async def full_disk(
+        self: SqliteStateStore, put: Iterable[RecordingState] = (), delete: Iterable[str] = ()
+    ) -> None:
+        if failing[0]:
+            raise StateError("state store: write: database or disk is full")
+        await write(self, put, delete)
+
+    monkeypatch.setattr(SqliteStateStore, "apply", full_disk)
+    at = clock.wall() - seconds(5)
+    workspace.write_schedule("a.yaml", schedule_text({"news": [(at, at + seconds(3600))]}))
+    async with contextlib.AsyncExitStack() as stack:
+        entering = asyncio.ensure_future(stack.enter_async_context(running_daemon(workspace)))
+        await play_until(clock, entering.done, within=10)
+        daemon = entering.result()
+        assert daemon.snapshot()["state_error"]
+        workspace.write_schedule("b.yaml", schedule_text({"talk": [(at, at + seconds(3600))]}))
+        reloading = asyncio.ensure_future(daemon.reload("sighup"))
+        await play_until(clock, reloading.done, within=10)
+        assert starts_by_stream(workspace) == {}  # no start without its durable intent
+        failing[0] = False  # the disk has room again
+        await play_for(clock, 6.0)  # the book's backoff is at most 5 s
+        assert starts_by_stream(workspace) == {"news": 1, "talk": 1}
+        assert daemon.snapshot()["state_error"] is None
 
 
 def commands_for(ws: Workspace, name: str) -> list[str]:
