@@ -108,3 +108,25 @@ async def test_a_sigterm_before_ready_exits_cleanly(
     assert await proc.finish() == 0, proc.output()
     leaks.add("daemon output", proc.output())
     assert proc.event("stop_requested") is not None, proc.output()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+async def test_a_stop_while_the_credentials_are_retried_exits_cleanly(
+    tmp_path: Path, leaks: LeakScan, sig: signal.Signals
+) -> None:
+    # The credentials are retried until their source answers (the daemon is not ready
+    # meanwhile); a SIGTERM there used to be held for a daemon that never came: `systemctl
+    # stop` waited for its timeout and a SIGKILL, Ctrl-C did nothing.
+    config = write_config(tmp_path, "http://127.0.0.1:9")  # never reached
+    write_schedule(tmp_path, "a.yaml", schedule_text({}))
+    env = {k: v for k, v in daemon_env(AK, sts=False).items() if not k.startswith("ALIBABA_")}
+    env |= {"HOME": str(tmp_path), "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+            "ALIBABA_CLOUD_CLI_PROFILE_DISABLED": "true",
+            "ALIBABA_CLOUD_CREDENTIALS_URI": "http://127.0.0.1:9/refused"}  # fmt: skip
+    proc = await DaemonProcess.spawn(config, env)
+    await proc.wait_event("credentials_unavailable", within=15)
+    proc.process.send_signal(sig)
+    assert await proc.finish() == 0, proc.output()
+    leaks.add("daemon output", proc.output())
+    assert proc.event("stop_requested") is not None and "Traceback" not in proc.output()

@@ -26,6 +26,7 @@ import aiohttp
 import structlog
 
 from liverecd.api.accounts import Accounts, Creds, sources_for
+from liverecd.api.credsource import CredentialSource
 from liverecd.clock import Clock, SystemClock
 from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, Config
 from liverecd.engine.daemon import Daemon
@@ -100,7 +101,9 @@ async def serve(
     """Run the daemon until a stop request; 0 after a clean drain. `on_ready(daemon)` is called
     once the daemon has reconciled and armed its alarms (right after systemd's READY=1)."""
     clock = clock or SystemClock()
-    sources = await sources_for(config, credentials, clock, logs.register_credentials)
+    sources = await _credentials_unless_stopped(config, credentials, clock, on_signals=signals)
+    if sources is None:
+        return 0
     timetable = Timetable(clock)  # the schedule in force: the daemon's, and each stream's account
     streams = lambda: timetable.streams  # noqa: E731
     async with Accounts(config, sources, clock, session=session, streams=streams) as accounts:
@@ -222,6 +225,30 @@ async def _run(
 async def _relay(daemon: Daemon, on_ready: Callable[[Daemon], None]) -> None:
     await daemon.ready.wait()
     on_ready(daemon)
+
+
+async def _credentials_unless_stopped(
+    config: Config, credentials: Creds, clock: Clock, *, on_signals: bool
+) -> dict[str, CredentialSource] | None:
+    """The accounts' credential sources; None when a SIGTERM or SIGINT came first: a source
+    that fails is retried until it answers, and a stop must still end such a start-up."""
+    fetching = asyncio.ensure_future(
+        sources_for(config, credentials, clock, logs.register_credentials)
+    )
+    if not on_signals:
+        return await fetching
+    stopped = asyncio.get_running_loop().create_future()
+    signals.hold_on_loop(stopped)
+    await asyncio.wait((fetching, stopped), return_when=asyncio.FIRST_COMPLETED)
+    if fetching.done():
+        return fetching.result()  # a stop that came meanwhile is the daemon's to replay
+    fetching.cancel()
+    await asyncio.wait((fetching,))
+    held = signals.stop_pending()
+    signals.take_pending()  # nothing is left to replay them to
+    with contextlib.suppress(OSError):
+        log.info("stop_requested", signal=held.name if held else "SIGTERM", ready=False)
+    return None
 
 
 def _install_signals(daemon: Controlled) -> None:
