@@ -4,14 +4,18 @@ before the daemon is ready do what they mean instead of killing it (case 8)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
 from conftest import EmulatorFactory
 from liverecd.errors import StateError
+from liverecd.ops import service
+from liverecd.schedule.config import load_config
 
 from .conftest import LeakScan
 from .procs import DaemonProcess, daemon_env
@@ -130,3 +134,29 @@ async def test_a_stop_while_the_credentials_are_retried_exits_cleanly(
     assert await proc.finish() == 0, proc.output()
     leaks.add("daemon output", proc.output())
     assert proc.event("stop_requested") is not None and "Traceback" not in proc.output()
+
+
+@pytest.mark.timeout(60)
+async def test_a_signal_while_the_service_closes_is_logged_not_its_death(
+    tmp_path: Path, emulator_factory: EmulatorFactory
+) -> None:
+    # After the daemon stops, the process still closes its companions and the state store, and
+    # asyncio.run waits for the loop's threads (a horizon fill takes seconds on a large
+    # timetable); a SIGHUP there (logrotate, a reload racing the stop) killed it: status 129.
+    emu = await emulator_factory(accounts={AK: SECRET})
+    config = load_config(write_config(tmp_path, emu.url))
+    write_schedule(tmp_path, "a.yaml", schedule_text({}))
+    ready = asyncio.Event()
+    serving = asyncio.create_task(
+        service.serve(config, credentials(AK), watch_files=False, on_ready=lambda _: ready.set())
+    )
+    async with asyncio.timeout(15):
+        await ready.wait()
+        os.kill(os.getpid(), signal.SIGTERM)  # a real one, as systemd sends it
+        assert await serving == 0
+    for sig in (signal.SIGHUP, signal.SIGTERM):  # the loop runs on, as under asyncio.run
+        assert signal.getsignal(sig) not in (signal.SIG_DFL, None), f"a {sig.name} would kill"
+    with capture_logs() as logs:
+        os.kill(os.getpid(), signal.SIGHUP)
+        await asyncio.sleep(0.1)
+    assert [e["signal"] for e in logs if e["event"] == "signal_ignored"] == ["SIGHUP"]

@@ -261,9 +261,17 @@ def _install_signals(daemon: Controlled) -> None:
 
 
 def _remove_signals() -> None:
+    """The daemon has stopped, but the process is still closing (companions, the state store,
+    threads the loop waits for): a signal now is logged, never the default action that would
+    kill it (status 129 for a SIGHUP). The loop removes these handlers when it closes."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.remove_signal_handler(sig)
+    for sig in signals.HANDLED:
+        loop.add_signal_handler(sig, _ignored, sig.name)
+
+
+def _ignored(name: str) -> None:
+    with contextlib.suppress(OSError):
+        log.info("signal_ignored", signal=name, reason="stopping")
 
 
 def _on_stop_signal(daemon: Controlled, name: str) -> None:
