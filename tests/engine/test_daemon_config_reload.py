@@ -5,6 +5,10 @@ keeps the last good config."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -85,3 +89,42 @@ def test_diff_names_every_changed_key_and_keeps_running_values_for_restart_keys(
     assert change.config.account("p").api.qps == 7
     assert change.config.account("p").profile == "p"
     assert change.config.log.level == "debug" and change.config.max_lead == new.max_lead
+
+
+async def test_a_main_config_replaced_by_a_fifo_is_refused_without_stalling_the_loop(
+    workspace: Workspace,
+) -> None:
+    # The main config is read on the event loop; opening a FIFO waits for a writer, so a
+    # SIGHUP after `mkfifo liverecd.yaml` froze the whole daemon (no command, no /healthz).
+    workspace.write_schedule("a.yaml", "domain: d.example\napp: live\nstreams: []\n")
+    cfg = workspace.config_path
+    worst = 0.0
+
+    async def probe() -> None:
+        nonlocal worst
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(0.01)
+            worst = max(worst, loop.time() - t)
+
+    def writer_after(seconds: float) -> None:  # frees a reader stuck on the FIFO, if any
+        time.sleep(seconds)
+        with contextlib.suppress(OSError):  # no reader: nobody to free
+            os.close(os.open(cfg, os.O_WRONLY | os.O_NONBLOCK))
+
+    with capture_logs() as logs:
+        async with running_daemon(workspace, watch_files=False) as daemon:
+            cfg.unlink()
+            os.mkfifo(cfg)
+            freer = threading.Thread(target=writer_after, args=(3.0,), daemon=True)
+            freer.start()
+            probing = asyncio.create_task(probe())
+            daemon.request_reload("sighup")
+            async with asyncio.timeout(10):
+                await daemon.wait_reloads(1)
+            probing.cancel()
+            assert daemon.config.api.qps == 50  # the last good config stays
+    assert worst < 1.0, f"the loop stalled {worst:.1f} s"
+    [invalid] = [e for e in logs if e["event"] == "config_invalid"]
+    assert "liverecd.yaml" in invalid["errors"][0] and "not a regular file" in invalid["errors"][0]
