@@ -77,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     except LiverecdError as exc:  # one log line, JSON under systemd like every other line
         logs.fatal(exc, config.log if config else None)
         return 1
+    finally:  # the loop's handlers went with it; the log may take a second to drain at exit
+        signals.hold()
 
 
 def _ops_defaults(config: Config) -> tuple[Lifecycle, EngineObserver, list[Extension]]:
