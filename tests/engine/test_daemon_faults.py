@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable
@@ -174,6 +175,37 @@ async def test_a_glob_matching_nothing_keeps_the_last_good_timetable_and_is_a_fa
         assert sample(metrics, "liverecd_reloads_total", result="failed") >= 1
         assert body["windows"]["recording"] == 1  # type: ignore[index]
     assert commands_for(workspace, "news") == ["start"]
+
+
+async def test_a_file_replaced_by_what_cannot_be_read_fails_and_keeps_its_recording(
+    fake_workspace: Workspace,
+) -> None:
+    # A directory, a FIFO or a symlink loop at a loaded file's path used to count as the file
+    # gone: its recording was stopped when the grace ended.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    workspace.write_config(extra="missing_file_grace: 1s\n")
+    at = clock.wall() + seconds(0.5)
+    names = ("dir", "fifo", "loop")
+    workspace.write_schedule("keep.yaml", schedule_text({}))  # the glob still matches a file
+    paths = [
+        workspace.write_schedule(f"{n}.yaml", schedule_text({n: [(at, at + seconds(60))]}))
+        for n in names
+    ]
+    async with running_daemon(workspace) as daemon:
+        await play(clock, at + seconds(1.0))
+        for path in paths:
+            path.unlink()
+        paths[0].mkdir()
+        os.mkfifo(paths[1])
+        paths[2].symlink_to(paths[2].name)
+        daemon.request_reload("file_change")
+        await play_for(clock, 4.0)  # well past the grace
+        body = daemon.snapshot()
+        assert body["windows"]["recording"] == 3  # type: ignore[index]
+        assert body["files"]["failed"] == [str(p) for p in paths]  # type: ignore[index]
+        problems = " ".join(body["problems"])  # type: ignore[arg-type]
+        assert all(f"{n}.yaml" in problems for n in names), problems
+    assert [commands_for(workspace, n) for n in names] == [["start"]] * 3
 
 
 async def test_a_vanished_file_ends_its_windows_after_the_grace(fake_workspace: Workspace) -> None:
