@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         logs.fatal(exc, config.log if config else None)
         return 1
     finally:  # the loop's handlers went with it; the log may take a second to drain at exit
-        signals.hold()
+        signals.ignore()
 
 
 def _ops_defaults(config: Config) -> tuple[Lifecycle, EngineObserver, list[Extension]]:

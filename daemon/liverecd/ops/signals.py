@@ -28,6 +28,15 @@ def hold() -> None:
         signal.signal(sig, _remember)
 
 
+def ignore() -> None:
+    """Ignore SIGTERM, SIGINT and SIGHUP from now on (the process is exiting: its last log
+    lines draining, its objects freed). Python resets its own handlers to the default while it
+    finalizes, which would let a late SIGHUP kill a process that stopped cleanly; an ignored
+    signal stays ignored."""
+    for sig in HANDLED:
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def remember(sig: signal.Signals) -> None:
     """Hold `sig` for the daemon's handlers (a signal that came before they could take it)."""
     _pending.append(sig)
