@@ -7,10 +7,11 @@ them; the range covers New York's spring-forward night). First, in a child proce
 daemon's start-up work on its own: `load_schedules`, `Timeline(schedule)`, expanding
 [now, now + 1 h), and then 48 h, each timed (wall and CPU) with the cyclic collector on, as in
 the daemon; target: load + build + 1 h < 3 s. Beside them, the parser's floor: the CPU time
-libyaml takes to hand over every event of the same files with nothing built from them. Then runs `liverecd check` and
-`liverecd plan --hours 24` as subprocesses and prints, for each, the wall time and the peak RSS
-of that process (`os.wait4`), next to the targets for the 2-core machine (issue 11):
-check < 2 s, plan < 3 s, RSS < 200 MB. On a shared machine, CPU seconds are the steadier figure.
+libyaml takes to hand over every event of the same files with nothing built from them. Then
+runs `liverecd check` and `liverecd plan --hours 24` as subprocesses and prints, for each,
+the wall time and the peak RSS of that process (`os.wait4`), next to the targets for the
+2-core machine (issue 11): check < 2 s, plan < 3 s, RSS < 200 MB. On a shared machine, CPU
+seconds are the steadier figure.
 
 Run: .venv/bin/python bench/scale.py [--streams 20000] [--files 20] [--keep DIR]
      .venv/bin/python bench/scale.py --stages-only ...   (skip the check/plan subprocesses)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -166,3 +166,13 @@ class Config:
     def account_names(self) -> tuple[str, ...]:
         """Every account, the default first."""
         return (DEFAULT_ACCOUNT, *(a.name for a in self.accounts))
+
+
+class ConfigSource(Protocol):
+    """Re-reads the main config on each reload (`ops.config_reload.ConfigReloader`)."""
+
+    problems: tuple[str, ...]  # of the last read (FILE:LINE:COL: message); empty when it loaded
+
+    def __call__(self, running: Config) -> Config:
+        """The config to run with now (`running`, when the file does not load)."""
+        ...

@@ -5,6 +5,10 @@ keeps the last good config."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,9 +17,11 @@ from structlog.testing import capture_logs
 from liverecd.api import ratelimit
 from liverecd.config import ListenAddress
 from liverecd.ops.config_reload import diff_config
+from liverecd.ops.metrics import Metrics
 from liverecd.schedule.config import load_config
 
 from .conftest import TEST_AK, Workspace, running_daemon
+from .test_daemon_wait import sample
 
 
 def limiter_qps() -> float:
@@ -85,3 +91,69 @@ def test_diff_names_every_changed_key_and_keeps_running_values_for_restart_keys(
     assert change.config.account("p").api.qps == 7
     assert change.config.account("p").profile == "p"
     assert change.config.log.level == "debug" and change.config.max_lead == new.max_lead
+
+
+async def test_a_main_config_replaced_by_a_fifo_is_refused_without_stalling_the_loop(
+    workspace: Workspace,
+) -> None:
+    # The main config is read on the event loop; opening a FIFO waits for a writer, so a
+    # SIGHUP after `mkfifo liverecd.yaml` froze the whole daemon (no command, no /healthz).
+    workspace.write_schedule("a.yaml", "domain: d.example\napp: live\nstreams: []\n")
+    cfg = workspace.config_path
+    worst = 0.0
+
+    async def probe() -> None:
+        nonlocal worst
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(0.01)
+            worst = max(worst, loop.time() - t)
+
+    def writer_after(seconds: float) -> None:  # frees a reader stuck on the FIFO, if any
+        time.sleep(seconds)
+        with contextlib.suppress(OSError):  # no reader: nobody to free
+            os.close(os.open(cfg, os.O_WRONLY | os.O_NONBLOCK))
+
+    with capture_logs() as logs:
+        async with running_daemon(workspace, watch_files=False) as daemon:
+            cfg.unlink()
+            os.mkfifo(cfg)
+            freer = threading.Thread(target=writer_after, args=(3.0,), daemon=True)
+            freer.start()
+            probing = asyncio.create_task(probe())
+            daemon.request_reload("sighup")
+            async with asyncio.timeout(10):
+                await daemon.wait_reloads(1)
+            probing.cancel()
+            assert daemon.config.api.qps == 50  # the last good config stays
+    assert worst < 1.0, f"the loop stalled {worst:.1f} s"
+    [invalid] = [e for e in logs if e["event"] == "config_invalid"]
+    assert "liverecd.yaml" in invalid["errors"][0] and "not a regular file" in invalid["errors"][0]
+
+
+async def test_a_refused_main_config_is_a_failed_reload_on_healthz_and_in_the_metrics(
+    workspace: Workspace,
+) -> None:
+    # A refused liverecd.yaml was only a log line: /healthz said healthy with last_reload ok,
+    # and the reload counted as ok, while the edit the operator made was not in force.
+    workspace.write_schedule("a.yaml", "domain: d.example\napp: live\nstreams: []\n")
+    cfg = workspace.config_path
+    metrics = Metrics()
+    async with running_daemon(workspace, observer=metrics, watch_files=False) as daemon:
+        edit(cfg, ("qps: 50", "qps: 0"))
+        daemon.request_reload("sighup")
+        async with asyncio.timeout(10):
+            await daemon.wait_reloads(1)
+        body = daemon.snapshot()
+        assert body["last_reload"]["ok"] is False  # type: ignore[index]
+        [problem] = body["problems"]  # type: ignore[misc]
+        assert problem.startswith("config: ") and "liverecd.yaml:3:" in problem, problem
+        assert sample(metrics, "liverecd_reloads_total", result="failed") == 1
+        edit(cfg, ("qps: 0", "qps: 40"))  # fixed
+        daemon.request_reload("sighup")
+        async with asyncio.timeout(10):
+            await daemon.wait_reloads(2)
+        body = daemon.snapshot()
+        assert body["problems"] == [] and body["last_reload"]["ok"] is True  # type: ignore[index]
+        assert daemon.config.api.qps == 40

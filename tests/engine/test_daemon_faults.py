@@ -6,6 +6,9 @@ time, its grace and debounce run on the fake clock."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable
@@ -18,7 +21,17 @@ from liverecd.errors import StateError
 from liverecd.ops.metrics import Metrics
 from liverecd.streams import StreamKey
 
-from .conftest import APP, DOMAIN, Workspace, play, play_for, running_daemon, schedule_text, seconds
+from .conftest import (
+    APP,
+    DOMAIN,
+    Workspace,
+    play,
+    play_for,
+    play_until,
+    running_daemon,
+    schedule_text,
+    seconds,
+)
 from .test_daemon_wait import sample
 
 
@@ -86,6 +99,40 @@ async def test_a_state_write_that_fails_is_retried_and_health_says_so_meanwhile(
     assert [phase for _, phase in rows] == ["recording"]
 
 
+async def test_a_full_disk_holds_back_neither_ready_nor_a_reload(
+    fake_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Start-up (and a reload) used to wait for an open window's intent until the window ended:
+    # an hour with no READY, no /healthz, and a SIGTERM heard only after READY.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    failing = [True]
+    write = SqliteStateStore.apply
+
+    async def full_disk(
+        self: SqliteStateStore, put: Iterable[RecordingState] = (), delete: Iterable[str] = ()
+    ) -> None:
+        if failing[0]:
+            raise StateError("state store: write: database or disk is full")
+        await write(self, put, delete)
+
+    monkeypatch.setattr(SqliteStateStore, "apply", full_disk)
+    at = clock.wall() - seconds(5)
+    workspace.write_schedule("a.yaml", schedule_text({"news": [(at, at + seconds(3600))]}))
+    async with contextlib.AsyncExitStack() as stack:
+        entering = asyncio.ensure_future(stack.enter_async_context(running_daemon(workspace)))
+        await play_until(clock, entering.done, within=10)
+        daemon = entering.result()
+        assert daemon.snapshot()["state_error"]
+        workspace.write_schedule("b.yaml", schedule_text({"talk": [(at, at + seconds(3600))]}))
+        reloading = asyncio.ensure_future(daemon.reload("sighup"))
+        await play_until(clock, reloading.done, within=10)
+        assert starts_by_stream(workspace) == {}  # no start without its durable intent
+        failing[0] = False  # the disk has room again
+        await play_for(clock, 6.0)  # the book's backoff is at most 5 s
+        assert starts_by_stream(workspace) == {"news": 1, "talk": 1}
+        assert daemon.snapshot()["state_error"] is None
+
+
 def commands_for(ws: Workspace, name: str) -> list[str]:
     return [
         str(r.command)
@@ -128,6 +175,37 @@ async def test_a_glob_matching_nothing_keeps_the_last_good_timetable_and_is_a_fa
         assert sample(metrics, "liverecd_reloads_total", result="failed") >= 1
         assert body["windows"]["recording"] == 1  # type: ignore[index]
     assert commands_for(workspace, "news") == ["start"]
+
+
+async def test_a_file_replaced_by_what_cannot_be_read_fails_and_keeps_its_recording(
+    fake_workspace: Workspace,
+) -> None:
+    # A directory, a FIFO or a symlink loop at a loaded file's path used to count as the file
+    # gone: its recording was stopped when the grace ended.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    workspace.write_config(extra="missing_file_grace: 1s\n")
+    at = clock.wall() + seconds(0.5)
+    names = ("dir", "fifo", "loop")
+    workspace.write_schedule("keep.yaml", schedule_text({}))  # the glob still matches a file
+    paths = [
+        workspace.write_schedule(f"{n}.yaml", schedule_text({n: [(at, at + seconds(60))]}))
+        for n in names
+    ]
+    async with running_daemon(workspace) as daemon:
+        await play(clock, at + seconds(1.0))
+        for path in paths:
+            path.unlink()
+        paths[0].mkdir()
+        os.mkfifo(paths[1])
+        paths[2].symlink_to(paths[2].name)
+        daemon.request_reload("file_change")
+        await play_for(clock, 4.0)  # well past the grace
+        body = daemon.snapshot()
+        assert body["windows"]["recording"] == 3  # type: ignore[index]
+        assert body["files"]["failed"] == [str(p) for p in paths]  # type: ignore[index]
+        problems = " ".join(body["problems"])  # type: ignore[arg-type]
+        assert all(f"{n}.yaml" in problems for n in names), problems
+    assert [commands_for(workspace, n) for n in names] == [["start"]] * 3
 
 
 async def test_a_vanished_file_ends_its_windows_after_the_grace(fake_workspace: Workspace) -> None:

@@ -5,6 +5,8 @@ companions are wired when it is built (they hear settled commands with their win
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from liverecd.engine.tasks import TaskSet
 from liverecd.ops import service
 from liverecd.schedule.config import load_config
 
-from .conftest import CREDENTIALS, Workspace, schedule_text
+from .conftest import CREDENTIALS, Workspace, running_daemon, schedule_text
 
 
 async def _boom() -> None:
@@ -120,3 +122,18 @@ async def test_a_companion_given_to_the_service_hears_every_settled_command_with
         listener.heard[0].order.window_id
     }
     assert asyncio.all_tasks() - before == set()  # the companion's run() ended with the service
+
+
+async def test_side_work_spawned_as_the_daemon_stops_is_closed_not_left_unawaited(
+    fake_workspace: Workspace,
+) -> None:
+    # A task cancelled before its first step never ran the wrapper that awaits its coroutine:
+    # `liverecd run` printed "coroutine 'Daemon._publish_soon' was never awaited" on a SIGTERM
+    # that came right after a status change.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with running_daemon(fake_workspace) as daemon:
+            daemon.request_stop()
+            daemon.engine.set_max_lead(timedelta(seconds=30))  # spawns work as the daemon stops
+        gc.collect()
+    assert [str(w.message) for w in caught if "never awaited" in str(w.message)] == []

@@ -8,6 +8,7 @@ goes out, SIGTERM still ends it cleanly, and /metrics has the count of log lines
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -91,3 +92,33 @@ async def test_a_stdout_nobody_reads_blocks_no_command_and_no_sigterm(
         ln for ln in metrics.splitlines() if ln.startswith("liverecd_log_lines_dropped_total")
     ]
     assert status == 200 and len(dropped) == 1, dropped  # counting: tests/engine/test_logs.py
+
+
+@pytest.mark.timeout(60)
+async def test_a_sighup_while_the_last_log_lines_drain_at_exit_is_no_death(
+    tmp_path: Path, emulator_factory: EmulatorFactory, full_pipe: int
+) -> None:
+    # At exit the log queue gets a second to drain into a stdout nobody reads, after the
+    # event loop (and its signal handlers) have gone: a SIGHUP then (logrotate, a reload
+    # racing the stop) killed the daemon with status 129 after a clean stop.
+    emu = await emulator_factory(accounts={AK: SECRET})
+    config = write_config(tmp_path, emu.url)
+    write_schedule(tmp_path, "a.yaml", schedule_text({}))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liverecd", "run", "-c", str(config),
+        stdout=full_pipe, stderr=asyncio.subprocess.PIPE, env=daemon_env(AK, sts=False),
+    )  # fmt: skip
+    try:
+        await asyncio.sleep(3)  # ready by now (a SIGTERM before ready is a stop after it)
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            while proc.returncode is None:  # one lands while the log drains at exit
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGHUP)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(proc.wait(), 0.1)
+        assert proc.returncode == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

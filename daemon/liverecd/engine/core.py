@@ -41,6 +41,7 @@ log = structlog.get_logger(__name__)
 DROPPED = ("fatal", *DROPS)  # a failure the status shows
 OPENS = (Command.START, Command.RESTART)
 SLICE = 2000  # windows re-armed per turn of the loop during a reload
+INTENT_WAIT = timedelta(seconds=1)  # then openings wait for their intent in the background
 T = TypeVar("T")
 
 
@@ -96,17 +97,16 @@ class Engine:
 
     async def apply(self, plan: ReconcilePlan) -> None:
         """Write the plan's rows, submit its stops and cancel_delays at once and its opening
-        commands once their intent is durable (no start leaves without it)."""
-        if plan.deletes:
-            self.book.delete(*plan.deletes)
+        commands once their intent is durable (no start leaves without it; past `INTENT_WAIT` they
+        wait in the background, so a failing store holds no start-up or reload)."""
+        self.book.delete(*plan.deletes)
         durable = self.book.put(*plan.puts)
         opening = [o for o in plan.orders if o.opens]
         for order in plan.orders:
             if not order.opens:
                 self.dispatcher.submit(order)
-        # Not for long: a store that keeps failing holds back these starts, not READY or reloads.
-        brief = self.clock.wall() + timedelta(seconds=1)
-        if opening and not await self.book.durable(durable, min(brief, *map(_deadline, opening))):
+        if opening and not await self.book.durable(durable, self.clock.wall() + INTENT_WAIT):
+            opening = [o for o in opening if _deadline(o) > self.clock.wall()]
             self.tasks.spawn(self._submit_when_durable(durable, opening), name="reconcile-intents")
             opening = []
         for order in opening:

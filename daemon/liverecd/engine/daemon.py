@@ -18,7 +18,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from liverecd.api.retry import RetryPolicy
 from liverecd.clock import Clock, SystemClock
-from liverecd.config import Config
+from liverecd.config import Config, ConfigSource
 from liverecd.engine import reload as loading
 from liverecd.engine.core import Engine
 from liverecd.engine.dispatch.dispatcher import Sender
@@ -60,7 +60,7 @@ class Daemon:
         policy: RetryPolicy | None = None, lifecycle: Lifecycle | None = None,
         watch_files: bool = True, drain_grace: float = DRAIN_GRACE,
         online_lister: OnlineLister | None = None,
-        reload_config: Callable[[Config], Config] | None = None,
+        reload_config: ConfigSource | None = None,
         status_extra: Callable[[], Mapping[str, object]] | None = None,
         intent_timeout: float | None = None, tasks: TaskSet | None = None,
         listeners: Listeners | None = None, timetable: Timetable | None = None,
@@ -103,7 +103,7 @@ class Daemon:
         self._lock = asyncio.Lock()  # reloads and horizon refreshes one at a time
         self.ready, self.reloads = asyncio.Event(), 0
         self._reloaded = asyncio.Condition()
-        self._last_reload: tuple[datetime, bool] | None = None
+        self._last_reload: tuple[datetime, bool, tuple[str, ...]] | None = None
         self._publishing = False  # a status publish is due
         self._status = Status(time=self.clock.wall())
 
@@ -234,9 +234,10 @@ class Daemon:
             diff = await self.engine.replace_windows(new)
             plan = self.engine.reconcile(previous=old)
             await self.engine.apply(plan)
-            ok = not loaded.errors
+            problems = self._reload_config.problems if self._reload_config else ()
+            ok = not loaded.errors and not problems  # a file kept its last good version
             self.reloads += 1
-            self._last_reload = (now, ok)
+            self._last_reload = (now, ok, problems)
             log.info(
                 "reload", trigger=trigger, files_failed=len(loaded.failed),
                 files_ok=sum(1 for f in loaded.files if f not in loaded.failed),
@@ -276,8 +277,7 @@ class Daemon:
         await watch(base, files, lambda: self.request_reload("file_change"), self._rewatch)
 
     def schedule_streams(self) -> tuple[Stream, ...]:
-        """Every stream entry of the schedule in force (for the ingest endpoint's domains): the
-        same tuple object until the next load, so a caller may cache what it derives from it."""
+        """The stream entries in force (the ingest endpoint's domains): one tuple per load."""
         return self.timetable.streams
 
     # -- status ---------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class Status:
     files_loaded: int = 0
     files_failed: tuple[str, ...] = ()
     file_problems: tuple[str, ...] = ()  # FILE:LINE:COL: message, errors only
+    config_problems: tuple[str, ...] = ()  # the main config's, while a reload refuses it
     windows_total: int = 0
     open_now: int = 0  # windows the daemon holds open (opening or recording)
     recording: int = 0  # recordings the API confirmed
@@ -66,7 +67,8 @@ class Status:
 
     def problems(self, now: datetime) -> list[str]:
         """Why the daemon is not healthy at `now` (empty when it is)."""
-        out = [f"schedule: {p}" for p in self.file_problems]
+        out = [f"config: {p}" for p in self.config_problems]
+        out += [f"schedule: {p}" for p in self.file_problems]
         if self.state_error is not None:
             out.append(f"state writes failing: {self.state_error}")
         failure = self.last_failure
@@ -112,9 +114,11 @@ class Status:
 
 
 def status_of(
-    engine: Engine, loaded: LoadResult | None, last_reload: tuple[datetime, bool] | None
-) -> Status:
-    """The status of `engine` now, from counters and indexes (no scan of the timetable)."""
+    engine: Engine, loaded: LoadResult | None,
+    last_reload: tuple[datetime, bool, tuple[str, ...]] | None,
+) -> Status:  # fmt: skip
+    """The status of `engine` now, from counters and indexes (no scan of the timetable);
+    `last_reload`: when, whether every file loaded, and the main config's problems."""
     open_now, recording = engine.counts()
     upcoming = []
     for _, kind, wid in engine.alarms.upcoming(UPCOMING):
@@ -128,6 +132,7 @@ def status_of(
         files_loaded=len(loaded.files) if loaded else 0,
         files_failed=tuple(loaded.failed) if loaded else (),
         file_problems=tuple(str(p) for p in loaded.errors) if loaded else (),
+        config_problems=last_reload[2] if last_reload else (),
         windows_total=len(engine.windows),
         open_now=open_now,
         recording=recording,
@@ -135,6 +140,6 @@ def status_of(
         queue=len(engine.dispatcher),
         last_failure=engine.last_failure,
         state_error=engine.book.last_error,
-        last_reload=last_reload,
+        last_reload=last_reload[:2] if last_reload else None,
         clock_jumps=engine.clock_jumps,
     )

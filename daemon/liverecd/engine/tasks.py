@@ -54,7 +54,11 @@ class TaskSet:
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         """Run side work whose failure is logged, not fatal."""
-        return self._group.create_task(_logged(coro), name=name)
+        task = self._group.create_task(_logged(coro), name=name)
+        # Cancelled before its first step, the wrapper never awaited `coro`: close it (a no-op
+        # once it ran), or Python warns that it was never awaited.
+        task.add_done_callback(lambda _: coro.close())
+        return task
 
     def scope(self) -> Scope:
         """A part of the set that its owner can cancel on its own."""

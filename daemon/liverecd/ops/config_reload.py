@@ -118,6 +118,7 @@ class ConfigReloader:
 
     def __init__(self, apply_limits: Callable[[Config], None]) -> None:
         self._apply_limits = apply_limits
+        self.problems: tuple[str, ...] = ()  # of the last read; /healthz shows them
 
     def __call__(self, running: Config) -> Config:
         """Re-read `running.path`; never raises for a bad file (it is logged)."""
@@ -127,6 +128,7 @@ class ConfigReloader:
             problems = [str(p) for p in exc.problems]
         else:
             problems = []
+        self.problems = tuple(problems)
         if problems:
             log.error("config_invalid", file=str(running.path), kept="last good config",
                       errors=problems)  # fmt: skip

@@ -16,17 +16,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import functools
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 import structlog
 
 from liverecd.api.accounts import Accounts, Creds, sources_for
+from liverecd.api.credsource import CredentialSource
 from liverecd.clock import Clock, SystemClock
 from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, Config
 from liverecd.engine.daemon import Daemon
@@ -51,7 +51,6 @@ from liverecd.ops.statelock import StateLock
 from liverecd.verify.service import verify_extensions
 
 log = structlog.get_logger(__name__)
-T = TypeVar("T")
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -78,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     except LiverecdError as exc:  # one log line, JSON under systemd like every other line
         logs.fatal(exc, config.log if config else None)
         return 1
+    finally:  # the loop's handlers went with it; the log may take a second to drain at exit
+        signals.ignore()
 
 
 def _ops_defaults(config: Config) -> tuple[Lifecycle, EngineObserver, list[Extension]]:
@@ -102,8 +103,7 @@ async def serve(
     """Run the daemon until a stop request; 0 after a clean drain. `on_ready(daemon)` is called
     once the daemon has reconciled and armed its alarms (right after systemd's READY=1)."""
     clock = clock or SystemClock()
-    start = functools.partial(sources_for, config, credentials, clock, logs.register_credentials)
-    sources = await _unless_stopped(start) if signals else await start()
+    sources = await _credentials_unless_stopped(config, credentials, clock, on_signals=signals)
     if sources is None:
         return 0
     timetable = Timetable(clock)  # the schedule in force: the daemon's, and each stream's account
@@ -229,33 +229,28 @@ async def _relay(daemon: Daemon, on_ready: Callable[[Daemon], None]) -> None:
     on_ready(daemon)
 
 
-async def _unless_stopped(start: Callable[[], Awaitable[T]]) -> T | None:
-    """What `start()` gives, or None when a SIGTERM or SIGINT comes first (held ones count):
-    the wait for credentials at start-up may last for ever, and `systemctl stop` must still end
-    it, with exit 0. SIGHUP stays held for the daemon."""
-    loop, stopped = asyncio.get_running_loop(), []
-    task = asyncio.ensure_future(start())
-
-    def stop(name: str) -> None:
-        stopped.append(name)
-        task.cancel()
-        with contextlib.suppress(OSError):
-            log.info("stop_requested", signal=name)
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop, sig.name)
-    if signals.stop_held():
-        stop(next(s.name for s in signals.take_pending() if s is not signal.SIGHUP))
-    try:
-        return await task
-    except asyncio.CancelledError:
-        if not stopped:
-            raise
-        return None
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-        signals.hold()  # removing a loop handler restores the default, which would kill us
+async def _credentials_unless_stopped(
+    config: Config, credentials: Creds, clock: Clock, *, on_signals: bool
+) -> dict[str, CredentialSource] | None:
+    """The accounts' credential sources; None when a SIGTERM or SIGINT came first: a source
+    that fails is retried until it answers, and a stop must still end such a start-up."""
+    fetching = asyncio.ensure_future(
+        sources_for(config, credentials, clock, logs.register_credentials)
+    )
+    if not on_signals:
+        return await fetching
+    stopped = asyncio.get_running_loop().create_future()
+    signals.hold_on_loop(stopped)
+    await asyncio.wait((fetching, stopped), return_when=asyncio.FIRST_COMPLETED)
+    if fetching.done():
+        return fetching.result()  # a stop that came meanwhile is the daemon's to replay
+    fetching.cancel()
+    await asyncio.wait((fetching,))
+    held = signals.stop_pending()
+    signals.take_pending()  # nothing is left to replay them to
+    with contextlib.suppress(OSError):
+        log.info("stop_requested", signal=held.name if held else "SIGTERM", ready=False)
+    return None
 
 
 def _install_signals(daemon: Controlled) -> None:
@@ -268,9 +263,17 @@ def _install_signals(daemon: Controlled) -> None:
 
 
 def _remove_signals() -> None:
+    """The daemon has stopped, but the process is still closing (companions, the state store,
+    threads the loop waits for): a signal now is logged, never the default action that would
+    kill it (status 129 for a SIGHUP). The loop removes these handlers when it closes."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.remove_signal_handler(sig)
+    for sig in signals.HANDLED:
+        loop.add_signal_handler(sig, _ignored, sig.name)
+
+
+def _ignored(name: str) -> None:
+    with contextlib.suppress(OSError):
+        log.info("signal_ignored", signal=name, reason="stopping")
 
 
 def _on_stop_signal(daemon: Controlled, name: str) -> None:

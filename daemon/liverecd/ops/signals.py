@@ -9,6 +9,7 @@ SIGTERM then drains and exits 0; a SIGHUP reloads once the daemon is ready).
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from types import FrameType
 
@@ -17,7 +18,7 @@ _pending: list[signal.Signals] = []
 
 
 def _remember(signum: int, frame: FrameType | None) -> None:
-    _pending.append(signal.Signals(signum))
+    remember(signal.Signals(signum))
 
 
 def hold() -> None:
@@ -27,9 +28,23 @@ def hold() -> None:
         signal.signal(sig, _remember)
 
 
-def stop_held() -> bool:
-    """Whether a SIGTERM or SIGINT is among the held signals (they stay held)."""
-    return any(sig in (signal.SIGTERM, signal.SIGINT) for sig in _pending)
+def ignore() -> None:
+    """Ignore SIGTERM, SIGINT and SIGHUP from now on (the process is exiting: its last log
+    lines draining, its objects freed). Python resets its own handlers to the default while it
+    finalizes, which would let a late SIGHUP kill a process that stopped cleanly; an ignored
+    signal stays ignored."""
+    for sig in HANDLED:
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def remember(sig: signal.Signals) -> None:
+    """Hold `sig` for the daemon's handlers (a signal that came before they could take it)."""
+    _pending.append(sig)
+
+
+def stop_pending() -> signal.Signals | None:
+    """The first SIGTERM or SIGINT held so far, if any (it stays held)."""
+    return next((s for s in _pending if s is not signal.SIGHUP), None)
 
 
 def take_pending() -> list[signal.Signals]:
@@ -37,3 +52,19 @@ def take_pending() -> list[signal.Signals]:
     taken = list(dict.fromkeys(_pending))
     _pending.clear()
     return taken
+
+
+def hold_on_loop(stopped: asyncio.Future[None]) -> None:
+    """Hold signals on the running loop until the daemon's handlers replace these (a start-up
+    still waiting for credentials); a SIGTERM or SIGINT, now or held before, sets `stopped`."""
+
+    def held(sig: signal.Signals) -> None:
+        remember(sig)
+        if sig is not signal.SIGHUP and not stopped.done():
+            stopped.set_result(None)
+
+    loop = asyncio.get_running_loop()
+    for sig in HANDLED:
+        loop.add_signal_handler(sig, held, sig)
+    if stop_pending() is not None and not stopped.done():
+        stopped.set_result(None)

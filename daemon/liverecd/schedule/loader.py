@@ -10,7 +10,7 @@ unchanged since `previous` are accepted first, so the blame falls on the edit).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -69,7 +69,7 @@ def _load(
 ) -> LoadResult:
     problems: list[Problem] = []
     failed: list[str] = []
-    paths = match_schedule_files(config, problems)
+    paths = match_schedule_files(config, problems, loaded=previous or {})
     candidates: list[_Candidate] = []
     for path in paths:
         key = str(path)
@@ -122,9 +122,15 @@ def _unchanged(path: Path, display: str, before: ScheduleFile | None) -> Schedul
     return before if file_digest(path) == before.digest else None
 
 
-def match_schedule_files(config: Config, problems: list[Problem]) -> list[Path]:
+def match_schedule_files(
+    config: Config, problems: list[Problem], *, loaded: Collection[str] = ()
+) -> list[Path]:
     """The files the config's globs match, sorted and deduplicated; a glob matching nothing (or
-    only dotfiles, which are skipped as editor temporaries) is a problem at its config line."""
+    only dotfiles, which are skipped as editor temporaries) is a problem at its config line.
+
+    Whatever else a glob matches is a file that fails to load, so that it keeps its `loaded`
+    version (a FIFO, a symlink that loops or dangles, a directory where a loaded file was):
+    only a path that no longer exists is a file gone. Other directories are skipped."""
     base = config.path.parent
     found: dict[str, Path] = {}
     config_file = config.source.file if config.source else str(config.path)
@@ -132,8 +138,9 @@ def match_schedule_files(config: Config, problems: list[Problem]) -> list[Path]:
         where = config.schedule_sources[i] if i < len(config.schedule_sources) else None
         try:
             matches = [
-                p for p in _glob(base, pattern) if not p.name.startswith(".") and p.is_file()
-            ]
+                p for p in _glob(base, pattern)
+                if not p.name.startswith(".") and (str(p.absolute()) in loaded or not p.is_dir())
+            ]  # fmt: skip
         except (ValueError, OSError) as exc:
             problems.append(
                 _config_problem(config_file, where, i, f"invalid glob {pattern!r}: {exc}")

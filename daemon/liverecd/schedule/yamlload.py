@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -135,12 +137,20 @@ def _read_bounded(path: Path, display: str) -> bytes:
         return ConfigError([Problem(display, None, None, message)])
 
     try:
-        if path.is_dir():
-            raise fail("is a directory, not a YAML file")
-        # Read one byte past the limit instead of trusting stat: a FIFO or a growing file
-        # must not make us read without bound.
-        with path.open("rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
+        # Not blocking: opening a FIFO would wait for a writer (a reload, or the event loop
+        # reading the main config, would hang). Only a regular file is read, and one byte past
+        # the limit instead of trusting stat: a growing file must not make us read without bound.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        try:
+            kind = os.fstat(fd).st_mode
+            if stat.S_ISDIR(kind):
+                raise fail("is a directory, not a YAML file")
+            if not stat.S_ISREG(kind):
+                raise fail("is not a regular file (a FIFO, socket or device), not a YAML file")
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                data = fh.read(MAX_BYTES + 1)
+        finally:
+            os.close(fd)
     except FileNotFoundError:
         raise fail("file not found") from None
     except OSError as exc:
