@@ -76,10 +76,22 @@ async def test_a_second_daemon_on_the_same_state_refuses_and_names_the_first(
 
 
 async def spawn_and_signal(config: Path, sig: signal.Signals, after: float) -> DaemonProcess:
+    """Send `sig` `after` seconds into the start-up, counted from when the process has its
+    handler for it: before that the interpreter is still starting (on a loaded machine that can
+    take longer than `after`), and any Python program dies of a SIGHUP there."""
     proc = await DaemonProcess.spawn(config, daemon_env(AK, sts=False))
+    status = Path(f"/proc/{proc.process.pid}/status")
+    async with asyncio.timeout(15):
+        while not _catches(status, sig):
+            await asyncio.sleep(0.005)
     await asyncio.sleep(after)
     proc.process.send_signal(sig)
     return proc
+
+
+def _catches(status: Path, sig: signal.Signals) -> bool:
+    fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+    return bool(int(fields["SigCgt"], 16) & (1 << (sig - 1)))
 
 
 @pytest.mark.timeout(60)
