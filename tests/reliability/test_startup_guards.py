@@ -81,9 +81,12 @@ async def spawn_and_signal(config: Path, sig: signal.Signals, after: float) -> D
     take longer than `after`), and any Python program dies of a SIGHUP there."""
     proc = await DaemonProcess.spawn(config, daemon_env(AK, sts=False))
     status = Path(f"/proc/{proc.process.pid}/status")
-    async with asyncio.timeout(15):
-        while not _catches(status, sig):
-            await asyncio.sleep(0.005)
+    for _ in range(3000):  # 15 s
+        if _catches(status, sig):
+            break
+        await asyncio.sleep(0.005)  # another process's state: nothing to await but time
+    else:
+        pytest.fail(f"the daemon never took {sig.name}: {proc.output()}")
     await asyncio.sleep(after)
     proc.process.send_signal(sig)
     return proc
