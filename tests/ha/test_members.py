@@ -14,7 +14,7 @@ from conftest import EmulatorFactory
 from liverecd.ha.digest import timetable_digest
 from liverecd.schedule.config import load_config
 from liverecd.schedule.loader import load_schedules
-from reliability.rig import now, schedule_text, seconds, write_schedule
+from reliability.rig import http_get, now, schedule_text, seconds, write_schedule
 
 from .cluster import Member, member_config
 
@@ -74,6 +74,16 @@ async def test_a_member_with_another_timetable_is_named_until_it_agrees(
                 if not (await a.health())["timetable_differs"]:
                     break
                 await asyncio.sleep(0.2)
+        write_schedule(b.root, "zz.yaml", "streams: [\n")  # a broken save on the standby
+        async with asyncio.timeout(10):
+            while True:  # polling a page: there is nothing to wait on
+                if (await http_get(f"http://127.0.0.1:{b.port}/healthz"))[0] == 503:
+                    break
+                await asyncio.sleep(0.2)
+        health = await b.health()
+        assert health["role"] == "standby" and "zz.yaml:2:1" in str(health["problems"]), health
+        files = health["files"]
+        assert files["loaded"] == 1 and str(files["failed"]).endswith("zz.yaml']"), files  # type: ignore[index]
     finally:
         for m in members:
             if m.proc is not None:

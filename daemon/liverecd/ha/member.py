@@ -31,7 +31,7 @@ from liverecd.engine.tasks import TaskSet
 from liverecd.engine.watchfs import watch
 from liverecd.errors import LiverecdError
 from liverecd.ha import sql
-from liverecd.ha.digest import timetable_digest
+from liverecd.ha.digest import standby_view, timetable_digest
 from liverecd.ha.gate import SenderGate
 from liverecd.ha.lease import Leadership
 from liverecd.ha.store import Database, DatabaseError, SchemaTooNewError, TermStore, where
@@ -64,7 +64,7 @@ class Member:
         self.db = Database(config.database)
         lead = Leadership(self.db, holder=self.name, clock=clock, on_change=self._changed)
         self.leadership = lead
-        self.digest, self.loaded = "", False
+        self.digest, self.checked = "", standby_view(None)  # the standby's own schedule check
         self.others: dict[str, tuple[str, str]] = {}  # member -> (digest, role), fresh ones
         self._mismatch: tuple[str, ...] = ()
         self._stop, self._reload = asyncio.Event(), asyncio.Event()
@@ -96,8 +96,8 @@ class Member:
             "database_reachable": self.leadership.reachable, "timetable_digest": self.digest,
             "timetable_differs": list(self._mismatch),
         }  # fmt: skip
-        if self.leadership.role == "standby" and self.loaded:
-            extra["config_loaded"] = True  # checked by the standby itself, not by a daemon
+        if self.leadership.role == "standby":
+            extra |= self.checked  # checked by the standby itself, not by a daemon
         return extra
 
     def status_text(self, text: str | None = None) -> str:
@@ -189,7 +189,7 @@ class Member:
     async def _standby(self, daemon: Daemon, on_ready: Callable[[Daemon], None] | None) -> None:
         result = await loading.load(self.config, None)
         await loading.report(result)
-        self.digest, self.loaded = timetable_digest(result.schedule), True
+        self.digest, self.checked = timetable_digest(result.schedule), standby_view(result)
         if (loaded := getattr(self._observer, "timetable_loaded", None)) is not None:
             loaded(self.digest)
         self.leadership.campaigning = True
