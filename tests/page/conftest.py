@@ -17,6 +17,7 @@ from liverecd.config import ListenAddress
 from liverecd.emulator import Emulator
 from liverecd.engine.daemon import Daemon
 from liverecd.ops import service
+from liverecd.ops.extension import StatusExtension
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.page.collect import Feeds
 from liverecd.schedule.config import load_config
@@ -86,7 +87,7 @@ def serve(tmp_path: Path, emulator: Emulator) -> Serve:
             (tmp_path / "schedules" / name).write_text(text)
         config_path = tmp_path / "liverecd.yaml"
         config_path.write_text(textwrap.dedent(CONFIG.format(endpoint=emulator.url)))
-        ext = service.StatusExtension(ListenAddress("127.0.0.1", 0), Metrics(), feeds=feeds)
+        ext = StatusExtension(ListenAddress("127.0.0.1", 0), Metrics(), feeds=feeds)
         config = load_config(config_path)
         async with service.running(config, CREDENTIALS, extensions=[ext]) as daemon:
             assert ext.address is not None

@@ -152,12 +152,11 @@ async def test_sections_of_other_features_appear_when_their_feed_is_given(serve:
     now = in_seconds(0)
     result = m.WindowResult(stream="play.example.com/live/news", window="w", start=now, end=now,
                             result="ok", coverage=0.995)  # fmt: skip
-    account = m.Account(name="partner", region="cn-beijing", credential_source="ecs_ram_role",
-                        credential_expires_at=in_seconds(3000))  # fmt: skip
+    expires = in_seconds(3000)
     feeds = Feeds(
         role=lambda: m.Role(role="standby", cluster="main", epoch=7),
         results=lambda needle, limit: [result] if needle in result.stream else [],
-        accounts=lambda: [account],
+        credentials=lambda: {"default": ("ecs_ram_role", expires)},
     )
     files = {"a.yaml": schedule({"news": [(in_seconds(60), in_seconds(120))]})}
     async with serve(files, feeds) as served:

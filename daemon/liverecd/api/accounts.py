@@ -12,6 +12,7 @@ import asyncio
 import math
 import os
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -241,6 +242,11 @@ class Accounts:
             left = source.expiry_seconds()
             out[name] = math.inf if left is None else left
         return out
+
+    def credential_states(self) -> dict[str, tuple[str, datetime | None]]:
+        """Each account's credential source (its kind, never a value) and when its credentials
+        expire (None: they do not)."""
+        return {name: (source.kind, source.expires_at) for name, source in self.sources.items()}
 
     def apply(self, config: Config) -> None:
         """Take the limits that can change in place (qps, timeout) from a reloaded config."""

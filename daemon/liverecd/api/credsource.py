@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -70,6 +71,11 @@ class CredentialSource:
         if self._creds is None:
             raise CredentialsError(f"account {self.account!r}: no credentials fetched yet")
         return self._creds
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """When the current credentials expire (None: they do not, or none were fetched)."""
+        return self._creds.expiration if self._creds is not None else None
 
     def expiry_seconds(self) -> float | None:
         """Seconds until the current credentials expire (None: they do not)."""

@@ -16,7 +16,7 @@ import structlog
 
 from liverecd.api.accounts import Accounts
 from liverecd.clock import Clock
-from liverecd.config import Config
+from liverecd.config import Config, ListenAddress
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver, Lifecycle
 from liverecd.engine.tasks import TaskSet
@@ -26,7 +26,7 @@ from liverecd.ha.member import DuringTerm, Member
 from liverecd.ha.store import PASSWORD_FILE, DatabaseError, TermStore
 from liverecd.ops import logs
 from liverecd.ops.config_reload import ConfigReloader
-from liverecd.ops.extension import listeners_of
+from liverecd.ops.extension import listeners_of, status_page
 from liverecd.ops.metrics import Metrics
 from liverecd.verify.service import VerifyExtension, verify_extensions
 
@@ -46,12 +46,14 @@ async def serve_member(
     lifecycle: Lifecycle | None, extensions: Sequence[Extension], signals: bool,
     watch_files: bool, on_ready: Callable[[Daemon], None] | None,
     install: Callable[[Controlled], None], remove: Callable[[], None], timetable: Timetable,
+    status: ListenAddress | None = None,
 ) -> int:  # fmt: skip
     """Run this process as a member of `config.database.cluster` until a stop request."""
     from liverecd.engine.observer import Quiet
 
     client = accounts.default_client  # verification reads the default account's index
     verifiers: list[VerifyExtension] = []  # those of the period's daemon (one at a time)
+    extensions = [*extensions, *status_page(status, observer, accounts, lambda: verifiers)]
     member = Member(config, clock=clock, lifecycle=lifecycle or Quiet(), observer=observer,
                     watch_files=watch_files, during_term=_verification(verifiers))  # fmt: skip
     if isinstance(observer, Metrics):

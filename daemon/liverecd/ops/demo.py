@@ -30,7 +30,7 @@ from structlog.typing import EventDict, WrappedLogger
 
 from liverecd.api.client import LiveClient
 from liverecd.api.credentials import Credentials, Secret
-from liverecd.config import ApiConfig, Config, LogConfig
+from liverecd.config import ApiConfig, Config, ListenAddress, LogConfig
 from liverecd.emulator import Emulator, EmulatorConfig, RequestRecord, StreamState
 from liverecd.engine.daemon import Daemon
 from liverecd.errors import LiverecdError
@@ -46,7 +46,6 @@ from liverecd.ops.demo_report import (
     summary,
     verified_after,
 )
-from liverecd.ops.extension import StatusExtension
 from liverecd.ops.metrics import Metrics
 from liverecd.schedule.actions import Recording
 from liverecd.streams import Command, StreamKey
@@ -226,9 +225,11 @@ async def _run_daemon(
     stopped before that (Ctrl-C, SIGTERM)."""
     ready: asyncio.Future[Daemon] = asyncio.get_running_loop().create_future()
     listen = config.status.listen
-    page = [StatusExtension(listen, Metrics())] if listen is not None else []
+    if listen is not None and listen.port == 0:  # a free port now, so that it can be printed
+        listen = ListenAddress(listen.host, free_port())
     serving = asyncio.create_task(service.serve(
-        config, credentials, extensions=page, on_ready=lambda d: _ready(d, ready, page)
+        config, credentials, observer=Metrics(), status=listen,
+        on_ready=lambda d: _ready(d, ready, listen),
     ))  # fmt: skip
     playing = asyncio.create_task(world.play())
     settling = asyncio.create_task(world.settled(max(r.end for r in recs), end))
@@ -251,13 +252,10 @@ async def _run_daemon(
         await asyncio.gather(serving, playing, settling, verifying, return_exceptions=True)
 
 
-def _ready(
-    daemon: Daemon, ready: asyncio.Future[Daemon], page: list[StatusExtension]
-) -> None:
+def _ready(daemon: Daemon, ready: asyncio.Future[Daemon], page: ListenAddress | None) -> None:
     ready.set_result(daemon)
-    if page and (address := page[0].address) is not None:
-        url = f"http://{address[0]}:{address[1]}/"
-        print(f"\nStatus page: {url} (up while the demo runs)\n", flush=True)
+    if page is not None:
+        print(f"\nStatus page: http://{page}/ (up while the demo runs)\n", flush=True)
 
 
 # -- helpers ----------------------------------------------------------------------------------

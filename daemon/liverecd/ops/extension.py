@@ -11,8 +11,8 @@ can settle anything.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from liverecd.config import Config, ListenAddress
 from liverecd.engine.daemon import Daemon
@@ -22,10 +22,15 @@ from liverecd.engine.online.sessions import Event
 from liverecd.ops.ingest import IngestEndpoint, endpoint_from_config, ingest_domains
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.notify import Notifier, watchdog_loop
-from liverecd.ops.page.collect import Feeds
+from liverecd.ops.page.collect import Feeds, window_result
+from liverecd.ops.page.model import WindowResult
 from liverecd.ops.page.web import StatusPage
 from liverecd.ops.status import Heartbeat, StatusServer, heartbeat_loop
 from liverecd.schedule.model import Stream
+
+if TYPE_CHECKING:
+    from liverecd.api.accounts import Accounts
+    from liverecd.verify.service import VerifyExtension
 
 
 class Extension(Protocol):
@@ -142,6 +147,25 @@ class StatusExtension:
         if self._server is not None:
             await self._server.close()
             self._server = None
+
+
+def status_page(
+    listen: ListenAddress | None, observer: object, accounts: Accounts,
+    verifiers: Callable[[], Sequence[VerifyExtension]],
+) -> list[StatusExtension]:  # fmt: skip
+    """The status endpoint and page on `listen` (none when it is off), fed by the parts the
+    service builds: each account's credentials, and the results of the verification in force
+    (`verifiers()`: an HA member's change with its terms)."""
+    if listen is None:
+        return []
+
+    def results(needle: str, limit: int) -> list[WindowResult]:
+        rows = [row for ext in verifiers() for row in ext.results(needle, limit)]
+        return [window_result(row) for row in rows[:limit]]
+
+    feeds = Feeds(credentials=accounts.credential_states, results=results)
+    metrics = observer if isinstance(observer, Metrics) else Metrics()
+    return [StatusExtension(listen, metrics, feeds=feeds)]
 
 
 class IngestExtension:

@@ -28,7 +28,7 @@ import structlog
 from liverecd.api.accounts import Accounts, Creds, sources_for
 from liverecd.api.credsource import CredentialSource
 from liverecd.clock import Clock, SystemClock
-from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, Config
+from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, Config, ListenAddress
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver, Lifecycle
 from liverecd.engine.state.sqlite import SqliteStateStore
@@ -41,9 +41,9 @@ from liverecd.ops.extension import (
     Controlled,
     Extension,
     IngestExtension,
-    StatusExtension,
     WatchdogExtension,
     listeners_of,
+    status_page,
 )
 from liverecd.ops.metrics import Metrics
 from liverecd.ops.notify import Notifier, StatusLineExtension
@@ -71,9 +71,10 @@ def run(args: argparse.Namespace) -> int:
 
             register_password()
         lifecycle, observer, extensions = _ops_defaults(config)
-        return asyncio.run(
-            serve(config, None, lifecycle=lifecycle, observer=observer, extensions=extensions)
-        )
+        return asyncio.run(serve(
+            config, None, lifecycle=lifecycle, observer=observer, extensions=extensions,
+            status=config.status.listen,
+        ))  # fmt: skip
     except LiverecdError as exc:  # one log line, JSON under systemd like every other line
         logs.fatal(exc, config.log if config else None)
         return 1
@@ -82,14 +83,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _ops_defaults(config: Config) -> tuple[Lifecycle, EngineObserver, list[Extension]]:
-    """systemd notify + watchdog, Prometheus metrics, the status endpoint."""
+    """systemd notify + watchdog, Prometheus metrics (the status endpoint is `serve`'s)."""
     notifier = Notifier.from_env(os.environ)
     metrics = Metrics()
     extensions: list[Extension] = [
         WatchdogExtension(notifier), StatusLineExtension(notifier), IngestExtension(config),
     ]  # fmt: skip
-    if config.status.listen is not None:
-        extensions.append(StatusExtension(config.status.listen, metrics))
     return notifier, metrics, extensions
 
 
@@ -98,10 +97,12 @@ async def serve(
     observer: EngineObserver | None = None, extensions: Sequence[Extension] = (),
     clock: Clock | None = None, session: aiohttp.ClientSession | None = None,
     signals: bool = True, watch_files: bool = True,
-    on_ready: Callable[[Daemon], None] | None = None,
+    on_ready: Callable[[Daemon], None] | None = None, status: ListenAddress | None = None,
 ) -> int:  # fmt: skip
     """Run the daemon until a stop request; 0 after a clean drain. `on_ready(daemon)` is called
-    once the daemon has reconciled and armed its alarms (right after systemd's READY=1)."""
+    once the daemon has reconciled and armed its alarms (right after systemd's READY=1).
+    `status`: where to serve /healthz, /metrics and the status page (fed by the accounts and
+    the verification built here)."""
     clock = clock or SystemClock()
     sources = await _credentials_unless_stopped(config, credentials, clock, on_signals=signals)
     if sources is None:
@@ -116,13 +117,14 @@ async def serve(
                 config, accounts, clock=clock, observer=observer,
                 lifecycle=lifecycle, extensions=extensions, signals=signals,
                 watch_files=watch_files, on_ready=on_ready, install=_install_signals,
-                remove=_remove_signals, timetable=timetable,
+                remove=_remove_signals, timetable=timetable, status=status,
             )  # fmt: skip
         reloader = ConfigReloader(accounts.apply)
         store = SqliteStateStore(config.state_dir)  # opened by its first read, after the lock
         client = accounts.default_client  # verification reads the default account's index
         verifiers = verify_extensions(config, client, clock, observer, store=store)
-        extensions = [*extensions, *verifiers]
+        page = status_page(status, observer, accounts, lambda: verifiers)
+        extensions = [*extensions, *verifiers, *page]
         tasks = TaskSet()  # every long-lived task of the service, the daemon's included
         daemon = Daemon(
             config, sender=accounts.send, pacer=accounts.pacer,
@@ -174,6 +176,7 @@ async def running(
     watch_files: bool = True,
     ready_within: float = 10.0,
     stop_within: float = 15.0,
+    status: ListenAddress | None = None,
 ) -> AsyncIterator[Daemon]:
     """`serve()` in the background, without signal handlers (embedding, tests, benchmarks):
     ready on entry (reconciled, alarms armed; what stopped it is raised if it ended first),
@@ -182,7 +185,7 @@ async def running(
     task = asyncio.create_task(
         serve(
             config, credentials, clock=clock, observer=observer, extensions=extensions,
-            signals=False, watch_files=watch_files, on_ready=ready.set_result,
+            signals=False, watch_files=watch_files, on_ready=ready.set_result, status=status,
         )
     )  # fmt: skip
     either: set[asyncio.Future[Any]] = {ready, task}

@@ -26,6 +26,7 @@ from liverecd.ops import logs
 from liverecd.streams import StreamKey
 from liverecd.verify.confirm import Confirmer
 from liverecd.verify.receiver import RecordReceiver
+from liverecd.verify.rows import Verification
 from liverecd.verify.verifier import Verifier, VerifyObserver
 
 if TYPE_CHECKING:
@@ -124,6 +125,10 @@ class VerifyExtension:
         )  # fmt: skip
         await receiver.start()
         self.confirmer, self.receiver = confirmer, receiver
+
+    def results(self, needle: str, limit: int) -> list[Verification]:
+        """The status page's recent windows (none before the verifier starts)."""
+        return self.verifier.results(needle, limit) if self.verifier is not None else []
 
     def config_reloaded(self, config: Config) -> None:
         """Take `grace`, `min_coverage`, `confirm` and `qps` from a reloaded main config

@@ -5,10 +5,9 @@ Windows become known from the engine's settled orders (`on_settled`): an opening
 window registers it, pending. Its file is due when its cancel_delay settles (finalize:
 immediate) or its stop's delay has passed (finalize: delayed); it is checked `grace` after
 that. A window whose stop never comes (it never opened) is checked at its end + the stop delay
-+ `FALLBACK` + grace. Pending rows are in the store,
-so a restart resumes them and a reload that deletes an ended window does not drop its check.
-An index read that fails is retried with backoff; the result is `unverified` only once the
-first check is `give_up` (24 h) old.
++ `FALLBACK` + grace. Pending rows are in the store, so a restart resumes them and a reload
+that deletes an ended window does not drop its check. An index read that fails is retried
+with backoff; the result is `unverified` only once the first check is `give_up` (24 h) old.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
 from liverecd.verify.coverage import Result, judge
 from liverecd.verify.evidence import Evidence
+from liverecd.verify.recent import SPAN, RecentResults
 from liverecd.verify.rows import Verification
 
 if TYPE_CHECKING:
@@ -85,9 +85,13 @@ class Verifier:
         # connections), and a check reads the files stored before it.
         self._last: asyncio.Future[Any] | None = None
         self._seen: set[str] = set()
+        self.recent = RecentResults()  # for the status page
 
     async def load(self) -> int:
-        """Resume the pending rows of the store (start-up); how many."""
+        """Resume the pending rows of the store (start-up), and the last hour's results for the
+        status page; how many pending."""
+        now = self._clock.wall()
+        self.recent.seed(await self._store.verifications(now - SPAN, now))
         for row in await self._store.pending():
             self._rows[row.window_id] = row
             self._seen.add(row.window_id)
@@ -99,9 +103,7 @@ class Verifier:
         if self._last is not None:
             await asyncio.wait([self._last])
 
-    async def close(self) -> None:
-        """Finish the queued writes (the store stays open: it is the daemon's)."""
-        await self.flush()
+    close = flush  # finish the queued writes; the store stays open (it is the daemon's)
 
     def _write(self, fn: Callable[..., Awaitable[T]], *args: object) -> asyncio.Future[T]:
         before = self._last
@@ -279,6 +281,12 @@ class Verifier:
             )  # fmt: skip
         if self._observer is not None:
             self._observer.window_verified(row.result.value, row.coverage)
+        self.recent.add((row,))
+
+    def results(self, needle: str, limit: int) -> list[Verification]:
+        """The status page's recent windows: over and waiting for their check, then results."""
+        now = self._clock.wall()
+        return self.recent.latest(needle, limit, (v for v in self._rows.values() if v.end <= now))
 
     @property
     def pending(self) -> int:
@@ -287,8 +295,5 @@ class Verifier:
 
 
 def _log_failure(future: asyncio.Future[Any]) -> None:
-    if future.cancelled():
-        return
-    exc = future.exception()
-    if exc is not None:
+    if not future.cancelled() and (exc := future.exception()) is not None:
         log.error("verify_store_failed", error=str(exc))

@@ -26,6 +26,7 @@ from liverecd.ops.page.index import WindowIndex
 from liverecd.ops.page.ledger import Ledger
 from liverecd.schedule.actions import Recording
 from liverecd.schedule.loader import LoadResult
+from liverecd.verify.rows import Verification
 
 PAGE_SIZE = 50
 MAX_ERRORS_SHOWN = 20
@@ -39,13 +40,13 @@ class Feeds:
     """Sections other features fill in (each `None` until its feature exists).
 
     `role()`: the HA role (§9). `results(needle, limit)`: recent verified windows, newest first,
-    of streams containing `needle` (§8). `accounts()`: every account with its credential source
-    and expiry (§10); without it the page shows the `api` block's account.
+    of streams containing `needle` (§8). `credentials()`: each account's credential source and
+    when its credentials expire (§10), by account name.
     """
 
     role: Callable[[], m.Role | None] | None = None
     results: Callable[[str, int], Sequence[m.WindowResult]] | None = None
-    accounts: Callable[[], Sequence[m.Account]] | None = None
+    credentials: Callable[[], Mapping[str, tuple[str, datetime | None]]] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,7 +92,7 @@ def collect(
         windows_total=ahead.windows,
         files_loaded=len(loaded.files) if loaded else 0,
         file_problems=_file_problems(loaded),
-        accounts=tuple(feeds.accounts()) if feeds.accounts else _accounts(daemon),
+        accounts=_accounts(daemon, feeds.credentials() if feeds.credentials else {}),
         recording=_listing(shown, len(rows), offset),
         upcoming=ahead.listing,
         errors=context.ledger.errors(needle)[:MAX_ERRORS_SHOWN],
@@ -143,8 +144,10 @@ def _file_problems(loaded: LoadResult | None) -> tuple[m.FileProblem, ...]:
     return tuple(out)
 
 
-def _accounts(daemon: Daemon) -> tuple[m.Account, ...]:
-    """Each account's RealTimeRecordCommand quota in use."""
+def _accounts(
+    daemon: Daemon, credentials: Mapping[str, tuple[str, datetime | None]]
+) -> tuple[m.Account, ...]:
+    """Each account's RealTimeRecordCommand quota in use, and its credentials' source."""
     pacer = daemon.pacer
     limiters: Mapping[str, object] = (
         pacer.limiters if isinstance(pacer, AccountPacers) else {DEFAULT_ACCOUNT: pacer}
@@ -158,8 +161,19 @@ def _accounts(daemon: Daemon) -> tuple[m.Account, ...]:
                         rate=round(limiter.rate, 2), used_last_second=limiter.sent_last_second())
             )  # fmt: skip
         region = daemon.config.account(name).api.region
-        out.append(m.Account(name=name, region=region, quotas=tuple(quotas)))
+        source, expires = credentials.get(name, (None, None))
+        out.append(m.Account(name=name, region=region, quotas=tuple(quotas),
+                             credential_source=source, credential_expires_at=expires))  # fmt: skip
     return tuple(out)
+
+
+def window_result(row: Verification) -> m.WindowResult:
+    """A verified (or still pending) window as the page shows it."""
+    return m.WindowResult(
+        stream=str(row.stream), window=row.window_id, start=row.start, end=row.end,
+        result=row.result.value, coverage=row.coverage,
+        gaps=tuple(m.Gap(start=g.start, end=g.end, cause=g.cause) for g in row.gaps),
+    )  # fmt: skip
 
 
 def _where(rec: Recording, base: str) -> str:
