@@ -185,3 +185,35 @@ async def test_a_window_open_after_a_long_forward_step_of_the_clock_is_started(
         clock.step_wall(8 * 3600 + 600)
         await play(clock, clock.wall() + seconds(10))
     assert sent(emu, "a") == ["start"]
+
+
+async def test_health_clears_once_failing_state_writes_recover(
+    fake_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The disk fills up as the window closes and frees up later, while nothing else happens:
+    # /healthz names the failing writes, and stops naming them once they land.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    workspace.write_schedule("s.yaml", schedule_text({"a": [(t + seconds(1), t + seconds(5))]}))
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "a")
+    emu.set_online(key, True)
+    disk_full = False
+    write = sqlite_state._write
+
+    def full(db: sqlite3.Connection, durable: bool, *steps: tuple[str, list[Any]]) -> int:
+        if disk_full:
+            raise sqlite3.OperationalError("database or disk is full")
+        return write(db, durable, *steps)
+
+    monkeypatch.setattr(sqlite_state, "_write", full)
+    async with running_daemon(workspace, watch_files=False) as daemon:
+        await play(clock, t + seconds(4))
+        disk_full = True
+        await play(clock, t + seconds(10))
+        assert sent(emu, "a") == ["start", "stop", "cancel_delay"]
+        assert "disk is full" in str(daemon.snapshot()["state_error"])
+        disk_full = False
+        await play(clock, t + seconds(30))
+        assert daemon.engine.book.last_error is None  # the writes landed
+        assert daemon.snapshot()["state_error"] is None
+        assert daemon.snapshot()["problems"] == []

@@ -75,7 +75,7 @@ class Engine:
         self.config = config
         self.clock = clock
         self._observer = observer
-        self.book = StateBook(store, clock, intent_timeout=intent_timeout)
+        self.book = StateBook(store, clock, intent_timeout=intent_timeout, on_change=on_change)
         self.windows: dict[str, Recording] = {}
         self.last_failure: Failure | None = None
         self._on_change = on_change
