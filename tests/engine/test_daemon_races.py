@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -217,3 +218,36 @@ async def test_health_clears_once_failing_state_writes_recover(
         assert daemon.engine.book.last_error is None  # the writes landed
         assert daemon.snapshot()["state_error"] is None
         assert daemon.snapshot()["problems"] == []
+
+
+async def test_a_window_extended_while_its_intent_is_being_written_retries_to_its_new_end(
+    fake_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The intent write is slow (a stalled disk) when an edit moves the window's end later; the
+    # start that follows waits for its stream until the new end, not the old one.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    workspace.write_schedule("s.yaml", schedule_text({"a": [(t + seconds(1), t + seconds(10))]}))
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "a")
+    emu.set_online(key, False)
+    stalled, write = threading.Event(), sqlite_state._write
+
+    def slow(db: sqlite3.Connection, durable: bool, *steps: tuple[str, list[Any]]) -> int:
+        rows = [v for _, values in steps for v in values if len(v) == 13]
+        if any(v[3] == "a" and v[8] == "opening" for v in rows):
+            stalled.wait(10)  # on the store's worker thread, as a slow fsync would
+        return write(db, durable, *steps)
+
+    monkeypatch.setattr(sqlite_state, "_write", slow)
+    async with running_daemon(workspace, watch_files=False) as daemon:
+        await play(clock, t + seconds(1.5))
+        assert daemon.engine.book.unwritten  # the intent is on its way to the disk
+        workspace.write_schedule(
+            "s.yaml", schedule_text({"a": [(t + seconds(1), t + seconds(60))]})
+        )
+        await daemon.reload("test")
+        stalled.set()
+        await play(clock, t + seconds(12))
+        emu.set_online(key, True)  # after the old end, before the new one
+        await play(clock, t + seconds(20))
+        assert emu.state(key) == "recording"

@@ -188,6 +188,7 @@ class Engine:
             log.error("start_not_sent", window=rec.window_id, stream=str(rec.stream),
                       reason="state_write_failed", error=self.book.last_error)  # fmt: skip
             return
+        rec = self.windows.get(rec.window_id, rec)  # as a reload during the write left it
         self.dispatcher.submit(
             Order(command=command, stream=rec.stream, window_id=rec.window_id, due=rec.start,
                   deadline=rec.end, early=command is Command.START)
