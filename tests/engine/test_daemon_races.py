@@ -251,3 +251,29 @@ async def test_a_window_extended_while_its_intent_is_being_written_retries_to_it
         emu.set_online(key, True)  # after the old end, before the new one
         await play(clock, t + seconds(20))
         assert emu.state(key) == "recording"
+
+
+async def test_a_window_added_while_the_streams_last_stop_is_out_records(
+    fake_workspace: Workspace,
+) -> None:
+    # The stop of the stream's ended window hangs on the wire (carried out, no answer) when an
+    # edit adds a window of the same stream that is open now: the reload carries the stream's
+    # recording over to it, and the stop that lands must not leave that window unrecorded.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    workspace.write_schedule("s.yaml", schedule_text({"a": [(t + seconds(1), t + seconds(5))]}))
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "a")
+    emu.set_online(key, True)
+    emu.inject(FaultPlan(hang=1.0, hang_seconds=5.0, hang_after_effect=True,
+                         commands=frozenset({"stop"})))  # fmt: skip
+    async with running_daemon(workspace, watch_files=False) as daemon:
+        await play(clock, t + seconds(5.5))
+        assert sent(emu, "a") == ["start", "stop"] and emu.state(key) != "recording"
+        emu.clear_faults()
+        both = [(t + seconds(1), t + seconds(5)), (t + seconds(5.2), t + seconds(60))]
+        workspace.write_schedule("s.yaml", schedule_text({"a": both}))
+        await daemon.reload("test")
+        await play(clock, t + seconds(20))
+        assert emu.state(key) == "recording"
+        await play(clock, t + seconds(62))
+    assert emu.state(key) != "recording"
