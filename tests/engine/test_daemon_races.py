@@ -277,3 +277,26 @@ async def test_a_window_added_while_the_streams_last_stop_is_out_records(
         assert emu.state(key) == "recording"
         await play(clock, t + seconds(62))
     assert emu.state(key) != "recording"
+
+
+async def test_a_start_released_early_never_overtakes_the_previous_windows_stop(
+    fake_workspace: Workspace,
+) -> None:
+    # A burst of starts at one instant, too many for the quota, leaves up to max_lead early;
+    # each of these streams is still recording its previous window, which ends 1 s before the
+    # burst. Every previous window must be stopped (one file each, nothing recorded in the gap):
+    # a start sent before that stop is answered TaskAlreadyStarted and swallows it.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    workspace.write_config(qps=2, max_lead="10s")
+    t = clock.wall()
+    burst = t + seconds(30)
+    names = [f"s{i}" for i in range(8)]
+    windows = [(t + seconds(1), burst - seconds(1)), (burst, burst + seconds(60))]
+    workspace.write_schedule("s.yaml", schedule_text(dict.fromkeys(names, windows)))
+    emu = workspace.emulator
+    for name in names:
+        emu.set_online(StreamKey(DOMAIN, APP, name), True)
+    async with running_daemon(workspace, watch_files=False):
+        await play(clock, burst + seconds(20))  # 24 commands at 2/s
+    for name in names:
+        assert sent(emu, name) == ["start", "stop", "cancel_delay", "start"], name
