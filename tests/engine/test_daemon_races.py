@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -185,3 +186,117 @@ async def test_a_window_open_after_a_long_forward_step_of_the_clock_is_started(
         clock.step_wall(8 * 3600 + 600)
         await play(clock, clock.wall() + seconds(10))
     assert sent(emu, "a") == ["start"]
+
+
+async def test_health_clears_once_failing_state_writes_recover(
+    fake_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The disk fills up as the window closes and frees up later, while nothing else happens:
+    # /healthz names the failing writes, and stops naming them once they land.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    workspace.write_schedule("s.yaml", schedule_text({"a": [(t + seconds(1), t + seconds(5))]}))
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "a")
+    emu.set_online(key, True)
+    disk_full = False
+    write = sqlite_state._write
+
+    def full(db: sqlite3.Connection, durable: bool, *steps: tuple[str, list[Any]]) -> int:
+        if disk_full:
+            raise sqlite3.OperationalError("database or disk is full")
+        return write(db, durable, *steps)
+
+    monkeypatch.setattr(sqlite_state, "_write", full)
+    async with running_daemon(workspace, watch_files=False) as daemon:
+        await play(clock, t + seconds(4))
+        disk_full = True
+        await play(clock, t + seconds(10))
+        assert sent(emu, "a") == ["start", "stop", "cancel_delay"]
+        assert "disk is full" in str(daemon.snapshot()["state_error"])
+        disk_full = False
+        await play(clock, t + seconds(30))
+        assert daemon.engine.book.last_error is None  # the writes landed
+        assert daemon.snapshot()["state_error"] is None
+        assert daemon.snapshot()["problems"] == []
+
+
+async def test_a_window_extended_while_its_intent_is_being_written_retries_to_its_new_end(
+    fake_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The intent write is slow (a stalled disk) when an edit moves the window's end later; the
+    # start that follows waits for its stream until the new end, not the old one.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    workspace.write_schedule("s.yaml", schedule_text({"a": [(t + seconds(1), t + seconds(10))]}))
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "a")
+    emu.set_online(key, False)
+    stalled, write = threading.Event(), sqlite_state._write
+
+    def slow(db: sqlite3.Connection, durable: bool, *steps: tuple[str, list[Any]]) -> int:
+        rows = [v for _, values in steps for v in values if len(v) == 13]
+        if any(v[3] == "a" and v[8] == "opening" for v in rows):
+            stalled.wait(10)  # on the store's worker thread, as a slow fsync would
+        return write(db, durable, *steps)
+
+    monkeypatch.setattr(sqlite_state, "_write", slow)
+    async with running_daemon(workspace, watch_files=False) as daemon:
+        await play(clock, t + seconds(1.5))
+        assert daemon.engine.book.unwritten  # the intent is on its way to the disk
+        workspace.write_schedule(
+            "s.yaml", schedule_text({"a": [(t + seconds(1), t + seconds(60))]})
+        )
+        await daemon.reload("test")
+        stalled.set()
+        await play(clock, t + seconds(12))
+        emu.set_online(key, True)  # after the old end, before the new one
+        await play(clock, t + seconds(20))
+        assert emu.state(key) == "recording"
+
+
+async def test_a_window_added_while_the_streams_last_stop_is_out_records(
+    fake_workspace: Workspace,
+) -> None:
+    # The stop of the stream's ended window hangs on the wire (carried out, no answer) when an
+    # edit adds a window of the same stream that is open now: the reload carries the stream's
+    # recording over to it, and the stop that lands must not leave that window unrecorded.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    t = clock.wall()
+    workspace.write_schedule("s.yaml", schedule_text({"a": [(t + seconds(1), t + seconds(5))]}))
+    emu, key = workspace.emulator, StreamKey(DOMAIN, APP, "a")
+    emu.set_online(key, True)
+    emu.inject(FaultPlan(hang=1.0, hang_seconds=5.0, hang_after_effect=True,
+                         commands=frozenset({"stop"})))  # fmt: skip
+    async with running_daemon(workspace, watch_files=False) as daemon:
+        await play(clock, t + seconds(5.5))
+        assert sent(emu, "a") == ["start", "stop"] and emu.state(key) != "recording"
+        emu.clear_faults()
+        both = [(t + seconds(1), t + seconds(5)), (t + seconds(5.2), t + seconds(60))]
+        workspace.write_schedule("s.yaml", schedule_text({"a": both}))
+        await daemon.reload("test")
+        await play(clock, t + seconds(20))
+        assert emu.state(key) == "recording"
+        await play(clock, t + seconds(62))
+    assert emu.state(key) != "recording"
+
+
+async def test_a_start_released_early_never_overtakes_the_previous_windows_stop(
+    fake_workspace: Workspace,
+) -> None:
+    # A burst of starts at one instant, too many for the quota, leaves up to max_lead early;
+    # each of these streams is still recording its previous window, which ends 1 s before the
+    # burst. Every previous window must be stopped (one file each, nothing recorded in the gap):
+    # a start sent before that stop is answered TaskAlreadyStarted and swallows it.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    workspace.write_config(qps=2, max_lead="10s")
+    t = clock.wall()
+    burst = t + seconds(30)
+    names = [f"s{i}" for i in range(8)]
+    windows = [(t + seconds(1), burst - seconds(1)), (burst, burst + seconds(60))]
+    workspace.write_schedule("s.yaml", schedule_text(dict.fromkeys(names, windows)))
+    emu = workspace.emulator
+    for name in names:
+        emu.set_online(StreamKey(DOMAIN, APP, name), True)
+    async with running_daemon(workspace, watch_files=False):
+        await play(clock, burst + seconds(20))  # 24 commands at 2/s
+    for name in names:
+        assert sent(emu, name) == ["start", "stop", "cancel_delay", "start"], name

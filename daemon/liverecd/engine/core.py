@@ -34,8 +34,6 @@ from liverecd.engine.tasks import Scope
 from liverecd.schedule.actions import Recording
 from liverecd.streams import Command, StreamKey
 
-SettleListener = Callable[[Settled], None]
-
 log = structlog.get_logger(__name__)
 
 DROPPED = ("fatal", *DROPS)  # a failure the status shows
@@ -69,14 +67,14 @@ class Engine:
     def __init__(
         self, config: Config, *, sender: Sender, pacer: Pacer, store: StateStore, clock: Clock,
         observer: EngineObserver, policy: RetryPolicy, on_change: Callable[[], None],
-        tasks: Scope, listeners: Sequence[SettleListener] = (),
+        tasks: Scope, listeners: Sequence[Callable[[Settled], None]] = (),
         on_clock_jump: Callable[[], None] | None = None, stream_wait: StreamWait | None = None,
         intent_timeout: float | None = None,
     ) -> None:  # fmt: skip
         self.config = config
         self.clock = clock
         self._observer = observer
-        self.book = StateBook(store, clock, intent_timeout=intent_timeout)
+        self.book = StateBook(store, clock, intent_timeout=intent_timeout, on_change=on_change)
         self.windows: dict[str, Recording] = {}
         self.last_failure: Failure | None = None
         self._on_change = on_change
@@ -188,6 +186,10 @@ class Engine:
             log.error("start_not_sent", window=rec.window_id, stream=str(rec.stream),
                       reason="state_write_failed", error=self.book.last_error)  # fmt: skip
             return
+        rec = self.windows.get(rec.window_id, rec)  # as a reload during the write left it
+        for row in self.book.of_stream(rec.stream):  # their stops first: never overtaken
+            if (prev := self.windows.get(row.window_id)) is not None and prev.end <= rec.start:
+                self.close_due(prev)
         self.dispatcher.submit(
             Order(command=command, stream=rec.stream, window_id=rec.window_id, due=rec.start,
                   deadline=rec.end, early=command is Command.START)
@@ -236,8 +238,7 @@ class Engine:
 
     def counts(self) -> tuple[int, int]:
         """Windows held open (opening or recording), and recordings the API confirmed."""
-        book = self.book
-        return book.count(Phase.OPENING, Phase.RECORDING), book.count(Phase.RECORDING)
+        return self.book.count(Phase.OPENING, Phase.RECORDING), self.book.count(Phase.RECORDING)
 
     def _resolve(self, order: Order) -> Command | None:
         rows = self.book.of_stream(order.stream)

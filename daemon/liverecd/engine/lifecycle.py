@@ -28,9 +28,9 @@ What an outcome changes:
 - an opening command whose window a reload moved while it was out (its row carried over to the
   window open now): the outcome is the new window's, which records, or is opened if it failed;
 - a stop that landed: every running row it ended moves on (`finalizing` and a cancel_delay that
-  takes the stop's place in the stream's lane, or `delaying` for finalize: delayed); if an edit
-  moved its window's end later while it was out, the window is opened again (also when the stop
-  may have acted);
+  takes the stop's place in the stream's lane, or `delaying` for finalize: delayed); if a reload
+  gave the stream a window open now while it was out (its own end moved later, or a window the
+  recording was carried over to), that window is opened again (also when the stop may have acted);
 - a cancel_delay that landed (or was refused: the stop already ended the recording, and the
   file comes after the delay anyway): the stream's finalizing rows are forgotten.
 """
@@ -223,10 +223,7 @@ def _recording_row(
 def _after_stop(
     s: Settled, rows: Sequence[RecordingState], windows: Mapping[str, Recording], now: datetime
 ) -> Transition:
-    reopen = _reopen(s, windows.get(s.order.window_id), now)
-    if not s.succeeded:
-        return Transition(orders=reopen)
-    targets = stop_targets(s.order.window_id, rows, windows, now)
+    targets = stop_targets(s.order.window_id, rows, windows, now) if s.succeeded else []
     puts = []
     finalizing = False
     for r in targets:
@@ -248,19 +245,27 @@ def _after_stop(
                 chain_due=s.order.chain_due or s.order.due,
             ),
         )
-    return Transition(puts=tuple(puts), orders=orders + reopen)
+    return Transition(puts=tuple(puts), orders=orders + _reopen(s, rows, windows, now, finalizing))
 
 
-def _reopen(s: Settled, rec: Recording | None, now: datetime) -> tuple[Order, ...]:
-    """An edit moved the window's end later while its stop was out, and the stop may have been
-    carried out: the window, open again, is opened again (a restart when the task may be in
-    the stop's delay; a start after a stop that landed with its cancel_delay following)."""
-    if rec is None or rec.end <= s.order.due or not rec.is_open(now) or not s.maybe_acted:
+def _reopen(
+    s: Settled, rows: Sequence[RecordingState], windows: Mapping[str, Recording], now: datetime,
+    cancels: bool,
+) -> tuple[Order, ...]:  # fmt: skip
+    """A stop that may have acted while a reload had given its stream a window open now: its
+    own window, whose end an edit moved later while the stop was out, or the window a reload
+    carried the stream's recording over to. That window is opened again: start after the
+    cancel_delay that `cancels` the stop's delay, else restart (the task may be in it)."""
+    wid, rec = s.order.window_id, windows.get(s.order.window_id)
+    if rec is None or rec.end <= s.order.due or not rec.is_open(now):
+        heir = next((r for r in rows if r.window_id != wid and r.phase is Phase.RECORDING
+                     and _open(r, windows, now)), None)  # fmt: skip
+        rec = windows[heir.window_id] if heir is not None else None
+    if rec is None or not s.maybe_acted:
         return ()
-    start = s.succeeded and rec.finalize is Finalize.IMMEDIATE
-    command = Command.START if start else Command.RESTART
+    command = Command.START if cancels else Command.RESTART
     return (Order(command=command, stream=s.order.stream, window_id=rec.window_id, due=now,
-                  deadline=rec.end, reassert=not start),)  # fmt: skip
+                  deadline=rec.end, reassert=not cancels),)  # fmt: skip
 
 
 def _after_cancel_delay(s: Settled, rows: Sequence[RecordingState]) -> Transition:

@@ -13,6 +13,7 @@ it lands, newer changes to the same row taking its place; `last_error` says so m
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import structlog
@@ -34,11 +35,13 @@ class StateBook:
     """Mirror + batched durable writes. Create and use it on the event loop."""
 
     def __init__(
-        self, store: StateStore, clock: Clock, *, intent_timeout: float | None = None
-    ) -> None:
+        self, store: StateStore, clock: Clock, *, intent_timeout: float | None = None,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:  # fmt: skip
         self._store = store
         self._clock = clock
         self._intent_timeout = intent_timeout
+        self._on_change = on_change  # hears `last_error` set and cleared (the status shows it)
         self._rows: dict[str, RecordingState] = {}
         self._by_stream: dict[StreamKey, dict[str, RecordingState]] = {}
         self._pending: dict[str, RecordingState | None] = {}  # window id -> row or deletion
@@ -141,7 +144,9 @@ class StateBook:
                 continue
             if self.last_error is not None:
                 log.info("state_write_recovered")
-            self.last_error, pause = None, RETRY_FIRST
+                self.last_error = None
+                self._on_change()
+            pause = RETRY_FIRST
             for w in waiters:
                 if not w.done():
                     w.set_result(None)
@@ -150,7 +155,8 @@ class StateBook:
         # The mirror stays right; the store is behind until a retry lands.
         if self.last_error != str(exc):
             log.error("state_write_failed", error=str(exc), retry=True)
-        self.last_error = str(exc)
+            self.last_error = str(exc)
+            self._on_change()
 
     async def durable(self, fut: asyncio.Future[None], deadline: datetime) -> bool:
         """Wait for `fut` (a write of this book) until `deadline` on the wall clock; True once
