@@ -5,12 +5,16 @@ runs on the fake clock, so the test keeps stepping it while it waits for a reloa
 
 from __future__ import annotations
 
+import asyncio
+import errno
 from datetime import datetime
 
+import pytest
 from structlog.testing import capture_logs
 
 from liverecd.clock import FakeClock
 from liverecd.emulator import Emulator
+from liverecd.engine import watchfs
 from liverecd.engine.daemon import Daemon
 from liverecd.streams import StreamKey
 
@@ -121,3 +125,33 @@ async def test_a_reload_reuses_the_expansion_of_the_streams_it_did_not_change(
         assert after[wid] is rec
     wid, rec = by_stream["c"]
     assert after[wid] is not rec and after[wid].end == moved[1]
+
+
+async def test_a_file_watch_the_kernel_refuses_is_tried_again_and_then_sees_saves(
+    fake_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With no inotify instance left (fs.inotify.max_user_instances), the file watch used to end
+    # at once without a word: saves were never seen again, only SIGHUP reloaded.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    real, refusals = watchfs._Inotify.__init__, [1]
+
+    def refused_once(self: watchfs._Inotify) -> None:
+        if refusals[0]:
+            refusals[0] -= 1
+            raise OSError(errno.EMFILE, "inotify_init1: Too many open files")
+        real(self)
+
+    monkeypatch.setattr(watchfs._Inotify, "__init__", refused_once)
+    workspace.write_schedule("a.yaml", schedule_text({}))
+    at = clock.wall() + seconds(600)
+    with capture_logs() as logs:
+        async with running_daemon(workspace) as daemon:
+            await play(clock, clock.wall() + seconds(watchfs.RETRY + 1), step=1.0)
+            await asyncio.sleep(0.1)  # the watch is set up in real time
+            count = daemon.reloads
+            workspace.write_schedule("a.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
+            await reloaded(clock, daemon, count + 1)
+            assert daemon.snapshot()["windows"]["total"] == 1  # type: ignore[index]
+    assert [e["error"] for e in logs if e["event"] == "watch_failed"] == [
+        "[Errno 24] inotify_init1: Too many open files"
+    ]

@@ -276,7 +276,7 @@ class Daemon:
         base = self.config.path.parent
         with contextlib.suppress(OSError):
             files = (*self.config.schedules, self.config.path.name)  # and liverecd.yaml itself
-            await watch(base, files, lambda: self.request_reload("file_change"))
+            await watch(base, files, lambda: self.request_reload("file_change"), self.clock.sleep)
 
     def schedule_streams(self) -> tuple[Stream, ...]:
         """The stream entries in force (the ingest endpoint's domains): one tuple per load."""

@@ -22,13 +22,14 @@ import fnmatch
 import os
 import struct
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 import structlog
 
 log = structlog.get_logger(__name__)
 
+RETRY = 30.0  # seconds between tries to get an inotify instance
 IN_ATTRIB = 0x4
 IN_CLOSE_WRITE = 0x8
 IN_MOVED_FROM = 0x40
@@ -76,7 +77,8 @@ class _Inotify:
         self._libc = ctypes.CDLL(libc_name, use_errno=True)
         fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+            err = ctypes.get_errno()
+            raise OSError(err, f"inotify_init1: {os.strerror(err)}")
         self.fd: int = fd
 
     def add(self, path: Path) -> None:
@@ -119,12 +121,15 @@ def _relevant(mask: int, name: str, names: list[str]) -> bool:
 
 
 async def watch(
-    base: Path, patterns: Iterable[str], on_change: Callable[[], None]
-) -> None:  # pragma: no cover - exercised through the daemon's reload tests
+    base: Path, patterns: Iterable[str], on_change: Callable[[], None],
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> None:  # fmt: skip  # pragma: no cover - exercised through the daemon's reload tests
     """Call `on_change()` whenever a file matching `patterns` (under `base`) may have changed.
 
     Runs until cancelled. The watch set is rebuilt after each batch of events, so new
-    subdirectories and re-created directories are followed.
+    subdirectories and re-created directories are followed. When the kernel has no inotify
+    instance to give (the per-user limit), that is a `watch_failed` warning and another try
+    after `RETRY` seconds of `sleep`, with an `on_change()` for what changed meanwhile.
     """
     patterns = list(patterns)
     if not sys.platform.startswith("linux"):
@@ -133,7 +138,13 @@ async def watch(
     loop = asyncio.get_running_loop()
     while True:
         dirs, names = watch_roots(base, patterns)
-        ino = _Inotify()
+        try:
+            ino = _Inotify()
+        except OSError as exc:
+            log.warning("watch_failed", path=str(base), error=str(exc), retry_s=RETRY)
+            await sleep(RETRY)
+            on_change()
+            continue
         changed = asyncio.Event()
         try:
             for d in dirs:
