@@ -38,6 +38,7 @@ IN_CREATE = 0x100
 IN_DELETE = 0x200
 IN_DELETE_SELF = 0x400
 IN_MOVE_SELF = 0x800
+IN_Q_OVERFLOW = 0x4000
 IN_IGNORED = 0x8000
 IN_ISDIR = 0x40000000
 IN_ONLYDIR = 0x01000000
@@ -111,8 +112,8 @@ class _Inotify:
 
 
 def _relevant(mask: int, name: str, names: list[str]) -> bool:
-    if mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED):
-        return True  # a watched directory went away: the watch set must be rebuilt
+    if mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_Q_OVERFLOW):
+        return True  # a watched directory went away, or events were lost: look again
     if mask & IN_ISDIR:
         return True  # a directory appeared or went: it may hold schedules
     if mask & IN_CREATE:
