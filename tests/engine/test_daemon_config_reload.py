@@ -157,3 +157,27 @@ async def test_a_refused_main_config_is_a_failed_reload_on_healthz_and_in_the_me
         body = daemon.snapshot()
         assert body["problems"] == [] and body["last_reload"]["ok"] is True  # type: ignore[index]
         assert daemon.config.api.qps == 40
+
+
+async def test_an_absurd_horizon_is_refused_with_its_line_and_the_last_good_one_kept(
+    workspace: Workspace,
+) -> None:
+    # `horizon` had no upper bound: a reloaded `horizon: 3650d` was applied in place, and with
+    # a cron that fires every minute its expansion (millions of windows) never ended.
+    workspace.write_schedule(
+        "a.yaml", "domain: d.example\napp: live\nstreams:\n  - name: n\n    windows:\n"
+        '      - cron: "0 */2 * * *"\n        duration: 1h\n',
+    )  # fmt: skip
+    cfg = workspace.config_path
+    with capture_logs() as logs:
+        async with running_daemon(workspace, watch_files=False) as daemon:
+            windows = daemon.snapshot()["windows"]
+            edit(cfg, ("max_lead: 0s", "max_lead: 0s\nhorizon: 3650d"))
+            daemon.request_reload("sighup")
+            async with asyncio.timeout(10):
+                await daemon.wait_reloads(1)
+            assert daemon.config.horizon == timedelta(hours=6)
+            assert daemon.snapshot()["windows"] == windows
+    [invalid] = [e for e in logs if e["event"] == "config_invalid"]
+    [error] = invalid["errors"]
+    assert error.endswith(":10: horizon: must be at most 168h, got 3650d"), error

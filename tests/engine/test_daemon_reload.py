@@ -5,12 +5,18 @@ runs on the fake clock, so the test keeps stepping it while it waits for a reloa
 
 from __future__ import annotations
 
+import asyncio
+import errno
+import os
 from datetime import datetime
+from pathlib import Path
 
+import pytest
 from structlog.testing import capture_logs
 
 from liverecd.clock import FakeClock
 from liverecd.emulator import Emulator
+from liverecd.engine import watchfs
 from liverecd.engine.daemon import Daemon
 from liverecd.streams import StreamKey
 
@@ -121,3 +127,58 @@ async def test_a_reload_reuses_the_expansion_of_the_streams_it_did_not_change(
         assert after[wid] is rec
     wid, rec = by_stream["c"]
     assert after[wid] is not rec and after[wid].end == moved[1]
+
+
+async def test_a_file_watch_the_kernel_refuses_is_tried_again_and_then_sees_saves(
+    fake_workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With no inotify instance left (fs.inotify.max_user_instances), the file watch used to end
+    # at once without a word: saves were never seen again, only SIGHUP reloaded.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    real, refusals = watchfs._Inotify.__init__, [1]
+
+    def refused_once(self: watchfs._Inotify) -> None:
+        if refusals[0]:
+            refusals[0] -= 1
+            raise OSError(errno.EMFILE, "inotify_init1: Too many open files")
+        real(self)
+
+    monkeypatch.setattr(watchfs._Inotify, "__init__", refused_once)
+    workspace.write_schedule("a.yaml", schedule_text({}))
+    at = clock.wall() + seconds(600)
+    with capture_logs() as logs:
+        async with running_daemon(workspace) as daemon:
+            await play(clock, clock.wall() + seconds(watchfs.RETRY + 1), step=1.0)
+            await asyncio.sleep(0.1)  # the watch is set up in real time
+            count = daemon.reloads
+            workspace.write_schedule("a.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
+            await reloaded(clock, daemon, count + 1)
+            assert daemon.snapshot()["windows"]["total"] == 1  # type: ignore[index]
+    assert [e["error"] for e in logs if e["event"] == "watch_files_failed"] == [
+        "[Errno 24] inotify_init1: Too many open files"
+    ]
+
+
+def overflow_inotify(junk: list[Path]) -> None:
+    """More events than the kernel queues for one inotify instance, while the loop reads none."""
+    limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())
+    for i in range(limit + 10):
+        os.utime(junk[i % 2])  # alternate: the kernel merges a repeat of the last event
+
+
+async def test_a_save_lost_in_an_overflowing_event_queue_is_still_reloaded(
+    fake_workspace: Workspace,
+) -> None:
+    # The kernel queues at most max_queued_events inotify events; past that it drops them and
+    # says IN_Q_OVERFLOW, which the watch ignored: the save in the lost events was never seen.
+    workspace, clock = fake_workspace, fake_workspace.fake
+    workspace.write_schedule("a.yaml", schedule_text({}))
+    junk = [workspace.schedules / "junk-a.txt", workspace.schedules / "junk-b.txt"]
+    for path in junk:
+        path.touch()
+    at = clock.wall() + seconds(600)
+    async with running_daemon(workspace) as daemon:
+        overflow_inotify(junk)
+        workspace.write_schedule("a.yaml", schedule_text({"news": [(at, at + seconds(60))]}))
+        await reloaded(clock, daemon, 1)
+        assert daemon.snapshot()["windows"]["total"] == 1  # type: ignore[index]

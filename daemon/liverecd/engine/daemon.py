@@ -274,7 +274,9 @@ class Daemon:
     async def _watch(self) -> None:
         base = self.config.path.parent
         files = lambda: (*self.config.schedules, self.config.path.name)  # noqa: E731
-        await watch(base, files, lambda: self.request_reload("file_change"), self._rewatch)
+        await watch(
+            base, files, lambda: self.request_reload("file_change"), self._rewatch, self.clock.sleep
+        )
 
     def schedule_streams(self) -> tuple[Stream, ...]:
         """The stream entries in force (the ingest endpoint's domains): one tuple per load."""

@@ -22,13 +22,14 @@ import fnmatch
 import os
 import struct
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 import structlog
 
 log = structlog.get_logger(__name__)
 
+RETRY = 30.0  # seconds between tries to get an inotify instance
 IN_ATTRIB = 0x4
 IN_CLOSE_WRITE = 0x8
 IN_MOVED_FROM = 0x40
@@ -37,6 +38,7 @@ IN_CREATE = 0x100
 IN_DELETE = 0x200
 IN_DELETE_SELF = 0x400
 IN_MOVE_SELF = 0x800
+IN_Q_OVERFLOW = 0x4000
 IN_IGNORED = 0x8000
 IN_ISDIR = 0x40000000
 IN_ONLYDIR = 0x01000000
@@ -76,7 +78,8 @@ class _Inotify:
         self._libc = ctypes.CDLL(libc_name, use_errno=True)
         fd = self._libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
         if fd < 0:
-            raise OSError(ctypes.get_errno(), "inotify_init1 failed")
+            err = ctypes.get_errno()
+            raise OSError(err, f"inotify_init1: {os.strerror(err)}")
         self.fd: int = fd
 
     def add(self, path: Path) -> None:
@@ -109,8 +112,8 @@ class _Inotify:
 
 
 def _relevant(mask: int, name: str, names: list[str]) -> bool:
-    if mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED):
-        return True  # a watched directory went away: the watch set must be rebuilt
+    if mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED | IN_Q_OVERFLOW):
+        return True  # a watched directory went away, or events were lost: look again
     if mask & IN_ISDIR:
         return True  # a directory appeared or went: it may hold schedules
     if mask & IN_CREATE:
@@ -121,13 +124,16 @@ def _relevant(mask: int, name: str, names: list[str]) -> bool:
 async def watch(
     base: Path, patterns: Callable[[], Iterable[str]], on_change: Callable[[], None],
     rebuild: asyncio.Event | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:  # fmt: skip # pragma: no cover - exercised through the daemon's reload tests
     """Call `on_change()` whenever a file matching `patterns()` (under `base`) may have changed.
 
     Runs until cancelled. The watch set is rebuilt from `patterns()` after each batch of
     events, so new subdirectories and re-created directories are followed, and whenever
-    `rebuild` is set (the patterns changed: a main config reloaded in place). Returns, after an
-    error-level `watch_files_failed` event, when the watch cannot be set up.
+    `rebuild` is set (the patterns changed: a main config reloaded in place). When the watch
+    cannot be set up (the kernel has no inotify instance to give: the per-user limit), that is
+    an error-level `watch_files_failed` event and another try after `RETRY` seconds of `sleep`,
+    with an `on_change()` for what changed meanwhile.
     """
     if not sys.platform.startswith("linux"):
         await _watch_fallback(base, list(patterns()), on_change)
@@ -139,9 +145,11 @@ async def watch(
         try:
             dirs, names = watch_roots(base, patterns())
             ino = _Inotify()
-        except OSError as exc:  # e.g. no inotify instance left: said once, loudly
-            log.error("watch_files_failed", error=str(exc), reload="on SIGHUP only")  # noqa: TRY400
-            return
+        except OSError as exc:  # until it works again, only SIGHUP and the retry reload
+            log.error("watch_files_failed", error=str(exc), retry_s=RETRY)  # noqa: TRY400
+            await sleep(RETRY)
+            on_change()
+            continue
         changed = asyncio.Event()
         waits = [asyncio.ensure_future(e.wait()) for e in (changed, rebuild)]
         try:

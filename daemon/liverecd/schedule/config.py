@@ -37,6 +37,7 @@ from liverecd.schedule.fields import Reader, display_path, join, kind_of
 from liverecd.schedule.yamlload import YMap, YNode, YScalar, load_yaml
 
 _Field = Callable[[Reader, YNode, str], Any]
+MAX_HORIZON = timedelta(days=7)
 _OFF = object()  # a listen address turned off: distinct from None, which means "invalid"
 
 
@@ -289,7 +290,8 @@ _TOP_FIELDS: dict[str, _Field] = {
     "schedules": _schedules,
     "state_dir": _state_dir,
     "max_lead": partial(Reader.duration, maximum=timedelta(hours=1)),
-    "horizon": partial(Reader.duration, minimum=timedelta(hours=1)),
+    # At most a week (it rolls hourly): 3650d made a minute cron millions of windows, unending.
+    "horizon": partial(Reader.duration, minimum=timedelta(hours=1), maximum=MAX_HORIZON),
     "missing_file_grace": partial(Reader.duration, maximum=timedelta(hours=1)),
     "log": _section(LogConfig, _LOG_FIELDS),
     "status": _section(StatusConfig, {"listen": _listen}),
