@@ -41,11 +41,13 @@ async def test_the_running_daemons_page_shows_its_credentials_and_the_results_of
     port = free_port()
     config = write_config(tmp_path, emu.url, status=f"127.0.0.1:{port}")
     config.write_text(config.read_text() + "verify:\n  grace: 300ms\n")
-    a, b = now() + seconds(1), now() + seconds(2.5)
-    write_schedule(tmp_path, "a.yaml", schedule_text({"news": [(a, b)]}))
+    write_schedule(tmp_path, "a.yaml", schedule_text({}))
     env = daemon_env(AK, sts=False)
     first = await DaemonProcess.spawn(config, env)
     try:
+        await first.wait_event("daemon_started", within=15)  # however slow the machine
+        a = now() + seconds(2)  # the save is seen and reloaded well before
+        write_schedule(tmp_path, "a.yaml", schedule_text({"news": [(a, a + seconds(2))]}))
         verified = await first.wait_event("window_verified", within=20)
         doc = await status_of(port)
     finally:
