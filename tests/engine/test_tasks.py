@@ -124,6 +124,45 @@ async def test_a_companion_given_to_the_service_hears_every_settled_command_with
     assert asyncio.all_tasks() - before == set()  # the companion's run() ended with the service
 
 
+class Faulty(Listener):
+    """A companion whose settle listener has a bug."""
+
+    def settled(self, settled: Settled) -> None:
+        super().settled(settled)
+        raise RuntimeError("a companion's bug")
+
+
+async def test_a_listener_that_raises_is_logged_and_the_others_and_the_engine_still_hear(
+    tmp_path: Path, emulator_factory: EmulatorFactory
+) -> None:
+    # The engine told its listeners in a loop, before its own bookkeeping: one that raised kept
+    # the later ones (verification, the page) from hearing, and the status from being updated.
+    t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
+    clock = FakeClock(t0)
+    workspace = Workspace(tmp_path, await emulator_factory(clock=clock))
+    workspace.write_config(timeout="30s")
+    workspace.write_schedule(
+        "s.yaml", schedule_text({"news": [(t0 + timedelta(minutes=1), t0 + timedelta(minutes=3))]})
+    )
+    faulty, listener = Faulty(), Listener()
+    config = load_config(workspace.config_path)
+    with capture_logs() as logs:
+        async with service.running(
+            config, CREDENTIALS, clock=clock, watch_files=False, extensions=[faulty, listener]
+        ) as daemon:
+            async with asyncio.timeout(30):
+                while clock.wall() < t0 + timedelta(minutes=5):
+                    clock.advance(5)
+                    await asyncio.sleep(0.01)
+            windows = daemon.snapshot()["windows"]
+    commands = ["start", "stop", "cancel_delay"]
+    assert [s.command.value for s in faulty.heard] == commands
+    assert [s.command.value for s in listener.heard] == commands
+    assert windows["recording"] == 0, windows  # type: ignore[index]
+    failed = [e for e in logs if e["event"] == "listener_failed"]
+    assert len(failed) == 3 and failed[0]["log_level"] == "error", failed
+
+
 async def test_side_work_spawned_as_the_daemon_stops_is_closed_not_left_unawaited(
     fake_workspace: Workspace,
 ) -> None:

@@ -25,7 +25,7 @@ from liverecd.engine.dispatch.dispatcher import DROPS, Dispatcher, Sender, Strea
 from liverecd.engine.dispatch.orders import Failure, Order, Settled
 from liverecd.engine.dispatch.timing import Pacer
 from liverecd.engine.lifecycle import Phase, after_settled, opening_row, stop_targets
-from liverecd.engine.observer import EngineObserver
+from liverecd.engine.observer import EngineObserver, tell
 from liverecd.engine.online.sessions import OpenWindow, watch_rank
 from liverecd.engine.reconcile import ReconcilePlan, reconcile, resolve_order
 from liverecd.engine.state.book import StateBook
@@ -259,9 +259,7 @@ class Engine:
         if rec and settled.succeeded and settled.order.opens and not self.alarms.is_set(STOP, wid):
             self.close_due(rec)  # its stop alarm rang before it had a row (start-up, clock step)
         if self._listeners:
-            heard = replace(settled, window=rec)
-            for listener in self._listeners:
-                listener(heard)
+            tell(self._listeners, replace(settled, window=rec))
         if settled.reason in DROPPED:
             result = settled.result
             cause = (result.code or result.transport_error) if result else None

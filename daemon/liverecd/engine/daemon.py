@@ -210,8 +210,7 @@ class Daemon:
             self._rewatch.set()
             if self.watch_link is not None:
                 self.watch_link.set_interval(config.watch.interval.total_seconds())
-            for hear in self._listeners.config:
-                hear(config)
+            self._listeners.reloaded(config)
 
     async def _reload_loop(self) -> None:
         while True:

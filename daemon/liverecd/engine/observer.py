@@ -6,9 +6,12 @@ All durations are seconds.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+import structlog
 
 from liverecd.api.result import Outcome
 from liverecd.streams import Command
@@ -17,6 +20,9 @@ if TYPE_CHECKING:
     from liverecd.config import Config
     from liverecd.engine.dispatch.orders import Settled
     from liverecd.engine.online.sessions import Event
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 
 class EngineObserver(Protocol):
@@ -141,3 +147,18 @@ class Listeners:
     settled: tuple[Callable[[Settled], None], ...] = ()
     watch: tuple[Callable[[Event], None], ...] = ()
     config: tuple[Callable[[Config], None], ...] = ()
+
+    def reloaded(self, config: Config) -> None:
+        """Tell the config listeners of a reloaded main config."""
+        tell(self.config, config)
+
+
+def tell(listeners: Iterable[Callable[[T], None]], what: T) -> None:
+    """Give `what` to each listener. One that raises is logged (`listener_failed`) and the
+    others still hear it: a companion's bug must not cost the engine its own bookkeeping."""
+    for listener in listeners:
+        try:
+            listener(what)
+        except Exception:
+            with contextlib.suppress(OSError):  # a log that cannot be written is no reason either
+                log.exception("listener_failed", listener=getattr(listener, "__qualname__", "?"))

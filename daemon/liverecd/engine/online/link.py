@@ -26,7 +26,7 @@ from liverecd.api.online import OnlineListResult
 from liverecd.clock import Clock
 from liverecd.engine.core import Engine
 from liverecd.engine.dispatch.orders import Settled
-from liverecd.engine.observer import EngineObserver
+from liverecd.engine.observer import EngineObserver, tell
 from liverecd.engine.online.lister import OnlineLister, online_list_limiter
 from liverecd.engine.online.sessions import Change, Event, OpenWindow
 from liverecd.engine.online.watch import OnlineWatch
@@ -161,8 +161,7 @@ class WatchLink:
             self._engine.rearm(key, window.window_id)
 
     def _on_event(self, event: Event) -> None:
-        for listener in self._event_listeners:
-            listener(event)
+        tell(self._event_listeners, event)
         if event.change is Change.DROPPED or (
             event.change is Change.RETURNED and event.missed_drop
         ):
@@ -183,4 +182,3 @@ class WatchLink:
             watch.note_started(stream, wid, settled.sent_at or self._clock.wall())
         elif settled.reason == "retries_exhausted":
             watch.note_start_failed(stream)
-
