@@ -4,6 +4,7 @@ before the daemon is ready do what they mean instead of killing it (case 8)."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import sys
@@ -176,3 +177,21 @@ async def test_a_signal_while_the_service_closes_is_logged_not_its_death(
         os.kill(os.getpid(), signal.SIGHUP)
         await asyncio.sleep(0.1)
     assert [e["signal"] for e in logs if e["event"] == "signal_ignored"] == ["SIGHUP"]
+
+
+@pytest.mark.timeout(60)
+async def test_a_lock_file_the_pid_cannot_be_written_to_is_no_traceback(
+    tmp_path: Path, emulator_factory: EmulatorFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a full state disk the pid written into the lock file (for a second daemon's message)
+    # raised ENOSPC out of `liverecd run` as a bare traceback; the pid is only informative.
+    emu = await emulator_factory(accounts={AK: SECRET})
+    config = write_config(tmp_path, emu.url)
+    write_schedule(tmp_path, "a.yaml", schedule_text({}))
+
+    def full(fd: int, data: bytes, offset: int) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", full)
+    async with serving(config, credentials(AK)) as daemon:
+        assert daemon.snapshot()["config_loaded"] is True

@@ -122,3 +122,36 @@ async def test_a_sighup_while_the_last_log_lines_drain_at_exit_is_no_death(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@pytest.mark.timeout(60)
+async def test_a_closed_stdout_sends_the_log_to_stderr(
+    tmp_path: Path, emulator_factory: EmulatorFactory
+) -> None:
+    # Started with stdout closed (`liverecd run >&-`, a supervisor that closes it), Python has
+    # no sys.stdout, and the first log line was an AttributeError traceback: exit 1.
+    emu = await emulator_factory(accounts={AK: SECRET})
+    config = write_config(tmp_path, emu.url)
+    write_schedule(tmp_path, "a.yaml", schedule_text({}))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "liverecd", "run", "-c", str(config),
+        stderr=asyncio.subprocess.PIPE, env=daemon_env(AK, sts=False),
+        preexec_fn=lambda: os.close(1),
+    )  # fmt: skip
+    assert proc.stderr is not None
+    lines: list[bytes] = []
+    try:
+        async with asyncio.timeout(15):
+            while b"daemon_started" not in b"".join(lines[-1:]):
+                line = await proc.stderr.readline()
+                assert line, b"".join(lines).decode()
+                lines.append(line)
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            lines.append(await proc.stderr.read())
+            assert await proc.wait() == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert b"Traceback" not in b"".join(lines) and b"daemon_stopped" in lines[-1]

@@ -239,7 +239,9 @@ def configure(config: LogConfig | None = None, *, stream: TextIO | None = None) 
     """Configure structlog and the standard library's logging for the whole process. Lines
     for a real file (stdout by default) go through the non-blocking queue."""
     config = config or LogConfig()
-    target = stream or sys.stdout
+    target = stream or sys.stdout or sys.stderr  # stdout closed (`>&-`): it is None
+    if target is None:
+        target = open(os.devnull, "w")  # noqa: SIM115, PTH123 - the sink for the process's life
     out = cast(TextIO, _queued_sink(target) or _NeverRaises(target))
     tty = bool(getattr(out, "isatty", lambda: False)())
     console = config.format == "console" or tty

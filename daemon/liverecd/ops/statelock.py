@@ -44,8 +44,11 @@ class StateLock:
                 f"(pid {holder or 'unknown'}, lock {self.path}): two daemons on one state "
                 "would stop each other's recordings"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        # The pid only names the holder to a second daemon: a full disk must not stop this one
+        # (the flock is the lock; its state writes are retried until the disk has room).
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
 
     def release(self) -> None:
