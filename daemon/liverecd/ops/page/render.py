@@ -8,18 +8,22 @@ is loaded, whatever text a schedule file or an API message smuggles into the pag
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
 from datetime import datetime
 from importlib.resources import files
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import jinja2
 from markupsafe import Markup
 
 from liverecd.ops.page import model as m
+
+if TYPE_CHECKING:
+    import jinja2
 
 REFRESH_SECONDS = 5
 _TEMPLATES = files("liverecd.ops.page") / "templates"
@@ -69,6 +73,8 @@ def _grid(results: tuple[m.WindowResult, ...]) -> list[tuple[str, list[m.WindowR
 
 
 def _env() -> jinja2.Environment:
+    import jinja2  # on the first view: a daemon without the page never needs it
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(_TEMPLATES)),
         autoescape=True,  # every page is HTML: escape everything not marked safe
@@ -81,7 +87,11 @@ def _env() -> jinja2.Environment:
     return env
 
 
-_PAGE = _env().get_template("page.html.j2")
+@functools.cache
+def _page() -> jinja2.Template:
+    # Compiled on the first view, not at import: every `liverecd` process imports this module,
+    # and compiling the template is most of its 60 ms.
+    return _env().get_template("page.html.j2")
 
 
 def html(model: m.PageModel) -> str:
@@ -91,7 +101,7 @@ def html(model: m.PageModel) -> str:
         params = {"stream": model.query.stream} if model.query.stream else {}
         return "?" + urlencode({**params, "page": page})
 
-    return _PAGE.render(p=model, link=link)
+    return _page().render(p=model, link=link)
 
 
 def as_json(model: m.PageModel) -> str:
