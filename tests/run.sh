@@ -29,15 +29,21 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 "$VENV/bin/ruff" check daemon tests bench
-# mypy (one core) runs while one pytest process collects the suite (the other core): that
-# writes the test modules' rewritten bytecode and hypothesis' caches once (tests/conftest.py),
-# so the workers below only read them.
-"$VENV/bin/mypy" & mypy=$!
+# mypy (one core) runs beside the tests, its report kept for the end: it needs no result of
+# theirs, and the tests spend much of their time waiting on loopback I/O and subprocesses. First
+# one pytest process collects the suite: that writes the test modules' rewritten bytecode and
+# hypothesis' caches once (tests/conftest.py), so the workers below only read them.
+report=$(mktemp)
+trap 'rm -f "$report"' EXIT
+"$VENV/bin/mypy" > "$report" 2>&1 & mypy=$!
 "$VENV/bin/pytest" --collect-only -q -p no:cacheprovider "$@" > /dev/null 2>&1 || true
-wait "$mypy"
 # Most tests wait on loopback I/O, subprocesses and short real-time windows rather than the CPU
 # (tests/engine, watch and api: 95 s of wall time for 15 s of CPU), so more workers than the 2
 # cores pays: eight, each handed the next test as soon as it has fewer than two queued, long
 # tests first (tests/conftest.py); LIVERECD_WORKERS overrides it. Daemon tests run on a
 # FakeClock they step; `-m "not realtime"` leaves out those that need the real one.
-"$VENV/bin/pytest" -n "${LIVERECD_WORKERS:-8}" --dist load "$@"
+status=0
+"$VENV/bin/pytest" -n "${LIVERECD_WORKERS:-8}" --dist load "$@" || status=$?
+wait "$mypy" || status=$((status ? status : 1))
+cat "$report"
+exit "$status"
