@@ -72,7 +72,7 @@ def by_stream(recs: list[Recording]) -> dict[StreamKey, list[Recording]]:
     return out
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(sched=schedules)
 def test_recordings_of_a_stream_never_overlap(sched: Schedule) -> None:
     recs = Timeline(sched).recordings(ORIGIN, ORIGIN + timedelta(days=10))
@@ -86,7 +86,7 @@ def test_recordings_of_a_stream_never_overlap(sched: Schedule) -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(sched=schedules)
 def test_every_opening_is_followed_by_its_close_or_a_handover(sched: Schedule) -> None:
     start, end = ORIGIN - timedelta(days=2), ORIGIN + timedelta(days=14)
@@ -111,7 +111,7 @@ def test_every_opening_is_followed_by_its_close_or_a_handover(sched: Schedule) -
         assert not is_open or actions[-1].command in (Command.START, Command.RESTART)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(sched=schedules, cuts=st.lists(instants, min_size=3, max_size=3))
 def test_expanding_in_two_pieces_equals_expanding_at_once(
     sched: Schedule, cuts: list[datetime]
@@ -121,7 +121,7 @@ def test_expanding_in_two_pieces_equals_expanding_at_once(
     assert timeline.expand(a, c) == timeline.expand(a, b) + timeline.expand(b, c)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(sched=schedules, cuts=st.lists(instants, min_size=3, max_size=3))
 def test_recordings_do_not_depend_on_the_query_range(sched: Schedule, cuts: list[datetime]) -> None:
     a, b, c = sorted(cuts)
@@ -132,7 +132,7 @@ def test_recordings_do_not_depend_on_the_query_range(sched: Schedule, cuts: list
             assert whole[r.window_id] == r
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(sched=schedules, edited=schedules, cuts=st.lists(instants, min_size=4, max_size=4))
 def test_kept_and_reused_recordings_equal_a_fresh_expansion(
     sched: Schedule, edited: Schedule, cuts: list[datetime]
