@@ -58,13 +58,23 @@ async def test_reload_applies_qps_in_place_names_restart_keys_and_survives_a_bro
             assert limiter_qps() == 20 and daemon.config.api.qps == 20
             assert daemon.config.status.listen is None  # the running value stays
             # 2. SIGHUP with a broken file: the last good config stays
+            text = cfg.read_text()
             cfg.write_text("api: [\n")
             daemon.request_reload("sighup")
             async with asyncio.timeout(10):
                 await daemon.wait_reloads(2)
             assert daemon.config.api.qps == 20 and limiter_qps() == 20
+            # 3. fixed again, and a schedule edit: the restart key is not said a second time
+            edit(cfg, ("api: [\n", text.replace("qps: 50", "qps: 20")))
+            daemon.request_reload("sighup")
+            async with asyncio.timeout(10):
+                await daemon.wait_reloads(3)
+            workspace.write_schedule("a.yaml", "domain: d.example\napp: live\nstreams: []\n\n")
+            daemon.request_reload("sighup")
+            async with asyncio.timeout(10):
+                await daemon.wait_reloads(4)
     restart = [e for e in logs if e["event"] == "config_restart_needed"]
-    assert restart and restart[0]["keys"] == ["status.listen"]
+    assert len(restart) == 1 and restart[0]["keys"] == ["status.listen"], restart
     assert restart[0]["log_level"] == "warning"
     applied = [e for e in logs if e["event"] == "config_reloaded"]
     assert applied and applied[0]["keys"] == ["api.qps"]

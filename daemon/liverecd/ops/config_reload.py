@@ -119,6 +119,9 @@ class ConfigReloader:
     def __init__(self, apply_limits: Callable[[Config], None]) -> None:
         self._apply_limits = apply_limits
         self.problems: tuple[str, ...] = ()  # of the last read; /healthz shows them
+        # The keys a restart would take: the running values stay, so every later reload finds
+        # them changed again; they are said once, and again only when they change.
+        self._waiting: tuple[str, ...] = ()
 
     def __call__(self, running: Config) -> Config:
         """Re-read `running.path`; never raises for a bad file (it is logged)."""
@@ -134,8 +137,9 @@ class ConfigReloader:
                       errors=problems)  # fmt: skip
             return running
         change = diff_config(running, new)
-        if change.restart_needed:
+        if change.restart_needed and tuple(change.restart_needed) != self._waiting:
             log.warning("config_restart_needed", keys=list(change.restart_needed))
+        self._waiting = tuple(change.restart_needed)
         if change.applied:
             self._apply_limits(change.config)
             _set_level(change.config.log.level)
