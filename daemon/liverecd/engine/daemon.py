@@ -74,12 +74,10 @@ class Daemon:
         self.clock: Clock = clock or SystemClock()
         self._observer: EngineObserver = observer or NullObserver()
         self._lifecycle: Lifecycle = lifecycle or Quiet()
-        self._watch_files = watch_files
-        self._drain_grace = drain_grace
+        self._watch_files, self._drain_grace = watch_files, drain_grace
         self.pacer = pacer  # the status page shows its quota in use
         self._status_extra = status_extra  # e.g. the HA role, merged into every snapshot
-        # The online watch (issue 5): its starts, and how a start waits for its stream.
-        link, settled = None, listeners.settled
+        link, settled = None, listeners.settled  # the online watch's link hears settles first
         if online_lister is not None:
             link = WatchLink(self._observer, self.clock, event_listeners=listeners.watch)
             settled = (link.settled, *settled)
@@ -93,8 +91,8 @@ class Daemon:
         self.watch_link = link
         self.watch: OnlineWatch | None = None
         if link is not None and online_lister is not None:
-            interval = config.watch.interval.total_seconds()
-            self.watch = link.attach(self.engine, online_lister, interval)
+            every = config.watch.interval.total_seconds()
+            self.watch = link.attach(self.engine, online_lister, every)
         self.timetable = timetable or Timetable(self.clock)  # shared with the accounts' routes
         self._recheck: asyncio.Task[None] | None = None  # reload when a vanished file's grace ends
         self._stop, self._reload_wanted = asyncio.Event(), asyncio.Event()

@@ -53,7 +53,7 @@ async def serve_member(
 
     client = accounts.default_client  # verification reads the default account's index
     verifiers: list[VerifyExtension] = []  # those of the period's daemon (one at a time)
-    extensions = [*extensions, *status_page(status, observer, accounts, lambda: verifiers)]
+    extensions = [*extensions, *status_page(status, observer, accounts, verifiers)]
     member = Member(config, clock=clock, lifecycle=lifecycle or Quiet(), observer=observer,
                     watch_files=watch_files, during_term=_verification(verifiers))  # fmt: skip
     if isinstance(observer, Metrics):

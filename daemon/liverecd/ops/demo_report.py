@@ -103,9 +103,7 @@ def judge(
     )  # fmt: skip
 
 
-def summary(
-    reports: Sequence[StreamReport], rows: list[Verification], zone: ZoneInfo
-) -> str:
+def summary(reports: Sequence[StreamReport], rows: list[Verification], zone: ZoneInfo) -> str:
     """What the demo prints last: the table, the verdict, and the daemon's own verification
     rows (as `liverecd report` prints them)."""
     failed = [r.key.stream for r in reports if not r.ok]

@@ -11,7 +11,7 @@ can settle anything.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from liverecd.config import Config, ListenAddress
@@ -151,16 +151,16 @@ class StatusExtension:
 
 def status_page(
     listen: ListenAddress | None, observer: object, accounts: Accounts,
-    verifiers: Callable[[], Sequence[VerifyExtension]],
+    verifiers: Sequence[VerifyExtension],
 ) -> list[StatusExtension]:  # fmt: skip
     """The status endpoint and page on `listen` (none when it is off), fed by the parts the
     service builds: each account's credentials, and the results of the verification in force
-    (`verifiers()`: an HA member's change with its terms)."""
+    (`verifiers` is read at each view: an HA member's list changes with its terms)."""
     if listen is None:
         return []
 
     def results(needle: str, limit: int) -> list[WindowResult]:
-        rows = [row for ext in verifiers() for row in ext.results(needle, limit)]
+        rows = [row for ext in verifiers for row in ext.results(needle, limit)]
         return [window_result(row) for row in rows[:limit]]
 
     feeds = Feeds(credentials=accounts.credential_states, results=results)

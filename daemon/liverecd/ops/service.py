@@ -123,8 +123,7 @@ async def serve(
         store = SqliteStateStore(config.state_dir)  # opened by its first read, after the lock
         client = accounts.default_client  # verification reads the default account's index
         verifiers = verify_extensions(config, client, clock, observer, store=store)
-        page = status_page(status, observer, accounts, lambda: verifiers)
-        extensions = [*extensions, *verifiers, *page]
+        extensions = [*extensions, *verifiers, *status_page(status, observer, accounts, verifiers)]
         tasks = TaskSet()  # every long-lived task of the service, the daemon's included
         daemon = Daemon(
             config, sender=accounts.send, pacer=accounts.pacer,
