@@ -93,9 +93,11 @@ class Listener:
         self.heard.append(settled)
 
 
-async def test_a_companion_given_to_the_service_hears_every_settled_command_with_its_window(
-    tmp_path: Path, emulator_factory: EmulatorFactory
-) -> None:
+async def window_with(
+    tmp_path: Path, emulator_factory: EmulatorFactory, extensions: list[Listener]
+) -> dict[str, object]:
+    """One two-minute window played through the service with `extensions`, on fake time; the
+    daemon's window counts at the end."""
     t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
     clock = FakeClock(t0)
     workspace = Workspace(tmp_path, await emulator_factory(clock=clock))
@@ -103,16 +105,24 @@ async def test_a_companion_given_to_the_service_hears_every_settled_command_with
     workspace.write_schedule(
         "s.yaml", schedule_text({"news": [(t0 + timedelta(minutes=1), t0 + timedelta(minutes=3))]})
     )
-    listener = Listener()
     config = load_config(workspace.config_path)
-    before = asyncio.all_tasks()
     async with service.running(
-        config, CREDENTIALS, clock=clock, watch_files=False, extensions=[listener]
-    ):
+        config, CREDENTIALS, clock=clock, watch_files=False, extensions=extensions
+    ) as daemon:
         async with asyncio.timeout(30):
             while clock.wall() < t0 + timedelta(minutes=5):
                 clock.advance(5)
                 await asyncio.sleep(0.01)
+        windows: dict[str, object] = daemon.snapshot()["windows"]  # type: ignore[assignment]
+    return windows
+
+
+async def test_a_companion_given_to_the_service_hears_every_settled_command_with_its_window(
+    tmp_path: Path, emulator_factory: EmulatorFactory
+) -> None:
+    listener = Listener()
+    before = asyncio.all_tasks()
+    await window_with(tmp_path, emulator_factory, [listener])
     heard = [(s.command.value, s.reason, s.window is not None) for s in listener.heard]
     assert heard == [
         ("start", "succeeded", True), ("stop", "succeeded", True),
@@ -137,28 +147,13 @@ async def test_a_listener_that_raises_is_logged_and_the_others_and_the_engine_st
 ) -> None:
     # The engine told its listeners in a loop, before its own bookkeeping: one that raised kept
     # the later ones (verification, the page) from hearing, and the status from being updated.
-    t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(days=1)
-    clock = FakeClock(t0)
-    workspace = Workspace(tmp_path, await emulator_factory(clock=clock))
-    workspace.write_config(timeout="30s")
-    workspace.write_schedule(
-        "s.yaml", schedule_text({"news": [(t0 + timedelta(minutes=1), t0 + timedelta(minutes=3))]})
-    )
     faulty, listener = Faulty(), Listener()
-    config = load_config(workspace.config_path)
     with capture_logs() as logs:
-        async with service.running(
-            config, CREDENTIALS, clock=clock, watch_files=False, extensions=[faulty, listener]
-        ) as daemon:
-            async with asyncio.timeout(30):
-                while clock.wall() < t0 + timedelta(minutes=5):
-                    clock.advance(5)
-                    await asyncio.sleep(0.01)
-            windows = daemon.snapshot()["windows"]
+        windows = await window_with(tmp_path, emulator_factory, [faulty, listener])
     commands = ["start", "stop", "cancel_delay"]
     assert [s.command.value for s in faulty.heard] == commands
     assert [s.command.value for s in listener.heard] == commands
-    assert windows["recording"] == 0, windows  # type: ignore[index]
+    assert windows["recording"] == 0, windows
     failed = [e for e in logs if e["event"] == "listener_failed"]
     assert len(failed) == 3 and failed[0]["log_level"] == "error", failed
 
