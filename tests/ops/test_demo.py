@@ -243,7 +243,8 @@ def test_split_windows_give_one_file_each_and_the_demo_exits_0(
     assert talk.commands == "start restart stop cancel_delay"
     assert talk.ok, talk.result
     assert outcome.exit_code == 0
-    assert f"Every window was recorded as scheduled ({len(STREAMS)} streams)." in text
+    verdict = "Every window was recorded as scheduled, from when its stream was live"
+    assert f"{verdict} ({len(STREAMS)} streams)." in text
 
 
 # -- the command, as a user runs it -----------------------------------------------------------

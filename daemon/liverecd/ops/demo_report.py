@@ -108,7 +108,9 @@ def summary(reports: Sequence[StreamReport], rows: list[Verification], zone: Zon
     rows (as `liverecd report` prints them)."""
     failed = [r.key.stream for r in reports if not r.ok]
     verdict = (
-        f"Every window was recorded as scheduled ({len(reports)} streams)."
+        f"Every window was recorded as scheduled, from when its stream was live ({len(reports)} "
+        "streams). The daemon's own verification below also counts what the streams cost: the "
+        "seconds before a late encoder came (absent), a start that recorded nothing (gap)."
         if not failed
         else f"Not recorded as scheduled: {', '.join(failed)}."
     )
