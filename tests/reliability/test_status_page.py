@@ -4,6 +4,7 @@ the results of recent windows (coverage, gaps), which a restart reads back from 
 from __future__ import annotations
 
 import asyncio
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,10 @@ async def test_the_running_daemons_page_shows_its_credentials_and_the_results_of
     first = await DaemonProcess.spawn(config, env)
     try:
         await first.wait_event("daemon_started", within=15)  # however slow the machine
-        a = now() + seconds(2)  # the save is seen and reloaded well before
+        a = now() + seconds(2)  # reloaded well before
         write_schedule(tmp_path, "a.yaml", schedule_text({"news": [(a, a + seconds(2))]}))
+        first.process.send_signal(signal.SIGHUP)  # the file watch may not be set up yet
+        await first.wait_event("reload", within=10)
         verified = await first.wait_event("window_verified", within=20)
         doc = await status_of(port)
     finally:
