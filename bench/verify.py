@@ -33,7 +33,7 @@ import structlog
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import AK, APP, DOMAIN, SECRET, daemon, percentile, quiet, write_config, write_schedule
-from liverecd.engine.state.sqlite import SqliteStateStore
+from liverecd.engine.store.sqlite import SqliteStateStore
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result
 

@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 from liverecd.api import ratelimit
 from liverecd.api.record_index import ACTION_INDEX
 from liverecd.emulator import Emulator
-from liverecd.engine.state.sqlite import SqliteStateStore
+from liverecd.engine.store.sqlite import SqliteStateStore
 from liverecd.verify.coverage import Result
 from liverecd.verify.rows import Verification
 

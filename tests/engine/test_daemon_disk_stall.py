@@ -13,7 +13,7 @@ import time
 import pytest
 
 from liverecd.engine.lifecycle import Phase
-from liverecd.engine.state import sqlite as state
+from liverecd.engine.store import sqlite as state
 from liverecd.streams import StreamKey
 
 from .conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds

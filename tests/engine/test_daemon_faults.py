@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import pytest
 
 from liverecd.engine.lifecycle import RecordingState
-from liverecd.engine.state.sqlite import SqliteStateStore
+from liverecd.engine.store.sqlite import SqliteStateStore
 from liverecd.errors import StateError
 from liverecd.ops.metrics import Metrics
 from liverecd.streams import StreamKey

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from liverecd.emulator import Emulator, FaultPlan
-from liverecd.engine.state import sqlite as sqlite_state
+from liverecd.engine.store import sqlite as sqlite_state
 from liverecd.streams import StreamKey
 
 from .conftest import (

@@ -16,9 +16,9 @@ import pytest
 
 from liverecd.clock import SystemClock
 from liverecd.engine.lifecycle import Phase, RecordingState
-from liverecd.engine.state import sqlite as sqlite_state
-from liverecd.engine.state.book import StateBook
-from liverecd.engine.state.sqlite import DB_NAME, SCHEMA_VERSION, SqliteStateStore
+from liverecd.engine.store import sqlite as sqlite_state
+from liverecd.engine.store.book import StateBook
+from liverecd.engine.store.sqlite import DB_NAME, SCHEMA_VERSION, SqliteStateStore
 from liverecd.errors import StateError
 from liverecd.schedule.model import Finalize
 from liverecd.streams import Command, StreamKey
@@ -93,7 +93,7 @@ _WRITER = textwrap.dedent(
     import sys
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
-    from liverecd.engine.state.sqlite import SqliteStateStore
+    from liverecd.engine.store.sqlite import SqliteStateStore
     from liverecd.engine.lifecycle import Phase, RecordingState
     from liverecd.schedule.model import Finalize
     from liverecd.streams import Command, StreamKey

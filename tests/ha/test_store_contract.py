@@ -1,5 +1,5 @@
-"""The state-store contract (engine/state/store.py), run against both implementations: the embedded
-SQLite store and the PostgreSQL store of one term (against a real server, as the rest of
+"""The state-store contract (engine/store/interface.py), run against both implementations: the
+embedded SQLite store and the PostgreSQL store of one term (against a real server, as the rest of
 tests/ha, whose fixtures start it). Rows round trip, reads go by stream and by time range,
 verification rows and file callbacks are kept, a reader without a fencing token reads the same
 rows, the next writer resumes the pending checks, and under PostgreSQL a superseded epoch cannot
@@ -16,8 +16,8 @@ import pytest
 
 from liverecd.api.record_index import IndexFile
 from liverecd.engine.lifecycle import Phase, RecordingState
-from liverecd.engine.state.sqlite import SqliteStateStore
-from liverecd.engine.state.store import StateStore
+from liverecd.engine.store.interface import StateStore
+from liverecd.engine.store.sqlite import SqliteStateStore
 from liverecd.errors import FencedError
 from liverecd.ha.store import Database, TermStore
 from liverecd.schedule.model import Finalize

@@ -20,7 +20,7 @@ from conftest import EmulatorFactory
 from engine.conftest import APP, DOMAIN, Workspace, now, running_daemon, schedule_text, seconds
 from liverecd.clock import SystemClock
 from liverecd.config import ListenAddress
-from liverecd.engine.state.sqlite import SqliteStateStore
+from liverecd.engine.store.sqlite import SqliteStateStore
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result
 from liverecd.verify.receiver import RecordReceiver

@@ -21,7 +21,7 @@ from liverecd.api.record_index import ACTION_INDEX, IndexFile, IndexRead, read_i
 from liverecd.clock import Clock, FakeClock, SystemClock
 from liverecd.config import ApiConfig, VerifyConfig
 from liverecd.emulator import Emulator
-from liverecd.engine.state.sqlite import SqliteStateStore
+from liverecd.engine.store.sqlite import SqliteStateStore
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result
 from liverecd.verify.rows import Verification

@@ -22,7 +22,7 @@ from engine.conftest import (
     seconds,
 )
 from liverecd.engine.lifecycle import Phase
-from liverecd.engine.state.sqlite import SqliteStateStore
+from liverecd.engine.store.sqlite import SqliteStateStore
 from liverecd.ops.metrics import Metrics
 from liverecd.streams import StreamKey
 from liverecd.verify.coverage import Result

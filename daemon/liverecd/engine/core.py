@@ -28,8 +28,8 @@ from liverecd.engine.lifecycle import Phase, after_settled, opening_row, stop_ta
 from liverecd.engine.observer import EngineObserver, tell
 from liverecd.engine.online.sessions import OpenWindow, watch_rank
 from liverecd.engine.reconcile import ReconcilePlan, reconcile, resolve_order
-from liverecd.engine.state.book import StateBook
-from liverecd.engine.state.store import StateStore
+from liverecd.engine.store.book import StateBook
+from liverecd.engine.store.interface import StateStore
 from liverecd.engine.tasks import Scope
 from liverecd.schedule.actions import Recording
 from liverecd.streams import Command, StreamKey

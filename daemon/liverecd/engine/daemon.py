@@ -27,8 +27,8 @@ from liverecd.engine.observer import EngineObserver, Lifecycle, Listeners, NullO
 from liverecd.engine.online.link import WatchLink
 from liverecd.engine.online.lister import OnlineLister
 from liverecd.engine.online.watch import OnlineWatch
-from liverecd.engine.state.store import StateStore
 from liverecd.engine.status import Status, status_of
+from liverecd.engine.store.interface import StateStore
 from liverecd.engine.tasks import TaskSet
 from liverecd.engine.timetable import Timetable
 from liverecd.engine.watchfs import watch

@@ -1,6 +1,6 @@
 """The shared state in PostgreSQL: a small psycopg 3 async pool, the schema and its forward
-migrations, and the `StateStore` (engine/state/store.py) of one term of leadership: recording rows,
-verification rows and file callbacks, every write fenced by the term's epoch.
+migrations, and the `StateStore` (engine/store/interface.py) of one term of leadership:
+recording rows, verification rows and file callbacks, every write fenced by the term's epoch.
 
 Connection settings are chosen so that a dead peer or a partition is noticed within about a
 lease: libpq keepalives and `tcp_user_timeout` (an idle TCP connection at the kernel's defaults

@@ -31,7 +31,7 @@ from liverecd.clock import Clock, SystemClock
 from liverecd.config import CONFIG_HELP, DEFAULT_CONFIG, Config, ListenAddress
 from liverecd.engine.daemon import Daemon
 from liverecd.engine.observer import EngineObserver, Lifecycle
-from liverecd.engine.state.sqlite import SqliteStateStore
+from liverecd.engine.store.sqlite import SqliteStateStore
 from liverecd.engine.tasks import TaskSet
 from liverecd.engine.timetable import Timetable
 from liverecd.errors import LiverecdError

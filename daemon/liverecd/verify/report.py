@@ -95,7 +95,7 @@ async def read_rows(config: Config, since: datetime, until: datetime) -> list[Ve
         from liverecd.ha.store import shared_rows
 
         return await shared_rows(config.database, since, until)
-    from liverecd.engine.state.sqlite import DB_NAME, SqliteStateStore
+    from liverecd.engine.store.sqlite import DB_NAME, SqliteStateStore
 
     if not (Path(config.state_dir) / DB_NAME).exists():
         return []

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from liverecd.api.client import LiveClient
     from liverecd.config import Config
     from liverecd.engine.daemon import Daemon
-    from liverecd.engine.state.store import StateStore
+    from liverecd.engine.store.interface import StateStore
 
 INDEX_MARGIN = 0.05
 _ONLINE = (Change.RETURNED, Change.DROP_CLEARED, Change.REARMED)

@@ -36,7 +36,7 @@ from liverecd.verify.recent import SPAN, RecentResults
 from liverecd.verify.rows import Verification
 
 if TYPE_CHECKING:
-    from liverecd.engine.state.store import StateStore
+    from liverecd.engine.store.interface import StateStore
 
 log = structlog.get_logger(__name__)
 

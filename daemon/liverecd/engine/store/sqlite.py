@@ -1,4 +1,5 @@
-"""The embedded state store (`engine.state.store.StateStore`): SQLite in `state_dir/state.sqlite3`.
+"""The embedded state store (`engine.store.interface.StateStore`): SQLite in
+`state_dir/state.sqlite3`.
 
 WAL journal. Recording rows commit with `synchronous=FULL`, so an opening intent is on disk
 before `apply` returns and a kill -9 at any instant leaves the last committed state readable;

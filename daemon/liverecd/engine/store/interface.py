@@ -9,7 +9,7 @@ Two kinds of rows live behind it:
 - verification (DESIGN §8): one `Verification` per window, pending until checked, and the file
   callbacks it is checked against, keyed by uri (a callback delivered twice is stored once).
 
-Implementations: `engine.state.sqlite.SqliteStateStore` (embedded, `state_dir/state.sqlite3`, fence
+Implementations: `engine.store.sqlite.SqliteStateStore` (embedded, `state_dir/state.sqlite3`, fence
 None) and `ha.store.TermStore` (PostgreSQL, one term of leadership, fence = the lease's epoch).
 Every write is atomic and durable when its call returns; under a fencing token every write is
 refused with `FencedError` once that token is superseded, so a member that lost its lease cannot

@@ -20,7 +20,7 @@ import structlog
 
 from liverecd.clock import Clock
 from liverecd.engine.lifecycle import Phase, RecordingState
-from liverecd.engine.state.store import StateStore
+from liverecd.engine.store.interface import StateStore
 from liverecd.errors import StateError
 from liverecd.streams import StreamKey
 
